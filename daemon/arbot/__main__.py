@@ -1,0 +1,5 @@
+import sys
+
+from arbot.cli import main
+
+sys.exit(main())

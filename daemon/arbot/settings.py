@@ -1,0 +1,237 @@
+"""Typed, frozen configuration parsed once from TOML (plus env overrides)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from arbot.errors import ConfigError
+
+DEFAULT_CONFIG = Path("/etc/arbot/arbot.toml")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageSettings(_Section):
+    data_dir: Path = Path("/var/lib/arbot")
+    batch_size: int = Field(5000, ge=1, le=200_000)
+    linger_ms: int = Field(250, ge=1, le=60_000)
+    queue_size: int = Field(100_000, ge=10, le=10_000_000)
+    cache_size_kib: int = Field(65_536, ge=1024)
+    busy_timeout_ms: int = Field(5000, ge=0)
+    wal_autocheckpoint_pages: int = Field(10_000, ge=0)
+    reader_pool_size: int = Field(2, ge=1, le=32)
+    # Store at most one tick per (exchange, symbol) per this many ms; 0 stores every tick.
+    conflate_ms: int = Field(0, ge=0)
+    # Skip a tick whose bid/ask/sizes equal the previous stored one for its key.
+    skip_unchanged: bool = False
+    retry_max_seconds: float = Field(30.0, gt=0)
+
+
+class ExchangeSettings(_Section):
+    id: str = Field(min_length=1, description="ccxt exchange id, e.g. 'binance'")
+    name: str = ""
+    enabled: bool = True
+    arbitrage_enabled: bool = True
+    symbols: tuple[str, ...] = Field(min_length=1)
+    mode: Literal["auto", "ws", "rest"] = "auto"
+    poll_interval: Positive = 2.0
+    watch_timeout: Positive = 30.0
+    maker_fee: Fraction = 0.001
+    taker_fee: Fraction = 0.001
+    region: str | None = None
+    premium_baseline: float = Field(0.0, gt=-1, lt=10)
+    min_trade_amount: float = Field(10.0, ge=0)
+    max_trade_amount: float = Field(10_000.0, gt=0)
+    ccxt_options: dict[str, Any] = Field(default_factory=dict)
+    url_override: str | None = Field(None, pattern=r"^(https?|wss?)://")
+    sandbox: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> ExchangeSettings:
+        if not self.name:
+            object.__setattr__(self, "name", self.id)
+        if self.min_trade_amount > self.max_trade_amount:
+            raise ValueError("min_trade_amount must not exceed max_trade_amount")
+        return self
+
+    @field_validator("symbols")
+    @classmethod
+    def _unified(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for s in v:
+            if "/" not in s:
+                raise ValueError(f"symbol {s!r} is not a unified ccxt symbol like 'BTC/USDT'")
+        if len(set(v)) != len(v):
+            raise ValueError("symbols are listed twice")
+        return v
+
+
+class DetectorSettings(_Section):
+    enabled: bool = True
+    min_profit_percent: float = Field(0.1, ge=0)
+    hysteresis_percent: float = Field(0.05, ge=0)
+    max_quote_age: Positive = 5.0
+    max_leg_skew: Positive = 2.0
+    improve_step_percent: float = Field(0.05, gt=0)
+    cooldown: Positive = 60.0
+    trend_halflife: Positive = 10.0
+    trend_threshold_percent: float = Field(0.01, ge=0)
+    quote_groups: tuple[tuple[str, ...], ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> DetectorSettings:
+        if self.hysteresis_percent > self.min_profit_percent:
+            raise ValueError("hysteresis_percent must not exceed min_profit_percent")
+        return self
+
+
+class MetricsSettings(_Section):
+    enabled: bool = True
+    listen: str = Field("127.0.0.1:9108", pattern=r"^[^\s:]+:\d{1,5}$")
+    healthy_after: Positive = 60.0
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+class LoggingSettings(_Section):
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class RetentionSettings(_Section):
+    enabled: bool = True
+    run_at: str = Field("03:30", pattern=_HHMM.pattern)
+    tickers_days: Positive = 7
+    signals_days: Positive = 30
+    trades_days: Positive = 365
+    performance_metrics_days: Positive = 1095
+    chunk_rows: int = Field(20_000, ge=100)
+
+
+class BackupSettings(_Section):
+    enabled: bool = True
+    dir: Path | None = None
+    run_at: str = Field("04:00", pattern=_HHMM.pattern)
+    compress: bool = True
+    keep_daily: int = Field(7, ge=1)
+    keep_weekly: int = Field(4, ge=0)
+
+
+class PaperSettings(_Section):
+    enabled: bool = False
+    latency_ms: int = Field(200, ge=0)
+    min_confidence: float = Field(0.0, ge=0, le=1)
+    min_profit_percent: float = Field(0.0, ge=0)
+    max_fill_wait: Positive = 5.0
+    snapshot_interval: Positive = 300.0
+    # exchange name -> asset -> starting free balance
+    balances: dict[str, dict[str, Annotated[float, Field(ge=0)]]] = Field(default_factory=dict)
+
+
+class ServiceSettings(_Section):
+    grace_timeout: Positive = 20.0
+    # Data counts as flowing when a tick arrived and a batch committed within this window.
+    flow_window: Positive = 30.0
+
+
+class Settings(_Section):
+    storage: StorageSettings = StorageSettings()
+    exchanges: tuple[ExchangeSettings, ...] = ()
+    detector: DetectorSettings = DetectorSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    logging: LoggingSettings = LoggingSettings()
+    retention: RetentionSettings = RetentionSettings()
+    backup: BackupSettings = BackupSettings()
+    paper: PaperSettings = PaperSettings()
+    service: ServiceSettings = ServiceSettings()
+
+    @field_validator("exchanges")
+    @classmethod
+    def _unique_names(cls, v: tuple[ExchangeSettings, ...]) -> tuple[ExchangeSettings, ...]:
+        seen: set[str] = set()
+        for ex in v:
+            if ex.name in seen:
+                raise ValueError(f"exchange name {ex.name!r} is used twice; set a distinct 'name'")
+            seen.add(ex.name)
+        return v
+
+    @property
+    def enabled_exchanges(self) -> tuple[ExchangeSettings, ...]:
+        return tuple(e for e in self.exchanges if e.enabled)
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backup.dir or self.storage.data_dir / "backups"
+
+    def with_data_dir(self, data_dir: Path) -> Settings:
+        return self.model_copy(
+            update={"storage": self.storage.model_copy(update={"data_dir": data_dir})}
+        )
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith("function-") or part in ("constrained-str",):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(err: Any) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    got = err.get("input")
+    shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
+    return f"{_key_path(tuple(err['loc']))}: {msg.removeprefix('Value error, ')}{shown}"
+
+
+def parse_settings(data: dict[str, Any], source: str) -> Settings:
+    """Validate a TOML document; every error names `source` and the key path."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: {_describe(e)}" for e in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def config_path(cli_value: str | None) -> Path:
+    return Path(cli_value or os.environ.get("ARBOT_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(path: Path, data_dir: Path | None = None) -> Settings:
+    """Read, parse and validate `path`; apply ARBOT_DATA_DIR or an explicit data dir."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    settings = parse_settings(data, str(path))
+    override = data_dir or (Path(env) if (env := os.environ.get("ARBOT_DATA_DIR")) else None)
+    return settings.with_data_dir(override) if override else settings

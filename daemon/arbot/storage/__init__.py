@@ -1,0 +1,1 @@
+"""The only place that holds SQL: connections, schema, writer, queries and operations."""
