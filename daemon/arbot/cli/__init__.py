@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
-from arbot.cli import db
 from arbot.errors import EXIT_USAGE, ArbotError
 
-GROUPS = (db,)
+# Modules that add subcommands; each has `register(groups)` where groups maps
+# "root", "db" and "query" to argparse sub-parser collections.
+COMMAND_MODULES = ("arbot.cli.db",)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arbot", description="Crypto-arbitrage market-data daemon and database tools."
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in GROUPS:
-        group.register(sub)
+    root = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    db = root.add_parser("db", help="database set-up and operations").add_subparsers(
+        dest="db_command", metavar="DB_COMMAND", required=True
+    )
+    query = root.add_parser("query", help="analysis queries over the stored data").add_subparsers(
+        dest="query_command", metavar="QUERY_COMMAND", required=True
+    )
+    groups = {"root": root, "db": db, "query": query}
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(groups)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
     except ArbotError as exc:

@@ -10,10 +10,8 @@ from arbot.storage.connection import Pragmas
 from arbot.storage.schema import init_all
 
 
-def register(sub: Any) -> None:
-    group = sub.add_parser("db", help="database set-up and operations")
-    cmds = group.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
-    p = cmds.add_parser("init", help="create or migrate the four database files (idempotent)")
+def register(groups: dict[str, Any]) -> None:
+    p = groups["db"].add_parser("init", help="create or migrate the four database files (idempotent)")
     add_config_args(p, json_output=True)
     p.set_defaults(handler=cmd_init)
 

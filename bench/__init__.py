@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): figures and ratios measured in one run; never assertions."""
