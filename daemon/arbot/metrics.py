@@ -54,6 +54,9 @@ class Metrics:
             "arbot_flush_duration_seconds", "Time to commit one batch",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=r)
+        self.ticks_accepted = Counter(
+            "arbot_ticks_accepted_total", "Ticks taken from the queue by the pipeline",
+            registry=r)
         self.ticks_committed = Counter(
             "arbot_ticks_committed_total", "Ticks durably committed to the database", registry=r)
         self.ticks_skipped = Counter(
@@ -77,6 +80,9 @@ class Metrics:
             "arbot_database_size_bytes", "Database file size", ["database"], registry=r)
         self.wal_size = Gauge(
             "arbot_database_wal_size_bytes", "Database WAL file size", ["database"], registry=r)
+        self.asyncio_tasks = Gauge(
+            "arbot_asyncio_tasks", "Live asyncio tasks in the daemon's loop (leak detector)",
+            registry=r)
         for kind in WRITE_ERROR_KINDS:
             self.write_errors.labels(kind)
         self.queue_depth.set(0)
