@@ -27,8 +27,13 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
 
 def _redact_mapping(value: dict[str, Any]) -> dict[str, Any]:
     return {
-        k: (_REDACTED if _SECRET_KEY.search(str(k)) else
-            _redact_mapping(v) if isinstance(v, dict) else v)
+        k: (
+            _REDACTED
+            if _SECRET_KEY.search(str(k))
+            else _redact_mapping(v)
+            if isinstance(v, dict)
+            else v
+        )
         for k, v in value.items()
     }
 
@@ -41,7 +46,9 @@ class RateLimiter:
         self.window = window
         self._last: dict[tuple[str, str, str], tuple[float, int]] = {}
 
-    def __call__(self, _: Any, level: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    def __call__(
+        self, _: Any, level: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
         if level not in ("warning", "error"):
             return event
         key = (str(event.get("event")), str(event.get("exchange", "")), str(event.get("error", "")))

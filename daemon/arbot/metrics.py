@@ -6,8 +6,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Reasons a tick is rejected (bounded label set; see feeds/validate.py).
 REJECT_REASONS = (
-    "missing_price", "not_finite", "non_positive", "crossed", "negative_size",
-    "future_timestamp", "stale_timestamp", "malformed",
+    "missing_price",
+    "not_finite",
+    "non_positive",
+    "crossed",
+    "negative_size",
+    "future_timestamp",
+    "stale_timestamp",
+    "malformed",
 )
 WRITE_ERROR_KINDS = ("locked", "disk_full", "io", "other")
 DATABASE_FILES = ("arbot", "historical", "config", "backtest")
@@ -21,68 +27,109 @@ class Metrics:
         r = self.registry
         ex = ["exchange"]
         self.ticks_received = Counter(
-            "arbot_ticks_received_total", "Valid ticks received per exchange", ex, registry=r)
+            "arbot_ticks_received_total", "Valid ticks received per exchange", ex, registry=r
+        )
         self.ticks_rejected = Counter(
-            "arbot_ticks_rejected_total", "Invalid ticks rejected, by reason",
-            ["exchange", "reason"], registry=r)
+            "arbot_ticks_rejected_total",
+            "Invalid ticks rejected, by reason",
+            ["exchange", "reason"],
+            registry=r,
+        )
         self.reconnects = Counter(
-            "arbot_feed_reconnects_total", "Feed reconnect attempts after a failure", ex,
-            registry=r)
+            "arbot_feed_reconnects_total", "Feed reconnect attempts after a failure", ex, registry=r
+        )
         self.feed_errors = Counter(
-            "arbot_feed_errors_total", "Feed errors by kind", ["exchange", "kind"], registry=r)
+            "arbot_feed_errors_total", "Feed errors by kind", ["exchange", "kind"], registry=r
+        )
         self.feed_up = Gauge(
-            "arbot_feed_up", "1 while the exchange feed delivers data", ex, registry=r)
+            "arbot_feed_up", "1 while the exchange feed delivers data", ex, registry=r
+        )
         self.feed_mode = Gauge(
-            "arbot_feed_websocket", "1 when the feed uses websockets, 0 when REST polling", ex,
-            registry=r)
+            "arbot_feed_websocket",
+            "1 when the feed uses websockets, 0 when REST polling",
+            ex,
+            registry=r,
+        )
         self.last_tick = Gauge(
-            "arbot_feed_last_tick_timestamp_seconds", "UNIX time of the last valid tick", ex,
-            registry=r)
+            "arbot_feed_last_tick_timestamp_seconds",
+            "UNIX time of the last valid tick",
+            ex,
+            registry=r,
+        )
         self.seconds_since_tick = Gauge(
-            "arbot_feed_seconds_since_last_tick", "Seconds since the last valid tick", ex,
-            registry=r)
+            "arbot_feed_seconds_since_last_tick",
+            "Seconds since the last valid tick",
+            ex,
+            registry=r,
+        )
         self.latency = Histogram(
-            "arbot_feed_latency_seconds", "Exchange timestamp to local receive time", ex,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r)
+            "arbot_feed_latency_seconds",
+            "Exchange timestamp to local receive time",
+            ex,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
         self.queue_depth = Gauge("arbot_queue_depth", "Items waiting in the tick queue", registry=r)
-        self.queue_capacity = Gauge(
-            "arbot_queue_capacity", "Bound of the tick queue", registry=r)
+        self.queue_capacity = Gauge("arbot_queue_capacity", "Bound of the tick queue", registry=r)
         self.batch_rows = Histogram(
-            "arbot_batch_rows", "Rows per committed batch",
-            buckets=(1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000), registry=r)
+            "arbot_batch_rows",
+            "Rows per committed batch",
+            buckets=(1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000),
+            registry=r,
+        )
         self.flush_seconds = Histogram(
-            "arbot_flush_duration_seconds", "Time to commit one batch",
+            "arbot_flush_duration_seconds",
+            "Time to commit one batch",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-            registry=r)
+            registry=r,
+        )
         self.ticks_accepted = Counter(
-            "arbot_ticks_accepted_total", "Ticks taken from the queue by the pipeline",
-            registry=r)
+            "arbot_ticks_accepted_total", "Ticks taken from the queue by the pipeline", registry=r
+        )
         self.ticks_committed = Counter(
-            "arbot_ticks_committed_total", "Ticks durably committed to the database", registry=r)
+            "arbot_ticks_committed_total", "Ticks durably committed to the database", registry=r
+        )
         self.ticks_skipped = Counter(
-            "arbot_ticks_skipped_total", "Accepted ticks not stored by conflation or dedup",
-            ["reason"], registry=r)
+            "arbot_ticks_skipped_total",
+            "Accepted ticks not stored by conflation or dedup",
+            ["reason"],
+            registry=r,
+        )
         self.write_errors = Counter(
-            "arbot_write_errors_total", "Failed batch commits (retried), by kind", ["kind"],
-            registry=r)
+            "arbot_write_errors_total",
+            "Failed batch commits (retried), by kind",
+            ["kind"],
+            registry=r,
+        )
         self.writer_retrying = Gauge(
-            "arbot_writer_retrying", "1 while the writer retries a failed batch", registry=r)
+            "arbot_writer_retrying", "1 while the writer retries a failed batch", registry=r
+        )
         self.opportunities_open = Gauge(
-            "arbot_opportunities_open", "Arbitrage episodes currently open", registry=r)
+            "arbot_opportunities_open", "Arbitrage episodes currently open", registry=r
+        )
         self.signals_recorded = Counter(
-            "arbot_signals_recorded_total", "arbitrage_signals rows written", registry=r)
+            "arbot_signals_recorded_total", "arbitrage_signals rows written", registry=r
+        )
         self.episodes_closed = Counter(
-            "arbot_episodes_closed_total", "Arbitrage episodes closed", registry=r)
+            "arbot_episodes_closed_total", "Arbitrage episodes closed", registry=r
+        )
         self.best_spread = Gauge(
-            "arbot_best_net_spread_percent", "Best current net spread per symbol, percent",
-            ["symbol"], registry=r)
+            "arbot_best_net_spread_percent",
+            "Best current net spread per symbol, percent",
+            ["symbol"],
+            registry=r,
+        )
         self.db_size = Gauge(
-            "arbot_database_size_bytes", "Database file size", ["database"], registry=r)
+            "arbot_database_size_bytes", "Database file size", ["database"], registry=r
+        )
         self.wal_size = Gauge(
-            "arbot_database_wal_size_bytes", "Database WAL file size", ["database"], registry=r)
+            "arbot_database_wal_size_bytes", "Database WAL file size", ["database"], registry=r
+        )
         self.asyncio_tasks = Gauge(
-            "arbot_asyncio_tasks", "Live asyncio tasks in the daemon's loop (leak detector)",
-            registry=r)
+            "arbot_asyncio_tasks",
+            "Live asyncio tasks in the daemon's loop (leak detector)",
+            registry=r,
+        )
         for kind in WRITE_ERROR_KINDS:
             self.write_errors.labels(kind)
         self.queue_depth.set(0)

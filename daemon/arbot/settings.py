@@ -205,7 +205,11 @@ def _describe(err: Any) -> str:
     elif err["type"] == "missing":
         msg = "required key is missing"
     got = err.get("input")
-    shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
+    shown = (
+        ""
+        if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict)
+        else f" (got {got!r})"
+    )
     return f"{_key_path(tuple(err['loc']))}: {msg.removeprefix('Value error, ')}{shown}"
 
 

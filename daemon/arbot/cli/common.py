@@ -14,8 +14,12 @@ from arbot.settings import Settings, config_path, load_settings
 
 
 def add_config_args(parser: argparse.ArgumentParser, *, json_output: bool = False) -> None:
-    parser.add_argument("--config", help="TOML config (default: $ARBOT_CONFIG or /etc/arbot/arbot.toml)")
-    parser.add_argument("--data-dir", type=Path, help="data directory (overrides config and $ARBOT_DATA_DIR)")
+    parser.add_argument(
+        "--config", help="TOML config (default: $ARBOT_CONFIG or /etc/arbot/arbot.toml)"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="data directory (overrides config and $ARBOT_DATA_DIR)"
+    )
     if json_output:
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

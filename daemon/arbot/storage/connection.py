@@ -80,7 +80,9 @@ def apply_pragmas(conn: sqlite3.Connection, pragmas: Pragmas) -> None:
     conn.execute(f"PRAGMA wal_autocheckpoint = {int(pragmas.wal_autocheckpoint_pages)}")
 
 
-def connect(path: Path, pragmas: Pragmas | None = None, *, readonly: bool = False) -> sqlite3.Connection:
+def connect(
+    path: Path, pragmas: Pragmas | None = None, *, readonly: bool = False
+) -> sqlite3.Connection:
     """An autocommit connection (transactions are explicit) with the project's pragmas."""
     try:
         if readonly:

@@ -24,8 +24,17 @@ class ExchangeParams:
 def sync(conn: sqlite3.Connection, exchanges: tuple[ExchangeSettings, ...]) -> None:
     """Make exchange_config mirror the TOML: upsert configured exchanges, disable the rest."""
     rows = [
-        (e.name, e.enabled, e.arbitrage_enabled, e.region, e.premium_baseline, e.maker_fee,
-         e.taker_fee, e.min_trade_amount, e.max_trade_amount)
+        (
+            e.name,
+            e.enabled,
+            e.arbitrage_enabled,
+            e.region,
+            e.premium_baseline,
+            e.maker_fee,
+            e.taker_fee,
+            e.min_trade_amount,
+            e.max_trade_amount,
+        )
         for e in exchanges
     ]
     conn.execute("BEGIN IMMEDIATE")
@@ -62,7 +71,16 @@ def load(conn: sqlite3.Connection) -> dict[str, ExchangeParams]:
                   taker_fee, min_trade_amount, max_trade_amount FROM exchange_config"""
     ).fetchall()
     return {
-        r[0]: ExchangeParams(r[0], bool(r[1]), bool(r[2]), r[3], float(r[4] or 0),
-                             float(r[5]), float(r[6]), float(r[7]), float(r[8]))
+        r[0]: ExchangeParams(
+            r[0],
+            bool(r[1]),
+            bool(r[2]),
+            r[3],
+            float(r[4] or 0),
+            float(r[5]),
+            float(r[6]),
+            float(r[7]),
+            float(r[8]),
+        )
         for r in rows
     }

@@ -7,7 +7,14 @@ from importlib import resources
 from pathlib import Path
 
 from arbot.errors import DatabaseError
-from arbot.storage.connection import APPLICATION_ID, DATABASES, Pragmas, check_file, connect, db_path
+from arbot.storage.connection import (
+    APPLICATION_ID,
+    DATABASES,
+    Pragmas,
+    check_file,
+    connect,
+    db_path,
+)
 
 
 def migrations(db: str) -> list[str]:
