@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from tests.storage.dbops_data import expected_bars, insert_ticks, random_ticks
+
 from arbot.settings import RetentionSettings
 from arbot.storage.retention import DAY, archived_until, prune
 from arbot.storage.schema import open_database
-from tests.storage.dbops_data import expected_bars, insert_ticks, random_ticks
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 CUTOFF = NOW - 7 * DAY

@@ -9,10 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tests.storage.dbops_data import expected_bars, insert_ticks, random_ticks
+
 from arbot.settings import RetentionSettings
 from arbot.storage.retention import DAY, archived_until, prune
 from arbot.storage.schema import open_database
-from tests.storage.dbops_data import expected_bars, insert_ticks, random_ticks
 
 NOW = 1_700_000_000.0
 CUTOFF = NOW - 7 * DAY
