@@ -1,0 +1,86 @@
+"""Does data flow? The answer behind the systemd watchdog, /healthz and STATUS=.
+
+Data flows when at least one exchange delivered a tick and the writer committed a batch
+within a window. Start-up counts as the last event of both, so a daemon just started (still
+loading markets) gets one window of grace before the watchdog stops being fed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from arbot.models import QueueItem, Tick
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    flowing: bool
+    reason: str
+
+
+class FlowMonitor:
+    """Sees every queue item (`on_item`, on the feeds' put path) and samples the pipeline's
+    committed counter (`sample`); answers `check(now, window)`."""
+
+    def __init__(
+        self,
+        exchanges: Iterable[str],
+        accepted: Callable[[], int],
+        committed: Callable[[], int],
+        started: float,
+    ) -> None:
+        self.started = started
+        self._accepted = accepted
+        self._committed = committed
+        self.last_tick: dict[str, float | None] = dict.fromkeys(exchanges)
+        self.last_commit: float | None = None
+        self._seen_committed = 0
+        # (time, accepted, committed) at the previous rate sample.
+        self._rate_base = (started, 0, 0)
+        self.rates = (0.0, 0.0)
+
+    def on_item(self, item: QueueItem) -> None:
+        if isinstance(item, Tick):
+            self.last_tick[item.exchange] = item.received
+
+    def sample(self, now: float) -> None:
+        """Note a commit seen since the last sample; update accepted/committed rates."""
+        committed = self._committed()
+        if committed > self._seen_committed:
+            self._seen_committed = committed
+            self.last_commit = now
+        t0, a0, c0 = self._rate_base
+        if now - t0 >= 1.0:
+            accepted = self._accepted()
+            self.rates = ((accepted - a0) / (now - t0), (committed - c0) / (now - t0))
+            self._rate_base = (now, accepted, committed)
+
+    def check(self, now: float, window: float, *, grace: bool = False) -> Flow:
+        """Flowing if a tick arrived and a batch committed within `window` seconds; with
+        `grace`, the start-up time counts as both."""
+        self.sample(now)
+        floor = [self.started] if grace else []
+        ticks = [t for t in self.last_tick.values() if t is not None]
+        last_tick = max([*ticks, *floor], default=None)
+        commits = [] if self.last_commit is None else [self.last_commit]
+        last_commit = max([*commits, *floor], default=None)
+        if last_tick is None or now - last_tick > window:
+            return Flow(False, f"no tick received from any exchange in the last {window:g} s")
+        if last_commit is None or now - last_commit > window:
+            return Flow(False, f"no batch committed in the last {window:g} s")
+        return Flow(True, "data flows")
+
+    def seconds_since_tick(self, now: float) -> dict[str, float]:
+        """Per exchange: seconds since its last tick (since start when it never sent one)."""
+        return {
+            ex: now - (t if t is not None else self.started) for ex, t in self.last_tick.items()
+        }
+
+    def status(self, now: float) -> str:
+        """One line for systemd's STATUS=: live rates and feeds delivering."""
+        self.sample(now)
+        live = sum(1 for t in self.last_tick.values() if t is not None and now - t < 10)
+        return (
+            f"ticks {self.rates[0]:.0f}/s accepted, {self.rates[1]:.0f}/s committed; "
+            f"feeds live {live}/{len(self.last_tick)}"
+        )

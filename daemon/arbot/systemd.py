@@ -1,0 +1,74 @@
+"""systemd's notify protocol (sd_notify) without libsystemd: one datagram per message to the
+AF_UNIX socket named by $NOTIFY_SOCKET. Nothing is sent when the variable is unset."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable, Mapping
+
+from arbot.logs import get_logger
+
+# Used for STATUS= updates when systemd asks for no watchdog.
+STATUS_INTERVAL = 10.0
+
+
+class Notifier:
+    """Sends READY=1 / WATCHDOG=1 / STATUS= / STOPPING=1 to the service manager."""
+
+    def __init__(self, address: str | None, watchdog_usec: int | None = None) -> None:
+        # A leading '@' names a socket in the abstract namespace (a NUL byte on the wire).
+        self._address = "\0" + address[1:] if address and address.startswith("@") else address
+        self.watchdog_interval = watchdog_usec / 2e6 if watchdog_usec else None
+        self._sock: socket.socket | None = None
+        self._log = get_logger(component="systemd")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Notifier:
+        """The notifier systemd configured for this process ($NOTIFY_SOCKET, $WATCHDOG_USEC).
+        $WATCHDOG_PID, when set, must be our pid: the watchdog belongs to one process."""
+        usec = environ.get("WATCHDOG_USEC", "")
+        pid = environ.get("WATCHDOG_PID", "")
+        ours = not pid or pid == str(os.getpid())
+        watchdog = int(usec) if usec.isdigit() and int(usec) > 0 and ours else None
+        return cls(environ.get("NOTIFY_SOCKET") or None, watchdog)
+
+    @property
+    def enabled(self) -> bool:
+        return self._address is not None
+
+    def notify(self, *fields: str) -> None:
+        """Send `fields` (e.g. "READY=1", "STATUS=...") as one message; a failing send is
+        logged, never raised: the daemon's work does not depend on the service manager."""
+        if self._address is None:
+            return
+        try:
+            if self._sock is None:
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                self._sock.setblocking(False)
+            self._sock.sendto("\n".join(fields).encode(), self._address)
+        except OSError as exc:
+            self._log.warning("systemd_notify_failed", error=str(exc), message=fields[0])
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+async def keep_alive(
+    notifier: Notifier, flowing: Callable[[], bool], status: Callable[[], str]
+) -> None:
+    """Until cancelled: send WATCHDOG=1 at half the watchdog period, but only while
+    `flowing()` says data flows, so systemd restarts a daemon stuck without data; send
+    STATUS= with live figures every round."""
+    if not notifier.enabled:
+        return
+    interval = notifier.watchdog_interval or STATUS_INTERVAL
+    while True:
+        if notifier.watchdog_interval is not None and flowing():
+            notifier.notify("WATCHDOG=1", f"STATUS={status()}")
+        else:
+            notifier.notify(f"STATUS={status()}")
+        await asyncio.sleep(interval)
