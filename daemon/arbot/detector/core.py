@@ -1,0 +1,275 @@
+"""Cross-exchange arbitrage detection, sans-IO: ticks and `now` in, signals and episodes out.
+
+Net edge per unit of buying on A at its ask and selling on B at its bid, each price first
+brought to a world price by its venue's premium baseline (a venue trading 3 % above the
+world has premium_baseline = 0.03 and its prices are divided by 1.03):
+
+    cost     = ask_A / (1 + premium_A) · (1 + taker_A)
+    proceeds = bid_B / (1 + premium_B) · (1 − taker_B)
+    edge     = proceeds − cost;   profit_percent = 100 · edge / cost;   profit = size · edge
+
+A leg is usable only if its quote is at most max_quote_age old (receive time against
+`now`), its venue is not in a feed gap, and both legs' exchange timestamps are within
+max_leg_skew. A quote without sizes is never a leg (its depth is unknown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from arbot.detector.scoring import confidence, trade_size, update_trend
+from arbot.detector.state import INF, Book, OpenEpisode, Quote, Venue
+from arbot.models import Episode, Signal, Tick
+from arbot.settings import DetectorSettings
+from arbot.storage.exchange_config import ExchangeParams
+
+Output = Signal | Episode
+_Match = Callable[[OpenEpisode], bool]
+
+
+class Detector:
+    """Keeps the latest quote per (symbol, exchange) and the open episodes.
+
+    An opportunity (symbol, buy exchange, sell exchange) opens when its profit_percent is
+    strictly above min_profit_percent (so a zero edge never signals), and closes when it
+    falls below min_profit_percent − hysteresis_percent, a leg goes stale, skews, loses its
+    size, or its venue's feed goes down. It emits a Signal when it opens, then only when
+    the profit improved by improve_step_percent over the last signal or `cooldown` seconds
+    passed since it; an Episode when it closes. Legs are re-checked on every tick of the
+    symbol; an episode whose legs stop updating closes at the next tick of its symbol, or
+    at `sweep(now)`, which the pipeline calls periodically.
+    """
+
+    def __init__(self, settings: DetectorSettings, params: Mapping[str, ExchangeParams]) -> None:
+        self._venues = {
+            name: Venue(p) for name, p in params.items() if p.enabled and p.arbitrage_enabled
+        }
+        self._group_of = {quote: group[0] for group in settings.quote_groups for quote in group}
+        self._quotes: dict[str, dict[str, Quote]] = {}
+        self._books: dict[str, Book] = {}
+        # Books with open episodes, insertion-ordered so outputs are deterministic.
+        self._active: dict[Book, None] = {}
+        self._open = 0
+        self._max_age = settings.max_quote_age
+        self._skew = settings.max_leg_skew
+        self._min_pct = settings.min_profit_percent
+        self._close_pct = settings.min_profit_percent - settings.hysteresis_percent
+        # Pre-filter on unit prices; looser by far less than a cent in a million so that the
+        # exact profit_percent test after it decides.
+        self._open_mult = 1.0 + settings.min_profit_percent / 100.0 - 1e-12
+        self._step = settings.improve_step_percent
+        self._cooldown = settings.cooldown
+        self._halflife = settings.trend_halflife
+        self._trend_threshold = settings.trend_threshold_percent
+
+    def on_tick(self, tick: Tick, now: float) -> list[Output]:
+        """Update the tick's quote, re-check the symbol's open episodes, and open the best
+        cross with the updated exchange as buyer and as seller. O(exchanges of the symbol)."""
+        exchange, symbol, bid, ask, bid_size, ask_size, ts, received = tick
+        by_exchange = self._quotes.get(symbol)
+        q = by_exchange.get(exchange) if by_exchange is not None else None
+        if q is None:
+            q = self._register(exchange, symbol)
+            if q is None:
+                return []
+        venue = q.venue
+        q.bid = bid
+        q.ask = ask
+        q.bid_size = bid_size
+        q.ask_size = ask_size
+        q.ts = ts
+        q.received = received
+        if bid_size is None or ask_size is None:
+            q.net_bid = net_bid = -INF
+            q.net_ask = net_ask = INF
+        else:
+            q.net_bid = net_bid = bid * venue.bid_mult
+            q.net_ask = net_ask = ask * venue.ask_mult
+        book = q.book
+        book.last_now = now
+        out: list[Output] = self._revisit(book, q, now) if book.episodes else []
+        cutoff = now - self._max_age
+        if received < cutoff or net_ask == INF:
+            return out
+        skew = self._skew
+        best_bid = -INF
+        best_ask = INF
+        seller: Quote | None = None
+        buyer: Quote | None = None
+        for o in book.quotes:
+            if o.received < cutoff or o.venue is venue:
+                continue
+            d = o.ts - ts
+            if d > skew or d < -skew:
+                continue
+            if o.net_bid > best_bid:
+                best_bid = o.net_bid
+                seller = o
+            if o.net_ask < best_ask:
+                best_ask = o.net_ask
+                buyer = o
+        mult = self._open_mult
+        if seller is not None and best_bid > net_ask * mult and (q, seller) not in book.episodes:
+            self._try_open(book, q, seller, now, out)
+        if buyer is not None and net_bid > best_ask * mult and (buyer, q) not in book.episodes:
+            self._try_open(book, buyer, q, now, out)
+        return out
+
+    def on_feed_down(self, exchange: str, now: float) -> list[Episode]:
+        """Exclude the exchange's quotes until each gets a fresh tick; close its episodes."""
+        venue = self._venues.get(exchange)
+        if venue is None:
+            return []
+        for q in venue.quotes:
+            q.received = -INF
+        return self._close_where(
+            lambda ep: ep.buy.venue is venue or ep.sell.venue is venue, now, "feed_down"
+        )
+
+    def sweep(self, now: float) -> list[Episode]:
+        """Close episodes with a leg older than max_quote_age (for symbols gone quiet)."""
+        cutoff = now - self._max_age
+        return self._close_where(
+            lambda ep: ep.buy.received < cutoff or ep.sell.received < cutoff, now, "stale"
+        )
+
+    def close_all(self, now: float) -> list[Episode]:
+        """Close every open episode (at shutdown)."""
+        return self._close_where(lambda ep: True, now, "shutdown")
+
+    def open_episodes(self) -> int:
+        return self._open
+
+    def best_spreads(self) -> Mapping[str, float]:
+        """Best net profit_percent per book among usable legs, as of the book's last tick
+        (negative when nothing crosses); books with fewer than two usable quotes are left out."""
+        result: dict[str, float] = {}
+        for key, book in self._books.items():
+            cutoff = book.last_now - self._max_age
+            live = [q for q in book.quotes if q.received >= cutoff and q.net_ask != INF]
+            best = -INF
+            for a in live:
+                for b in live:
+                    if a.venue is not b.venue and abs(a.ts - b.ts) <= self._skew:
+                        best = max(best, 100.0 * (b.net_bid - a.net_ask) / a.net_ask)
+            if best != -INF:
+                result[key] = best
+        return result
+
+    def _register(self, exchange: str, symbol: str) -> Quote | None:
+        venue = self._venues.get(exchange)
+        if venue is None:
+            return None  # unknown or arbitrage-disabled exchange: never a leg
+        base, _, quote = symbol.partition("/")
+        group = self._group_of.get(quote)
+        key = f"{base}/{group}" if group is not None else symbol
+        book = self._books.get(key)
+        if book is None:
+            book = self._books[key] = Book(key)
+        q = Quote(venue, symbol, book)
+        book.quotes.append(q)
+        venue.quotes.append(q)
+        self._quotes.setdefault(symbol, {})[exchange] = q
+        return q
+
+    def _revisit(self, book: Book, updated: Quote, now: float) -> list[Output]:
+        """Re-evaluate the book's open episodes: fully where the updated quote is a leg,
+        for staleness otherwise."""
+        out: list[Output] = []
+        cutoff = now - self._max_age
+        for ep in list(book.episodes.values()):
+            if ep.buy is updated or ep.sell is updated:
+                self._evaluate(book, ep, now, out)
+            elif ep.buy.received < cutoff or ep.sell.received < cutoff:
+                out.append(self._close(book, ep, now, "stale"))
+        return out
+
+    def _try_open(self, book: Book, buy: Quote, sell: Quote, now: float, out: list[Output]) -> None:
+        pct = 100.0 * (sell.net_bid - buy.net_ask) / buy.net_ask
+        if not pct > self._min_pct or trade_size(buy, sell) <= 0.0:
+            return
+        symbol = buy.symbol if buy.symbol == sell.symbol else book.key
+        ep = OpenEpisode(symbol, buy, sell, pct, now)
+        book.episodes[(buy, sell)] = ep
+        self._active[book] = None
+        self._open += 1
+        self._evaluate(book, ep, now, out)
+
+    def _evaluate(self, book: Book, ep: OpenEpisode, now: float, out: list[Output]) -> None:
+        buy, sell = ep.buy, ep.sell
+        cutoff = now - self._max_age
+        if buy.received < cutoff or sell.received < cutoff:
+            out.append(self._close(book, ep, now, "stale"))
+            return
+        if abs(buy.ts - sell.ts) > self._skew:
+            out.append(self._close(book, ep, now, "skew"))
+            return
+        size = trade_size(buy, sell)
+        if size <= 0.0:
+            out.append(self._close(book, ep, now, "size"))
+            return
+        pct = 100.0 * (sell.net_bid - buy.net_ask) / buy.net_ask
+        if pct < self._close_pct:
+            out.append(self._close(book, ep, now, "below_threshold"))
+            return
+        ep.updates += 1
+        ep.peak = max(ep.peak, pct)
+        trend = update_trend(ep, pct, now, self._halflife, self._trend_threshold)
+        due = pct >= ep.last_signal_pct + self._step or now - ep.last_signal_at >= self._cooldown
+        if not (pct > self._min_pct and due):
+            return
+        ep.signals += 1
+        ep.last_signal_pct = pct
+        ep.last_signal_at = now
+        out.append(
+            Signal(
+                symbol=ep.symbol,
+                buy_exchange=buy.venue.name,
+                sell_exchange=sell.venue.name,
+                buy_price=buy.ask,
+                sell_price=sell.bid,
+                profit=size * (sell.net_bid - buy.net_ask),
+                profit_percent=pct,
+                buy_size=size,
+                sell_size=size,
+                confidence=confidence(
+                    buy,
+                    sell,
+                    size,
+                    open_for=now - ep.opened_at,
+                    now=now,
+                    max_quote_age=self._max_age,
+                    max_leg_skew=self._skew,
+                    horizon=self._halflife,
+                ),
+                trend_direction=trend,
+                timestamp=now,
+                episode_key=ep.key,
+            )
+        )
+
+    def _close(self, book: Book, ep: OpenEpisode, now: float, reason: str) -> Episode:
+        del book.episodes[(ep.buy, ep.sell)]
+        if not book.episodes:
+            del self._active[book]
+        self._open -= 1
+        return Episode(
+            key=ep.key,
+            symbol=ep.symbol,
+            buy_exchange=ep.buy.venue.name,
+            sell_exchange=ep.sell.venue.name,
+            opened_at=ep.opened_at,
+            closed_at=now,
+            peak_profit_percent=ep.peak,
+            updates=ep.updates,
+            signals=ep.signals,
+            close_reason=reason,
+        )
+
+    def _close_where(self, match: _Match, now: float, reason: str) -> list[Episode]:
+        closed: list[Episode] = []
+        for book in list(self._active):
+            for ep in list(book.episodes.values()):
+                if match(ep):
+                    closed.append(self._close(book, ep, now, reason))
+        return closed

@@ -1,0 +1,107 @@
+"""The detector's mutable state: venues, latest quotes, books and open episodes.
+
+Plain slotted classes (not dataclasses) because the hot path reads their attributes
+millions of times a second; every price that can be precomputed per venue is.
+"""
+
+from __future__ import annotations
+
+from arbot.storage.exchange_config import ExchangeParams
+
+INF = float("inf")
+
+
+class Venue:
+    """One exchange's parameters, with the per-unit multipliers of the net-edge formula:
+    proceeds of selling one unit = bid · (1 − taker) / (1 + premium_baseline),
+    cost of buying one unit     = ask · (1 + taker) / (1 + premium_baseline)."""
+
+    __slots__ = ("ask_mult", "bid_mult", "max_amount", "min_amount", "name", "quotes")
+
+    def __init__(self, params: ExchangeParams) -> None:
+        base = 1.0 + params.premium_baseline
+        self.name = params.exchange
+        self.bid_mult = (1.0 - params.taker_fee) / base
+        self.ask_mult = (1.0 + params.taker_fee) / base
+        self.min_amount = params.min_trade_amount
+        self.max_amount = params.max_trade_amount
+        self.quotes: list[Quote] = []
+
+
+class Quote:
+    """The latest quote of one (exchange, symbol). `net_bid` / `net_ask` are the adjusted,
+    fee-inclusive unit proceeds / cost; a quote without sizes gets −inf / +inf so it never
+    wins a comparison (its depth is unknown, so it is never traded)."""
+
+    __slots__ = (
+        "ask",
+        "ask_size",
+        "bid",
+        "bid_size",
+        "book",
+        "net_ask",
+        "net_bid",
+        "received",
+        "symbol",
+        "ts",
+        "venue",
+    )
+
+    def __init__(self, venue: Venue, symbol: str, book: Book) -> None:
+        self.venue = venue
+        self.symbol = symbol
+        self.book = book
+        self.bid = self.ask = 0.0
+        self.bid_size: float | None = None
+        self.ask_size: float | None = None
+        self.ts = 0.0
+        # −inf: never fresh until a tick arrives (also how a feed-down excludes the quote).
+        self.received = -INF
+        self.net_bid = -INF
+        self.net_ask = INF
+
+
+class Book:
+    """All quotes that are compared with each other: one unified symbol, or one base asset
+    across a quote group."""
+
+    __slots__ = ("episodes", "key", "last_now", "quotes")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.quotes: list[Quote] = []
+        self.episodes: dict[tuple[Quote, Quote], OpenEpisode] = {}
+        self.last_now = -INF
+
+
+class OpenEpisode:
+    """An opportunity (symbol, buy exchange, sell exchange) from its opening to its close."""
+
+    __slots__ = (
+        "buy",
+        "ewma",
+        "ewma_at",
+        "key",
+        "last_signal_at",
+        "last_signal_pct",
+        "opened_at",
+        "peak",
+        "sell",
+        "signals",
+        "symbol",
+        "updates",
+    )
+
+    def __init__(self, symbol: str, buy: Quote, sell: Quote, pct: float, now: float) -> None:
+        self.symbol = symbol
+        self.buy = buy
+        self.sell = sell
+        self.key = f"{symbol}|{buy.venue.name}|{sell.venue.name}|{now:.6f}"
+        self.opened_at = now
+        self.peak = pct
+        self.updates = 0
+        self.signals = 0
+        self.last_signal_pct = -INF
+        self.last_signal_at = -INF
+        self.ewma = pct
+        self.ewma_at = now
