@@ -1,0 +1,163 @@
+"""Daily performance rollups of paper trades and signals (one UTC day per row, idempotent).
+
+Definitions (money in quote currency, summed across symbols as is). A trade belongs to the
+day its started_at falls on; "completed" trades are the filled ones.
+  total_trades        every trade started that day (completed, failed or still pending)
+  successful_trades   completed trades
+  total_profit/fees   Σ actual_profit / Σ fees_paid of completed trades
+  avg_profit_percent  mean of 100 · actual_profit / (quantity · actual_buy_price), completed
+  win_rate            completed trades with actual_profit > 0 / completed trades (0..1)
+  max_drawdown        largest fall of cumulative profit from its running peak (peak starts at
+                      0), trades in completion order; >= 0
+  sharpe_ratio        over the days D−29..D that have completed trades, with the daily return
+                      r_d = Σ profit_d / Σ notional_d (return on traded notional):
+                      mean(r) / stdev(r) · sqrt(365), sample stdev, risk-free rate 0;
+                      NULL with fewer than two such days or zero stdev
+  avg_trade_duration  mean seconds from started_at to completed_at, completed trades
+symbol_stats, per symbol with signals or trades that day:
+  signals_generated/executed  signals with a timestamp that day / of those marked executed
+  avg_spread, max_spread      mean / max of the signals' profit_percent (net spread, %)
+  total_volume                Σ quantity · actual_buy_price of completed trades
+  profitability_score         100 · Σ actual_profit / Σ notional of completed trades (the
+                              realised return on traded notional, %); 0 without trades
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from arbot.storage import rollups as sql
+from arbot.storage.rollups import PerformanceRow, SymbolStatRow, TradeRow
+
+SHARPE_WINDOW_DAYS = 30
+ANNUALISATION = math.sqrt(365)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyRollup:
+    performance: PerformanceRow
+    symbols: list[SymbolStatRow]
+
+
+def previous_utc_day(now: float) -> date:
+    """The day a rollup after midnight UTC should summarise."""
+    return datetime.fromtimestamp(now, UTC).date() - timedelta(days=1)
+
+
+def _parse(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def _notional(t: TradeRow) -> float:
+    return t.quantity * (t.actual_buy_price or 0.0)
+
+
+def _completed(trades: Sequence[TradeRow]) -> list[TradeRow]:
+    return [t for t in trades if t.status == "completed" and t.actual_profit is not None]
+
+
+def max_drawdown(profits: Sequence[float]) -> float:
+    peak = cumulative = worst = 0.0
+    for p in profits:
+        cumulative += p
+        peak = max(peak, cumulative)
+        worst = max(worst, peak - cumulative)
+    return worst
+
+
+def sharpe(daily_returns: Sequence[float]) -> float | None:
+    if len(daily_returns) < 2:
+        return None
+    sd = statistics.stdev(daily_returns)
+    return statistics.fmean(daily_returns) / sd * ANNUALISATION if sd > 0 else None
+
+
+def daily_returns(trades: Sequence[TradeRow]) -> list[float]:
+    """Per started-day return on notional, days with completed trades only, in day order."""
+    by_day: dict[str, tuple[float, float]] = {}
+    for t in _completed(trades):
+        profit, notional = by_day.get(t.started_at[:10], (0.0, 0.0))
+        by_day[t.started_at[:10]] = (profit + (t.actual_profit or 0.0), notional + _notional(t))
+    return [p / n for _, (p, n) in sorted(by_day.items()) if n > 0]
+
+
+def performance(
+    day: date, trades: Sequence[TradeRow], window: Sequence[TradeRow]
+) -> PerformanceRow:
+    """`trades`: those started on `day`; `window`: those started in the Sharpe window."""
+    done = _completed(trades)
+    profits = [t.actual_profit or 0.0 for t in done]
+    percents = [100.0 * (t.actual_profit or 0.0) / _notional(t) for t in done if _notional(t) > 0]
+    durations = [_parse(t.completed_at) - _parse(t.started_at) for t in done if t.completed_at]
+    return PerformanceRow(
+        date=day.isoformat(),
+        total_trades=len(trades),
+        successful_trades=len(done),
+        total_profit=math.fsum(profits),
+        total_fees=math.fsum(t.fees_paid for t in done),
+        avg_profit_percent=statistics.fmean(percents) if percents else 0.0,
+        max_drawdown=max_drawdown(profits),
+        sharpe_ratio=sharpe(daily_returns(window)),
+        win_rate=sum(1 for p in profits if p > 0) / len(done) if done else 0.0,
+        avg_trade_duration=statistics.fmean(durations) if durations else None,
+    )
+
+
+def symbol_stats(
+    day: date, trades: Sequence[TradeRow], signals: Sequence[sql.SignalDay]
+) -> list[SymbolStatRow]:
+    by_signal = {s.symbol: s for s in signals}
+    out = []
+    for symbol in sorted(set(by_signal) | {t.symbol for t in trades}):
+        s = by_signal.get(symbol)
+        done = [t for t in _completed(trades) if t.symbol == symbol]
+        volume = math.fsum(_notional(t) for t in done)
+        profit = math.fsum(t.actual_profit or 0.0 for t in done)
+        out.append(
+            SymbolStatRow(
+                symbol=symbol,
+                date=day.isoformat(),
+                signals_generated=s.generated if s else 0,
+                signals_executed=s.executed if s else 0,
+                avg_spread=s.avg_profit_percent if s else 0.0,
+                max_spread=s.max_profit_percent if s else 0.0,
+                total_volume=volume,
+                profitability_score=100.0 * profit / volume if volume > 0 else 0.0,
+            )
+        )
+    return out
+
+
+def rollup_day(conn: sqlite3.Connection, day: date) -> DailyRollup:
+    """Compute and upsert one day's rows on `conn` (inside the caller's transaction)."""
+    window = sql.trades_started(conn, day - timedelta(days=SHARPE_WINDOW_DAYS - 1), day)
+    todays = [t for t in window if t.started_at[:10] == day.isoformat()]
+    result = DailyRollup(
+        performance(day, todays, window), symbol_stats(day, todays, sql.signals_of_day(conn, day))
+    )
+    sql.upsert_performance(conn, result.performance)
+    sql.replace_symbol_stats(conn, day, result.symbols)
+    return result
+
+
+def rollup_op(day: date) -> Callable[[sqlite3.Connection], DailyRollup]:
+    """The rollup as a writer op: the daemon submits it after midnight UTC for
+    previous_utc_day(now), so arbot.db keeps a single writer."""
+    return lambda conn: rollup_day(conn, day)
+
+
+def run_rollup(conn: sqlite3.Connection, day: date) -> DailyRollup:
+    """Standalone (CLI): the same work in its own transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = rollup_day(conn, day)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return result

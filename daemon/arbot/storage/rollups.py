@@ -1,0 +1,146 @@
+"""SQL of the daily rollups: read one UTC day's trades and signals, upsert
+performance_metrics and symbol_stats (formulas live in arbot.rollup)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
+from datetime import UTC, date, datetime, timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    id: int
+    symbol: str
+    status: str
+    quantity: float
+    actual_buy_price: float | None
+    actual_profit: float | None
+    fees_paid: float
+    started_at: str
+    completed_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignalDay:
+    symbol: str
+    generated: int
+    executed: int
+    avg_profit_percent: float
+    max_profit_percent: float
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceRow:
+    date: str
+    total_trades: int
+    successful_trades: int
+    total_profit: float
+    total_fees: float
+    avg_profit_percent: float
+    max_drawdown: float
+    sharpe_ratio: float | None
+    win_rate: float
+    avg_trade_duration: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolStatRow:
+    symbol: str
+    date: str
+    signals_generated: int
+    signals_executed: int
+    avg_spread: float
+    max_spread: float
+    total_volume: float
+    profitability_score: float
+
+
+def day_bounds(day: date) -> tuple[float, float]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    return start, start + 86_400.0
+
+
+def trades_started(conn: sqlite3.Connection, first: date, last: date) -> list[TradeRow]:
+    """Trades whose started_at falls on days first..last (UTC), in completion order."""
+    rows = conn.execute(
+        """SELECT id, symbol, status, quantity, actual_buy_price, actual_profit,
+                  coalesce(fees_paid, 0), started_at, completed_at
+           FROM trades WHERE started_at >= ? AND started_at < ?
+           ORDER BY coalesce(completed_at, started_at), id""",
+        (first.isoformat(), (last + timedelta(days=1)).isoformat()),
+    ).fetchall()
+    return [TradeRow(*r) for r in rows]
+
+
+def signals_of_day(conn: sqlite3.Connection, day: date) -> list[SignalDay]:
+    start, end = day_bounds(day)
+    rows = conn.execute(
+        """SELECT symbol, count(*), count(CASE WHEN executed THEN 1 END),
+                  avg(profit_percent), max(profit_percent)
+           FROM arbitrage_signals WHERE timestamp >= ? AND timestamp < ?
+           GROUP BY symbol ORDER BY symbol""",
+        (start, end),
+    ).fetchall()
+    return [SignalDay(*r) for r in rows]
+
+
+def upsert_performance(conn: sqlite3.Connection, row: PerformanceRow) -> None:
+    conn.execute(
+        """INSERT INTO performance_metrics (date, total_trades, successful_trades, total_profit,
+               total_fees, avg_profit_percent, max_drawdown, sharpe_ratio, win_rate,
+               avg_trade_duration)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(date) DO UPDATE SET
+               total_trades = excluded.total_trades,
+               successful_trades = excluded.successful_trades,
+               total_profit = excluded.total_profit, total_fees = excluded.total_fees,
+               avg_profit_percent = excluded.avg_profit_percent,
+               max_drawdown = excluded.max_drawdown, sharpe_ratio = excluded.sharpe_ratio,
+               win_rate = excluded.win_rate, avg_trade_duration = excluded.avg_trade_duration""",
+        astuple(row),
+    )
+
+
+def replace_symbol_stats(
+    conn: sqlite3.Connection, day: date, rows: Sequence[SymbolStatRow]
+) -> None:
+    """Upsert the day's rows and drop that day's rows of symbols no longer present."""
+    conn.executemany(
+        """INSERT INTO symbol_stats (symbol, date, signals_generated, signals_executed,
+               avg_spread, max_spread, total_volume, profitability_score)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(symbol, date) DO UPDATE SET
+               signals_generated = excluded.signals_generated,
+               signals_executed = excluded.signals_executed,
+               avg_spread = excluded.avg_spread, max_spread = excluded.max_spread,
+               total_volume = excluded.total_volume,
+               profitability_score = excluded.profitability_score""",
+        [astuple(r) for r in rows],
+    )
+    keep = [r.symbol for r in rows]
+    conn.execute(
+        f"DELETE FROM symbol_stats WHERE date = ? AND symbol NOT IN ({','.join('?' * len(keep))})",
+        (day.isoformat(), *keep),
+    )
+
+
+def performance_of(conn: sqlite3.Connection, day: date) -> PerformanceRow | None:
+    row = conn.execute(
+        """SELECT date, total_trades, successful_trades, total_profit, total_fees,
+                  avg_profit_percent, max_drawdown, sharpe_ratio, win_rate, avg_trade_duration
+           FROM performance_metrics WHERE date = ?""",
+        (day.isoformat(),),
+    ).fetchone()
+    return PerformanceRow(*row) if row else None
+
+
+def symbol_stats_of(conn: sqlite3.Connection, day: date) -> list[SymbolStatRow]:
+    rows = conn.execute(
+        """SELECT symbol, date, signals_generated, signals_executed, avg_spread, max_spread,
+                  total_volume, profitability_score
+           FROM symbol_stats WHERE date = ? ORDER BY symbol""",
+        (day.isoformat(),),
+    ).fetchall()
+    return [SymbolStatRow(*r) for r in rows]
