@@ -1,0 +1,213 @@
+"""One exchange's feed: websockets or REST polling, reconnecting forever, emitting validated
+ticks plus FeedDown / FeedGap around outages."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from arbot.errors import FatalFeedError, TransientFeedError
+from arbot.feeds.backoff import Backoff
+from arbot.feeds.ccxt_client import ExchangeClient
+from arbot.feeds.validate import to_tick
+from arbot.logs import get_logger
+from arbot.metrics import REJECT_REASONS, Metrics
+from arbot.models import FeedDown, FeedGap, QueueItem
+from arbot.settings import ExchangeSettings
+
+Put = Callable[[QueueItem], Awaitable[None]]
+
+
+async def run_feed(
+    cfg: ExchangeSettings, put: Put, metrics: Metrics, clock: Callable[[], float] = time.time
+) -> None:
+    """Run `cfg`'s feed until cancelled. Raises ExchangeSetupError for an unknown exchange
+    or symbol; every other problem is retried forever."""
+    await Feed(cfg, put, metrics, clock).run()
+
+
+class Feed:
+    def __init__(
+        self, cfg: ExchangeSettings, put: Put, metrics: Metrics, clock: Callable[[], float]
+    ) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self._put = put
+        self._clock = clock
+        self._log = get_logger(exchange=cfg.name)
+        self._symbols = frozenset(cfg.symbols)
+        # Delays scale with the poll interval so tests with tiny intervals stay fast;
+        # production (poll_interval >= 1 s) gets 1 s .. 60 s.
+        base = min(1.0, cfg.poll_interval)
+        self._backoff = Backoff(base, 60 * base)
+        self._ws_probe = Backoff(5 * base, 60 * base)
+        self._last_received: float | None = None
+        self._down_since: float | None = None
+        self._down_reason = ""
+        self._last_ts: dict[str, float] = {}
+        self._received = metrics.ticks_received.labels(self.name)
+        self._rejected = {
+            reason: metrics.ticks_rejected.labels(self.name, reason) for reason in REJECT_REASONS
+        }
+        self._metrics = metrics
+        metrics.init_exchange(self.name)
+        metrics.seconds_since_tick.labels(self.name).set_function(self._seconds_since_tick)
+
+    async def run(self) -> None:
+        client = ExchangeClient(self.cfg)
+        try:
+            await self._load_markets(client)
+            if self.cfg.mode == "rest" or not client.can_watch:
+                if self.cfg.mode == "ws":
+                    self._log.warning("websocket_unavailable", using="rest")
+                await self._poll_forever(client)
+            elif self.cfg.mode == "ws":
+                await self._watch(client, fall_back=False)
+            else:
+                while True:
+                    await self._watch(client, fall_back=True)
+                    await self._poll_until_ws_returns(client)
+        finally:
+            self._metrics.feed_up.labels(self.name).set(0)
+            await client.close()
+
+    async def _load_markets(self, client: ExchangeClient) -> None:
+        while True:
+            try:
+                await client.load_markets()
+            except (TransientFeedError, FatalFeedError) as exc:
+                await self._failed(exc, "load_markets")
+                continue
+            self._backoff.reset()
+            self._log.info("markets_loaded", watch=client.watch_method, fetch=client.fetch_method)
+            return
+
+    async def _watch(self, client: ExchangeClient, fall_back: bool) -> None:
+        """Deliver websocket updates; return on the first failure when `fall_back`."""
+        self._metrics.feed_mode.labels(self.name).set(1)
+        self._log.info("feed_connecting", mode="ws")
+        while True:
+            try:
+                raws = await client.watch()
+            except (TransientFeedError, FatalFeedError) as exc:
+                if fall_back:
+                    await self._down(exc, "ws")
+                    self._log.warning("ws_failed_polling_rest", error=str(exc))
+                    return
+                await self._failed(exc, "ws")
+                continue
+            await self._emit(raws, self._clock())
+            self._backoff.reset()
+
+    async def _poll_forever(self, client: ExchangeClient) -> None:
+        self._metrics.feed_mode.labels(self.name).set(0)
+        self._log.info("feed_connecting", mode="rest", interval=self.cfg.poll_interval)
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                raws = await client.fetch()
+            except (TransientFeedError, FatalFeedError) as exc:
+                await self._failed(exc, "rest")
+                continue
+            await self._emit(raws, self._clock(), dedupe=True)
+            self._backoff.reset()
+            await asyncio.sleep(max(0.0, self.cfg.poll_interval - (loop.time() - started)))
+
+    async def _poll_until_ws_returns(self, client: ExchangeClient) -> None:
+        """Poll REST while probing the websocket now and then; switch back on its first data."""
+        async with asyncio.TaskGroup() as tasks:
+            poller = tasks.create_task(self._poll_forever(client))
+            raws, received = await self._probe_ws(client)
+            poller.cancel()
+        self._ws_probe.reset()
+        self._metrics.feed_mode.labels(self.name).set(1)
+        self._log.info("ws_restored")
+        await self._emit(raws, received)
+
+    async def _probe_ws(self, client: ExchangeClient) -> tuple[list[dict[str, Any]], float]:
+        while True:
+            await asyncio.sleep(self._ws_probe.next())
+            try:
+                raws = await client.watch()
+            except (TransientFeedError, FatalFeedError) as exc:
+                self._count_error(exc)
+                self._log.info("ws_probe_failed", error=str(exc))
+                continue
+            return raws, self._clock()
+
+    async def _failed(self, exc: TransientFeedError | FatalFeedError, where: str) -> None:
+        """Mark the feed down, then wait out the backoff (or the server's Retry-After)."""
+        await self._down(exc, where)
+        retry_after = exc.retry_after if isinstance(exc, TransientFeedError) else None
+        delay = self._backoff.next(retry_after)
+        if isinstance(exc, FatalFeedError):
+            # Retrying cannot fix it, but giving up would silence the exchange for good.
+            delay = self._backoff.cap
+        self._log.warning(
+            "feed_error",
+            where=where,
+            error=str(exc),
+            retry_in=round(delay, 3),
+            retry_after=retry_after,
+        )
+        await asyncio.sleep(delay)
+
+    async def _down(self, exc: TransientFeedError | FatalFeedError, where: str) -> None:
+        self._count_error(exc)
+        self._metrics.reconnects.labels(self.name).inc()
+        self._metrics.feed_up.labels(self.name).set(0)
+        if self._down_since is None and self._last_received is not None:
+            self._down_since = self._clock()
+            self._down_reason = f"{where} {_kind(exc)}"
+            self._log.warning("feed_down", reason=self._down_reason, error=str(exc))
+            await self._put(FeedDown(self.name, self._down_since, self._down_reason))
+
+    def _count_error(self, exc: TransientFeedError | FatalFeedError) -> None:
+        self._metrics.feed_errors.labels(self.name, _kind(exc)).inc()
+
+    async def _emit(
+        self, raws: list[dict[str, Any]], received: float, dedupe: bool = False
+    ) -> None:
+        for raw in raws:
+            tick = to_tick(self.name, raw, received)
+            if isinstance(tick, str):
+                self._rejected[tick].inc()
+                self._log.debug("tick_rejected", reason=tick, symbol=raw.get("symbol"))
+                continue
+            if tick.symbol not in self._symbols:
+                continue
+            if raw.get("timestamp") is not None:
+                if dedupe and self._last_ts.get(tick.symbol) == tick.timestamp:
+                    continue  # REST returned the quote we already have
+                self._last_ts[tick.symbol] = tick.timestamp
+                self._metrics.latency.labels(self.name).observe(received - tick.timestamp)
+            await self._resume(received)
+            self._received.inc()
+            await self._put(tick)
+        if self._last_received == received:
+            self._metrics.last_tick.labels(self.name).set(received)
+
+    async def _resume(self, received: float) -> None:
+        if self._last_received is None:
+            self._metrics.feed_up.labels(self.name).set(1)
+            self._log.info("feed_up")
+        elif self._down_since is not None:
+            start = self._last_received
+            self._log.info(
+                "feed_resumed", gap_seconds=round(received - start, 3), reason=self._down_reason
+            )
+            await self._put(FeedGap(self.name, start, received, self._down_reason))
+            self._down_since = None
+            self._metrics.feed_up.labels(self.name).set(1)
+        self._last_received = received
+
+    def _seconds_since_tick(self) -> float:
+        last = self._last_received
+        return 0.0 if last is None else max(0.0, self._clock() - last)
+
+
+def _kind(exc: Exception) -> str:
+    return exc.kind if isinstance(exc, TransientFeedError) else "fatal"

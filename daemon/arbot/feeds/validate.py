@@ -1,0 +1,73 @@
+"""Unified ccxt ticker dict -> Tick, or the reason it is rejected. Pure and cheap: it runs
+once per quote (~100k/s), so it avoids exceptions and allocations on the happy path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from math import isfinite
+from typing import Any
+
+from arbot.models import Tick
+
+# An exchange clock this far ahead of ours is wrong, not fast: such a tick would sort after
+# every honest one and look fresher than it is.
+MAX_FUTURE_SKEW = 5.0
+# A quote this old on arrival describes a market that has moved on (a replayed or stuck feed).
+MAX_AGE = 120.0
+
+
+def to_tick(
+    exchange: str,
+    raw: Mapping[str, Any],
+    received: float,
+    max_future: float = MAX_FUTURE_SKEW,
+    max_age: float = MAX_AGE,
+) -> Tick | str:
+    """Return a Tick, or one of metrics.REJECT_REASONS. `timestamp` in `raw` is ccxt's
+    milliseconds; a missing one is replaced by `received`."""
+    try:
+        symbol = raw["symbol"]
+        bid = raw["bid"]
+        ask = raw["ask"]
+        bid_size = raw.get("bidVolume")
+        ask_size = raw.get("askVolume")
+        ts_ms = raw.get("timestamp")
+    except (KeyError, TypeError, AttributeError):
+        return "malformed"
+    if bid is None or ask is None:
+        return "missing_price"
+    if type(symbol) is not str:
+        return "malformed"
+    try:
+        bid = float(bid)
+        ask = float(ask)
+        if bid_size is not None:
+            bid_size = float(bid_size)
+        if ask_size is not None:
+            ask_size = float(ask_size)
+        timestamp = received if ts_ms is None else float(ts_ms) / 1000.0
+    except (TypeError, ValueError):
+        return "malformed"
+    if not (isfinite(bid) and isfinite(ask)):
+        return "not_finite"
+    if bid <= 0.0 or ask <= 0.0:
+        return "non_positive"
+    if ask < bid:
+        return "crossed"
+    if bid_size is not None:
+        if not isfinite(bid_size):
+            return "not_finite"
+        if bid_size < 0.0:
+            return "negative_size"
+    if ask_size is not None:
+        if not isfinite(ask_size):
+            return "not_finite"
+        if ask_size < 0.0:
+            return "negative_size"
+    if not isfinite(timestamp):
+        return "malformed"
+    if timestamp - received > max_future:
+        return "future_timestamp"
+    if received - timestamp > max_age:
+        return "stale_timestamp"
+    return Tick(exchange, symbol, bid, ask, bid_size, ask_size, timestamp, received)

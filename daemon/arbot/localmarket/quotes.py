@@ -1,0 +1,150 @@
+"""Price sources for the fake exchanges: a seeded random walk, and replay of the recorded
+Binance bookTicker captures shipped in data/."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import heapq
+import json
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+DATA_DIR = Path(__file__).parent / "data"
+_START_PRICES = {"BTC": 60_000.0, "ETH": 3_000.0, "SOL": 150.0, "XRP": 0.6, "DOGE": 0.12}
+_QUOTE_ASSETS = ("USDT", "USDC", "FDUSD", "BUSD", "USD", "EUR", "BTC", "ETH")
+
+
+class Quote(NamedTuple):
+    """A best bid/ask as a fake exchange will send it; `ts` (UNIX seconds) is None when the
+    venue sends no event time."""
+
+    symbol: str
+    bid: float | None
+    ask: float | None
+    bid_size: float | None
+    ask_size: float | None
+    ts: float | None
+
+
+class PriceSource(Protocol):
+    symbols: Sequence[str]
+
+    def quotes(self) -> AsyncIterator[Quote]: ...
+
+
+@dataclass
+class RandomWalk:
+    """Each symbol's mid follows a seeded geometric random walk; quotes are paced evenly,
+    `rate` per second per symbol, one at a time (so a client never gets two in one read).
+    Two sources with the same seed walk identically; `offset` (relative, 0.002 = +0.2 %)
+    and periodic dislocations make cross-exchange spreads for the demo."""
+
+    symbols: Sequence[str] = ("BTC/USDT", "ETH/USDT")
+    rate: float = 10.0
+    seed: int = 0
+    offset: float = 0.0
+    spread_bps: float = 2.0
+    volatility_bps: float = 1.0
+    dislocation_every: float = 0.0
+    dislocation_size: float = 0.005
+    dislocation_length: float = 2.0
+    _mids: dict[str, float] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._mids = {s: _START_PRICES.get(s.split("/")[0], 100.0) for s in self.symbols}
+
+    def step(self, symbol: str, now: float) -> Quote:
+        mid = self._mids[symbol] * math.exp(self._rng.gauss(0.0, self.volatility_bps / 1e4))
+        self._mids[symbol] = mid
+        shift = self.offset
+        if self.dislocation_every > 0 and now % self.dislocation_every < self.dislocation_length:
+            shift += self.dislocation_size
+        half = mid * self.spread_bps / 2e4
+        centre = mid * (1.0 + shift)
+        sizes = (round(self._rng.uniform(0.1, 5.0), 4), round(self._rng.uniform(0.1, 5.0), 4))
+        return Quote(symbol, centre - half, centre + half, sizes[0], sizes[1], now)
+
+    async def quotes(self) -> AsyncIterator[Quote]:
+        gap = 1.0 / (self.rate * len(self.symbols))
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            for symbol in self.symbols:
+                due += gap
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                yield self.step(symbol, time.time())
+
+
+def unified_symbol(market_id: str) -> str:
+    """BTCUSDT -> BTC/USDT (the captures hold only Binance ids)."""
+    for quote in _QUOTE_ASSETS:
+        if market_id.endswith(quote) and len(market_id) > len(quote):
+            return f"{market_id[: -len(quote)]}/{quote}"
+    raise ValueError(f"cannot split Binance market id {market_id!r}")
+
+
+@dataclass
+class Replay:
+    """Replays capture files (`<recv ns> <combined-stream JSON>` a line) at their recorded
+    pace times `speed`, looping; event times are moved to the present."""
+
+    files: Sequence[Path]
+    speed: float = 1.0
+    loop: bool = True
+    symbols: Sequence[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        found: list[str] = []
+        for path in self.files:
+            _, payload = next(_lines(path))
+            symbol = unified_symbol(payload["data"]["s"])
+            if symbol not in found:
+                found.append(symbol)
+        self.symbols = tuple(found)
+
+    @classmethod
+    def venue(cls, venue: str, speed: float = 1.0, loop: bool = True) -> Replay:
+        """The shipped captures of one venue: 'spot' or 'usdm'."""
+        files = sorted(DATA_DIR.glob(f"{venue}_*_bookticker_*.gz"))
+        if not files:
+            raise ValueError(f"no capture files for venue {venue!r} in {DATA_DIR}")
+        return cls(files, speed, loop)
+
+    async def quotes(self) -> AsyncIterator[Quote]:
+        loop = asyncio.get_running_loop()
+        while True:
+            merged = heapq.merge(*(_lines(p) for p in self.files), key=lambda line: line[0])
+            start_ns: int | None = None
+            started = loop.time()
+            for recv_ns, payload in merged:
+                if start_ns is None:
+                    start_ns = recv_ns
+                due = started + (recv_ns - start_ns) / 1e9 / self.speed
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                data = payload["data"]
+                yield Quote(
+                    unified_symbol(data["s"]),
+                    float(data["b"]),
+                    float(data["a"]),
+                    float(data["B"]),
+                    float(data["A"]),
+                    time.time() if "E" in data else None,
+                )
+            if not self.loop:
+                return
+
+
+def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            ns, _, payload = line.partition(" ")
+            yield int(ns), json.loads(payload)

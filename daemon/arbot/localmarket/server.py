@@ -1,0 +1,293 @@
+"""LocalExchange: an aiohttp server on 127.0.0.1 that speaks one exchange's wire format,
+publishes quotes from a price source, and can be told to misbehave."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from arbot.localmarket.faults import Faults
+from arbot.localmarket.quotes import PriceSource, Quote, RandomWalk
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+JsonBody = Callable[[web.Request], Any]
+
+
+@dataclass(eq=False)
+class WsConn:
+    """One websocket client: what it subscribed to (dialect-specific keys)."""
+
+    ws: web.WebSocketResponse
+    request: web.Request
+    subs: set[tuple[str, str]] = field(default_factory=set)  # (channel, symbol)
+
+
+class Dialect:
+    """One exchange's wire format. Subclasses add REST routes and shape websocket frames."""
+
+    kind = ""
+    ws_paths: tuple[str, ...] = ()
+    stamps = True  # whether the quotes it sends carry event times
+    heartbeat: float | None = None
+
+    def __init__(self, server: LocalExchange) -> None:
+        self.server = server
+
+    def market_id(self, symbol: str) -> str:
+        raise NotImplementedError
+
+    def routes(self) -> list[tuple[str, JsonBody]]:
+        """(path, handler returning the JSON body) for GET routes."""
+        raise NotImplementedError
+
+    def error_body(self, status: int) -> Any:
+        return {"error": f"status {status}"}
+
+    def on_open(self, conn: WsConn) -> list[Any]:
+        return []
+
+    def on_message(self, conn: WsConn, text: str) -> list[Any]:
+        """Frames (dicts or raw strings) to answer a client's text message with."""
+        return []
+
+    def frames(self, conn: WsConn, q: Quote) -> list[Any]:
+        """Frames carrying `q` for this connection's subscriptions."""
+        raise NotImplementedError
+
+    def heartbeat_frame(self) -> Any:
+        return None
+
+
+class LocalExchange:
+    """`async with LocalExchange(kind="binance") as ex:` then point ccxt at `ex.url`.
+
+    Counters: `sent[symbol]` valid quotes sent in websocket frames (one per frame per
+    client), `sent_invalid[symbol]` corrupted ones, `served[symbol]` valid quotes returned by
+    REST, `requests[path]`, `ws_accepted`, `ws_rejected`, `http_faults`."""
+
+    def __init__(
+        self,
+        kind: str = "binance",
+        *,
+        source: PriceSource | None = None,
+        symbols: Sequence[str] = ("BTC/USDT", "ETH/USDT"),
+        rate: float = 10.0,
+        seed: int = 0,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        extra_symbols: Sequence[str] = (),
+        event_time: bool = False,
+    ) -> None:
+        from arbot.localmarket.dialects import dialect_for
+
+        self.source: PriceSource = source or RandomWalk(symbols=symbols, rate=rate, seed=seed)
+        # Listed markets: what the source quotes plus any listed-but-quiet extras.
+        self.symbols = tuple(dict.fromkeys([*self.source.symbols, *extra_symbols]))
+        self.faults = Faults()
+        self.dialect = dialect_for(kind, self, event_time=event_time)
+        self.kind = self.dialect.kind
+        self.host, self.port = host, port
+        self.latest: dict[str, Quote] = {}
+        self.sent: Counter[str] = Counter()
+        self.sent_invalid: Counter[str] = Counter()
+        self.served: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()
+        self.ws_accepted = 0
+        self.ws_rejected = 0
+        self.http_faults = 0
+        self.conns: set[WsConn] = set()
+        self.seq = 0
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def __aenter__(self) -> LocalExchange:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        app = web.Application()
+        for path, body in self.dialect.routes():
+            app.router.add_get(path, self._rest(body))
+        for path in self.dialect.ws_paths:
+            app.router.add_get(path, self._ws)
+        app.router.add_get("/_control/fault", self._control_fault)
+        app.router.add_post("/_control/fault", self._control_fault)
+        app.router.add_get("/_control/counters", self._control_counters)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._pump()))
+        if self.dialect.heartbeat:
+            self._tasks.append(loop.create_task(self._heartbeats(self.dialect.heartbeat)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.drop_connections()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def drop_connections(self) -> int:
+        """Close every websocket now (clients see the connection drop); returns how many."""
+        conns = list(self.conns)
+        for conn in conns:
+            await conn.ws.close(code=1011, message=b"dropped by fault switch")
+        self.conns.difference_update(conns)
+        return len(conns)
+
+    def valid(self, q: Quote) -> bool:
+        """Whether `q` as it is sent now is a valid quote (faults off for it)."""
+        f = self.faults
+        if f.quote is not None or f.malformed:
+            return False
+        return not (f.timestamp_offset and self.dialect.stamps and q.ts is not None)
+
+    def quote_for_rest(self, symbol: str) -> Quote | None:
+        q = self.latest.get(symbol)
+        if q is None:
+            return None
+        if self.valid(q):
+            self.served[symbol] += 1
+        return self.faults.apply(q)
+
+    async def _pump(self) -> None:
+        async for q in self.source.quotes():
+            self.latest[q.symbol] = q
+            await self.publish(q)
+
+    async def publish(self, q: Quote) -> None:
+        if self.faults.silent:
+            return
+        valid = self.valid(q)
+        sent = self.faults.apply(q)
+        for conn in list(self.conns):
+            for frame in self.dialect.frames(conn, sent):
+                if await self._send(conn, frame):
+                    (self.sent if valid else self.sent_invalid)[q.symbol] += 1
+        self.seq += 1
+
+    async def _heartbeats(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            if not self.faults.silent:
+                for conn in list(self.conns):
+                    await self._send(conn, self.dialect.heartbeat_frame())
+
+    async def _send(self, conn: WsConn, frame: Any) -> bool:
+        text = frame if isinstance(frame, str) else json.dumps(frame, separators=(",", ":"))
+        if self.faults.malformed and not isinstance(frame, str):
+            text = text[: len(text) // 2]
+        try:
+            await conn.ws.send_str(text)
+        except (ConnectionError, RuntimeError):
+            self.conns.discard(conn)
+            return False
+        return True
+
+    def _rest(self, body: JsonBody) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            self.requests[request.path] += 1
+            f = self.faults
+            if f.http_status is not None:
+                self.http_faults += 1
+                headers = {} if f.retry_after is None else {"Retry-After": f"{f.retry_after:g}"}
+                return web.json_response(
+                    self.dialect.error_body(f.http_status), status=f.http_status, headers=headers
+                )
+            if f.html:
+                return web.Response(
+                    text="<html><body><h1>Maintenance</h1></body></html>", content_type="text/html"
+                )
+            try:
+                data = body(request)
+            except LookupError as exc:
+                return web.json_response(
+                    self.dialect.error_body(400) | {"detail": str(exc)}, status=400
+                )
+            text = json.dumps(data, separators=(",", ":"))
+            if f.malformed:
+                text = text[: len(text) // 2]
+            return web.Response(text=text, content_type="application/json")
+
+        return handler
+
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        f = self.faults
+        if f.ws_reject is not None:
+            self.ws_rejected += 1
+            headers = {} if f.retry_after is None else {"Retry-After": f"{f.retry_after:g}"}
+            return web.Response(status=f.ws_reject, text="unavailable", headers=headers)
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.ws_accepted += 1
+        conn = WsConn(ws, request)
+        self.conns.add(conn)
+        try:
+            for frame in self.dialect.on_open(conn):
+                await self._send(conn, frame)
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                for frame in self.dialect.on_message(conn, msg.data):
+                    # Silence covers data and acks; text pongs still answer (the OKX case).
+                    if not self.faults.silent or isinstance(frame, str):
+                        await self._send(conn, frame)
+        finally:
+            self.conns.discard(conn)
+        return ws
+
+    async def _control_fault(self, request: web.Request) -> web.Response:
+        name = request.query.get("name", "")
+        value = request.query.get("value")
+        try:
+            if name == "drop":
+                return web.json_response({"dropped": await self.drop_connections()})
+            if name == "clear":
+                self.faults.clear()
+            else:
+                self.faults.set(name, value)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"faults": vars(self.faults)})
+
+    async def _control_counters(self, request: web.Request) -> web.Response:
+        return web.json_response(self.counters())
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "sent": dict(self.sent),
+            "sent_invalid": dict(self.sent_invalid),
+            "served": dict(self.served),
+            "requests": dict(self.requests),
+            "ws_accepted": self.ws_accepted,
+            "ws_rejected": self.ws_rejected,
+            "http_faults": self.http_faults,
+            "ws_clients": len(self.conns),
+        }
