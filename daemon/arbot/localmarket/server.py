@@ -134,9 +134,7 @@ class LocalExchange:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._pump()))
         if self.dialect.heartbeat:
