@@ -86,25 +86,50 @@ def daily_returns(trades: Sequence[TradeRow]) -> list[float]:
     return [p / n for _, (p, n) in sorted(by_day.items()) if n > 0]
 
 
-def performance(
-    day: date, trades: Sequence[TradeRow], window: Sequence[TradeRow]
-) -> PerformanceRow:
-    """`trades`: those started on `day`; `window`: those started in the Sharpe window."""
+@dataclass(frozen=True, slots=True)
+class Summary:
+    completed: int
+    profit: float
+    fees: float
+    avg_profit_percent: float | None
+    max_drawdown: float
+    win_rate: float
+    avg_duration: float | None
+
+
+def summarise(trades: Sequence[TradeRow]) -> Summary:
+    """Totals of `trades` (given in completion order) as defined in the module docstring."""
     done = _completed(trades)
     profits = [t.actual_profit or 0.0 for t in done]
     percents = [100.0 * (t.actual_profit or 0.0) / _notional(t) for t in done if _notional(t) > 0]
     durations = [_parse(t.completed_at) - _parse(t.started_at) for t in done if t.completed_at]
+    return Summary(
+        completed=len(done),
+        profit=math.fsum(profits),
+        fees=math.fsum(t.fees_paid for t in done),
+        avg_profit_percent=statistics.fmean(percents) if percents else None,
+        max_drawdown=max_drawdown(profits),
+        win_rate=sum(1 for p in profits if p > 0) / len(done) if done else 0.0,
+        avg_duration=statistics.fmean(durations) if durations else None,
+    )
+
+
+def performance(
+    day: date, trades: Sequence[TradeRow], window: Sequence[TradeRow]
+) -> PerformanceRow:
+    """`trades`: those started on `day`; `window`: those started in the Sharpe window."""
+    s = summarise(trades)
     return PerformanceRow(
         date=day.isoformat(),
         total_trades=len(trades),
-        successful_trades=len(done),
-        total_profit=math.fsum(profits),
-        total_fees=math.fsum(t.fees_paid for t in done),
-        avg_profit_percent=statistics.fmean(percents) if percents else 0.0,
-        max_drawdown=max_drawdown(profits),
+        successful_trades=s.completed,
+        total_profit=s.profit,
+        total_fees=s.fees,
+        avg_profit_percent=s.avg_profit_percent or 0.0,
+        max_drawdown=s.max_drawdown,
         sharpe_ratio=sharpe(daily_returns(window)),
-        win_rate=sum(1 for p in profits if p > 0) / len(done) if done else 0.0,
-        avg_trade_duration=statistics.fmean(durations) if durations else None,
+        win_rate=s.win_rate,
+        avg_trade_duration=s.avg_duration,
     )
 
 

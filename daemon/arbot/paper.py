@@ -1,0 +1,388 @@
+"""Paper (simulated) execution of arbitrage signals: a pipeline listener, sans-IO.
+
+For each signal passing the filters a trade is created (pending) and its funds locked; each
+leg then fills against the FIRST quote of its exchange and symbol that arrives after the
+signal, at or after signal time + latency (the buy leg at that quote's ask, the sell leg at
+its bid), never against the signal's own prices. The trade settles when both legs have a
+quote: completed (balances updated, signal marked executed) or failed with a reason:
+  unfundable   the balances cannot fund the planned quantity (see PaperSettings.balances);
+  too small    the fillable notional is below an exchange's min_trade_amount (quote sizes of
+               zero or unknown count as no liquidity);
+  moved away   the fill would lose more than LOSS_TOLERANCE_PERCENT of its notional;
+  stale        a leg got no quote within max_fill_wait after the fill time.
+Both legs are evaluated together (an idealised engine that never legs into one side).
+Time comes only from the `now` arguments, so a replay reproduces every trade exactly.
+
+Arithmetic, in quote currency (the buy fee is paid in quote, the sell fee taken from the
+proceeds; fees are each exchange's taker fee from exchange_config):
+  fees = q·ask·taker_buy + q·bid·taker_sell,  profit = q·(bid − ask) − fees,
+  slippage = q·((ask − planned_ask) + (planned_bid − bid))  (> 0: worse than the signal).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from arbot.balances import Balances, InsufficientFunds, split_symbol
+from arbot.models import Signal, Tick
+from arbot.settings import PaperSettings
+from arbot.storage import signals as signal_ops
+from arbot.storage import trades as trade_ops
+from arbot.storage.exchange_config import ExchangeParams
+from arbot.storage.trades import ExecutionData, TradeParams, iso_utc
+
+# A fill losing more than this percent of its notional is refused ("moved away"): as if
+# both legs were IOC limit orders priced this far through the planned prices. Fills between
+# zero and this loss complete, and their loss is recorded.
+LOSS_TOLERANCE_PERCENT = 0.1
+# The buy leg locks this fraction more quote than its planned cost, so a slightly higher ask
+# can still be paid; beyond it the filled quantity shrinks to what the lock covers.
+LOCK_HEADROOM = 0.01
+# Shaves the affordable quantity so q·ask·(1 + fee) cannot exceed the lock by rounding.
+_ROUNDING_GUARD = 1e-9
+
+Op = Callable[[sqlite3.Connection], object]
+
+
+class OpSink(Protocol):
+    """Where database work goes: the daemon's Writer, or a backtest's in-memory database."""
+
+    def submit(self, op: Op) -> object: ...
+
+    def next_id(self, table: Literal["trades"]) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    quantity: float
+    buy_price: float
+    sell_price: float
+    notional: float
+    buy_fee: float
+    sell_fee: float
+    profit: float
+    slippage: float
+
+    @property
+    def fees(self) -> float:
+        return self.buy_fee + self.sell_fee
+
+    @property
+    def profit_percent(self) -> float:
+        return 100.0 * self.profit / self.notional if self.notional > 0 else 0.0
+
+
+def simulate_fill(
+    q: float, ask: float, bid: float, fees: tuple[float, float], planned: tuple[float, float]
+) -> Fill:
+    """Buy `q` at `ask`, sell it at `bid`; `fees` = (taker_buy, taker_sell), `planned` =
+    (planned ask, planned bid)."""
+    buy_fee, sell_fee = q * ask * fees[0], q * bid * fees[1]
+    profit = q * (bid - ask) - buy_fee - sell_fee
+    slippage = q * ((ask - planned[0]) + (planned[1] - bid))
+    return Fill(q, ask, bid, q * ask, buy_fee, sell_fee, profit, slippage)
+
+
+class _Leg:
+    __slots__ = ("at", "exchange", "price", "size")
+
+    def __init__(self, exchange: str) -> None:
+        self.exchange = exchange
+        self.price = 0.0
+        self.size = 0.0
+        self.at: float | None = None
+
+
+class _Trade:
+    __slots__ = (
+        "base",
+        "buy",
+        "deadline",
+        "due",
+        "fee_buy",
+        "fee_sell",
+        "id",
+        "min_notional",
+        "quantity",
+        "quote",
+        "quote_lock",
+        "sell",
+        "signal",
+        "signal_id",
+        "signal_now",
+    )
+
+    def __init__(self, trade_id: int, signal_id: int, signal: Signal, now: float) -> None:
+        self.id = trade_id
+        self.signal_id = signal_id
+        self.signal = signal
+        self.signal_now = now
+        self.base, self.quote = split_symbol(signal.symbol)
+        self.buy = _Leg(signal.buy_exchange)
+        self.sell = _Leg(signal.sell_exchange)
+        self.quantity = 0.0
+        self.quote_lock = 0.0
+        self.fee_buy = self.fee_sell = 0.0
+        self.min_notional = 0.0
+        self.due = self.deadline = now
+
+
+class PaperExecutor:
+    """Listener for Pipeline: `on_tick(tick, now)`, `on_signal(signal_id, signal, now)`.
+    With no `balances` configured funding is not simulated (no locks, no snapshots)."""
+
+    def __init__(
+        self,
+        settings: PaperSettings,
+        params: Mapping[str, ExchangeParams],
+        sink: OpSink,
+        quote_groups: Sequence[Sequence[str]] = (),
+    ) -> None:
+        self._settings = settings
+        # As in the detector, quotes of one group count as one asset (named by group[0]):
+        # a signal's symbol is then e.g. BTC/USDT for legs on BTC/USDT and BTC/USDC.
+        self._group_of = {quote: group[0] for group in quote_groups for quote in group}
+        self._params = params
+        self._sink = sink
+        self._latency = settings.latency_ms / 1000.0
+        self._funded = bool(settings.balances)
+        self.balances = Balances(settings.balances)
+        self._pending: dict[int, _Trade] = {}
+        self._next_snapshot: float | None = None
+        self.created = self.completed = self.failed = 0
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def on_signal(self, signal_id: int, signal: Signal, now: float) -> None:
+        self._housekeep(now)
+        s = self._settings
+        if signal.confidence < s.min_confidence or signal.profit_percent < s.min_profit_percent:
+            return
+        trade = _Trade(self._sink.next_id("trades"), signal_id, signal, now)
+        trade.due = now + self._latency
+        trade.deadline = trade.due + s.max_fill_wait
+        self.created += 1
+        reason = self._plan(trade)
+        self._sink.submit(_create_op(trade, now))
+        if reason:
+            self._finish(
+                trade,
+                ExecutionData(status="failed", error_message=reason, completed_at=iso_utc(now)),
+                now,
+            )
+        else:
+            self._pending[trade.id] = trade
+
+    def on_tick(self, tick: Tick, now: float) -> None:
+        self._housekeep(now)
+        symbol = self._book_key(tick.symbol) if self._group_of else tick.symbol
+        buy_left = tick.ask_size or 0.0  # unknown depth counts as none
+        sell_left = tick.bid_size or 0.0
+        ready: list[_Trade] = []
+        for trade in self._pending.values():
+            if trade.signal.symbol != symbol or now < trade.due or now <= trade.signal_now:
+                continue
+            for leg, side in ((trade.buy, "ask"), (trade.sell, "bid")):
+                if leg.at is not None or leg.exchange != tick.exchange:
+                    continue
+                left = buy_left if side == "ask" else sell_left
+                leg.size = min(trade.quantity, left)
+                leg.price = tick.ask if side == "ask" else tick.bid
+                leg.at = now
+                # Trades sharing one quote draw its size in creation order.
+                if side == "ask":
+                    buy_left -= leg.size
+                else:
+                    sell_left -= leg.size
+            if trade.buy.at is not None and trade.sell.at is not None:
+                ready.append(trade)
+        for trade in ready:
+            self._settle(trade, now)
+
+    def expire_all(self, now: float, reason: str) -> None:
+        """Fail every pending trade (end of a backtest's input)."""
+        for trade in list(self._pending.values()):
+            self._fail_pending(trade, f"stale: {reason}", now)
+
+    def _book_key(self, symbol: str) -> str:
+        base, _, quote = symbol.partition("/")
+        group = self._group_of.get(quote)
+        return f"{base}/{group}" if group is not None else symbol
+
+    def _housekeep(self, now: float) -> None:
+        for trade in list(self._pending.values()):
+            if now > trade.deadline:
+                missing = " and ".join(
+                    f"{leg.exchange} {side}"
+                    for leg, side in ((trade.buy, "ask"), (trade.sell, "bid"))
+                    if leg.at is None
+                )
+                self._fail_pending(
+                    trade,
+                    f"stale: no {missing} quote within max_fill_wait="
+                    f"{self._settings.max_fill_wait:g}s of the fill time",
+                    now,
+                )
+        if self._funded and (self._next_snapshot is None or now >= self._next_snapshot):
+            self._snapshot(now)
+
+    def _plan(self, trade: _Trade) -> str | None:
+        """Size the trade and lock its funds; returns a failure reason or None."""
+        sig = trade.signal
+        pb, ps = self._params.get(sig.buy_exchange), self._params.get(sig.sell_exchange)
+        if pb is None or ps is None:
+            missing = sig.buy_exchange if pb is None else sig.sell_exchange
+            return f"unfundable: exchange {missing!r} has no exchange_config entry"
+        trade.fee_buy, trade.fee_sell = pb.taker_fee, ps.taker_fee
+        trade.min_notional = max(pb.min_trade_amount, ps.min_trade_amount)
+        q = min(
+            sig.buy_size,
+            sig.sell_size,
+            pb.max_trade_amount / sig.buy_price,
+            ps.max_trade_amount / sig.sell_price,
+        )
+        trade.quantity = q
+        if q * sig.buy_price < trade.min_notional:
+            return (
+                f"too small: signal notional {q * sig.buy_price:.8g} {trade.quote} "
+                f"< min_trade_amount {trade.min_notional:g}"
+            )
+        if not self._funded:
+            return None
+        unit_cost = sig.buy_price * (1.0 + trade.fee_buy) * (1.0 + LOCK_HEADROOM)
+        q = min(
+            q,
+            self.balances.free(sig.buy_exchange, trade.quote) / unit_cost,
+            self.balances.free(sig.sell_exchange, trade.base),
+        )
+        if q * sig.buy_price < trade.min_notional:
+            free_q = self.balances.free(sig.buy_exchange, trade.quote)
+            free_b = self.balances.free(sig.sell_exchange, trade.base)
+            return (
+                f"unfundable: {sig.buy_exchange} has {free_q:.8g} {trade.quote} free, "
+                f"{sig.sell_exchange} has {free_b:.8g} {trade.base} free; need "
+                f"{trade.min_notional:g} {trade.quote} notional at least"
+            )
+        trade.quantity = q
+        trade.quote_lock = q * unit_cost
+        try:
+            self.balances.lock(trade.id, sig.buy_exchange, trade.quote, trade.quote_lock)
+        except InsufficientFunds:  # q was shaved by division rounding only: lock what is free
+            trade.quote_lock = self.balances.free(sig.buy_exchange, trade.quote)
+            self.balances.lock(trade.id, sig.buy_exchange, trade.quote, trade.quote_lock)
+        self.balances.lock(trade.id, sig.sell_exchange, trade.base, q)
+        return None
+
+    def _settle(self, trade: _Trade, now: float) -> None:
+        del self._pending[trade.id]
+        q = min(trade.buy.size, trade.sell.size, trade.quantity)
+        if self._funded:
+            affordable = trade.quote_lock / (trade.buy.price * (1.0 + trade.fee_buy))
+            q = min(q, affordable * (1.0 - _ROUNDING_GUARD))
+        sig = trade.signal
+        fill = simulate_fill(
+            q,
+            trade.buy.price,
+            trade.sell.price,
+            (trade.fee_buy, trade.fee_sell),
+            (sig.buy_price, sig.sell_price),
+        )
+        reason = None
+        if fill.notional < trade.min_notional or q <= 0:
+            reason = (
+                f"too small: fillable notional {fill.notional:.8g} {trade.quote} "
+                f"< min_trade_amount {trade.min_notional:g} (quote sizes "
+                f"{trade.buy.exchange} ask {trade.buy.size:.8g}, "
+                f"{trade.sell.exchange} bid {trade.sell.size:.8g})"
+            )
+        elif fill.profit_percent < -LOSS_TOLERANCE_PERCENT:
+            reason = (
+                f"moved away: fill would return {fill.profit_percent:.4f}% < "
+                f"-{LOSS_TOLERANCE_PERCENT}% ({trade.buy.exchange} ask "
+                f"{fill.buy_price:.8g} vs planned {sig.buy_price:.8g}, "
+                f"{trade.sell.exchange} bid {fill.sell_price:.8g} vs planned "
+                f"{sig.sell_price:.8g})"
+            )
+        if reason:
+            self._fail_pending(trade, reason, now)
+            return
+        if self._funded:
+            self._transfer(trade, fill)
+        completed_at = iso_utc(max(trade.buy.at or now, trade.sell.at or now))
+        self._finish(
+            trade,
+            ExecutionData(
+                status="completed",
+                buy_order_id=f"paper-{trade.id}-buy",
+                sell_order_id=f"paper-{trade.id}-sell",
+                actual_buy_price=fill.buy_price,
+                actual_sell_price=fill.sell_price,
+                actual_profit=fill.profit,
+                fees_paid=fill.fees,
+                slippage=fill.slippage,
+                completed_at=completed_at,
+                quantity=fill.quantity,
+            ),
+            now,
+        )
+        signal_id = trade.signal_id
+        self._sink.submit(lambda conn: signal_ops.mark_signal_executed(conn, signal_id))
+
+    def _transfer(self, trade: _Trade, fill: Fill) -> None:
+        b, buy_ex, sell_ex = self.balances, trade.buy.exchange, trade.sell.exchange
+        b.release(trade.id, buy_ex, trade.quote)
+        b.release(trade.id, sell_ex, trade.base)
+        b.debit(buy_ex, trade.quote, fill.notional + fill.buy_fee)
+        b.credit(buy_ex, trade.base, fill.quantity)
+        b.debit(sell_ex, trade.base, fill.quantity)
+        b.credit(sell_ex, trade.quote, fill.quantity * fill.sell_price - fill.sell_fee)
+
+    def _fail_pending(self, trade: _Trade, reason: str, now: float) -> None:
+        self._pending.pop(trade.id, None)
+        if self._funded:
+            self.balances.release(trade.id, trade.buy.exchange, trade.quote)
+            self.balances.release(trade.id, trade.sell.exchange, trade.base)
+        self._finish(
+            trade,
+            ExecutionData(status="failed", error_message=reason, completed_at=iso_utc(now)),
+            now,
+        )
+
+    def _finish(self, trade: _Trade, data: ExecutionData, now: float) -> None:
+        if data.status == "completed":
+            self.completed += 1
+        else:
+            self.failed += 1
+        trade_id = trade.id
+        self._sink.submit(lambda conn: trade_ops.update_trade_execution(conn, trade_id, data))
+        if self._funded:
+            self._snapshot(now)
+
+    def _snapshot(self, now: float) -> None:
+        rows = self.balances.rows()
+        self._sink.submit(lambda conn: trade_ops.insert_balance_snapshot(conn, rows, now))
+        self._next_snapshot = now + self._settings.snapshot_interval
+
+
+def _create_op(trade: _Trade, now: float) -> Op:
+    sig = trade.signal
+    params = TradeParams(
+        signal_id=trade.signal_id,
+        symbol=sig.symbol,
+        buy_exchange=sig.buy_exchange,
+        sell_exchange=sig.sell_exchange,
+        planned_buy_price=sig.buy_price,
+        planned_sell_price=sig.sell_price,
+        quantity=trade.quantity,
+        planned_profit=(
+            trade.quantity * (sig.sell_price - sig.buy_price)
+            - trade.quantity * (sig.buy_price * trade.fee_buy + sig.sell_price * trade.fee_sell)
+        ),
+        started_at=iso_utc(now),
+    )
+    trade_id = trade.id
+    return lambda conn: trade_ops.create_trade(conn, trade_id, params)

@@ -1,0 +1,80 @@
+"""Builders for paper-executor tests: signals, ticks, exchange params, an in-memory arbot.db."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from arbot.backtest import DirectSink, memory_db
+from arbot.models import Signal, Tick
+from arbot.paper import PaperExecutor
+from arbot.settings import PaperSettings
+from arbot.storage.exchange_config import ExchangeParams
+from arbot.storage.signals import insert_signal
+
+FEE = 0.001
+
+
+def params(*names: str, fee: float = FEE, min_amount: float = 1.0) -> dict[str, ExchangeParams]:
+    return {n: ExchangeParams(n, True, True, None, 0.0, fee, fee, min_amount, 1e9) for n in names}
+
+
+def signal(
+    ask: float = 100.0, bid: float = 101.0, size: float = 1.0, ts: float = 0.0, **kw: Any
+) -> Signal:
+    fields: dict[str, Any] = {
+        "symbol": "BTC/USDT",
+        "buy_exchange": "okx",
+        "sell_exchange": "binance",
+        "buy_price": ask,
+        "sell_price": bid,
+        "profit": size * (bid - ask),
+        "profit_percent": 100 * (bid - ask) / ask,
+        "buy_size": size,
+        "sell_size": size,
+        "confidence": 0.9,
+        "trend_direction": "stable",
+        "timestamp": ts,
+        "episode_key": f"BTC/USDT|okx|binance|{ts}",
+    }
+    fields.update(kw)
+    return Signal(**fields)
+
+
+def tick(
+    exchange: str,
+    bid: float,
+    ask: float,
+    ts: float,
+    size: float | None = 10.0,
+    *,
+    symbol: str = "BTC/USDT",
+) -> Tick:
+    return Tick(exchange, symbol, bid, ask, size, size, ts, ts)
+
+
+class Harness:
+    """An executor writing into a private in-memory arbot.db, with its signals recorded."""
+
+    def __init__(
+        self, settings: PaperSettings, names: tuple[str, ...] = ("okx", "binance"), **param_kw: Any
+    ) -> None:
+        self.conn = memory_db()
+        self.sink = DirectSink(self.conn)
+        self.executor = PaperExecutor(settings, params(*names, **param_kw), self.sink)
+
+    def signal(self, sig: Signal, now: float) -> int:
+        signal_id = self.sink.next_id("arbitrage_signals")
+        insert_signal(self.conn, signal_id, sig)
+        self.executor.on_signal(signal_id, sig, now)
+        return signal_id
+
+    def tick(self, t: Tick, now: float | None = None) -> None:
+        self.executor.on_tick(t, t.timestamp if now is None else now)
+
+    def trades(self) -> list[sqlite3.Row]:
+        self.conn.row_factory = sqlite3.Row
+        try:
+            return list(self.conn.execute("SELECT * FROM trades ORDER BY id"))
+        finally:
+            self.conn.row_factory = None
