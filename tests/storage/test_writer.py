@@ -1,0 +1,218 @@
+"""The arbot.db writer: batches commit whole, ids are stable, database errors are retried."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from arbot.metrics import Metrics
+from arbot.models import FeedGap, Tick
+from arbot.settings import StorageSettings
+from arbot.storage.gaps import insert_gap
+from arbot.storage.writer import Writer, error_kind
+
+
+def tick(i: int, exchange: str = "binance", symbol: str = "BTC/USDT") -> Tick:
+    ts = 1_700_000_000.0 + i
+    return Tick(exchange, symbol, 100.0 + i, 100.5 + i, 1.0, 2.0, ts, ts + 0.0125)
+
+
+def open_writer(data_dir: Path, metrics: Metrics) -> Writer:
+    settings = StorageSettings(data_dir=data_dir, busy_timeout_ms=10, retry_max_seconds=0.05)
+    return Writer.open(settings, metrics)
+
+
+def read(data_dir: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(data_dir / "arbot.db")
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110 - polls metrics and the database, no event
+            await asyncio.sleep(0.005)
+
+
+def errors(metrics: Metrics, kind: str) -> float:
+    value = metrics.registry.get_sample_value("arbot_write_errors_total", {"kind": kind})
+    return value or 0.0
+
+
+async def test_rows_appear_in_the_tickers_view_with_spec_columns(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """A flushed batch is readable through the spec's `tickers` view, names resolved."""
+    writer = open_writer(data_dir, metrics)
+    writer.add_ticks([tick(0), tick(1, "okx"), tick(2, "okx", "ETH/USDT")])
+    await writer.flush()
+    rows = read(
+        data_dir,
+        "SELECT symbol, exchange, bid, ask, bid_size, ask_size, timestamp, created_at"
+        " FROM tickers ORDER BY timestamp",
+    )
+    assert rows == [
+        ("BTC/USDT", "binance", 100.0, 100.5, 1.0, 2.0, 1_700_000_000.0, "2023-11-14 22:13:20"),
+        ("BTC/USDT", "okx", 101.0, 101.5, 1.0, 2.0, 1_700_000_001.0, "2023-11-14 22:13:21"),
+        ("ETH/USDT", "okx", 102.0, 102.5, 1.0, 2.0, 1_700_000_002.0, "2023-11-14 22:13:22"),
+    ]
+    assert read(data_dir, "SELECT DISTINCT recv_delta_ms FROM ticks") == [(13,)]
+    assert writer.committed == 3
+    assert metrics.registry.get_sample_value("arbot_ticks_committed_total") == 3
+    await writer.close()
+
+
+async def test_ops_run_in_the_batch_transaction_in_order(data_dir: Path, metrics: Metrics) -> None:
+    """Submitted ops commit with the batch, in submission order."""
+    writer = open_writer(data_dir, metrics)
+    writer.add_tick(tick(0))
+    for i in range(3):
+        writer.submit(lambda c, i=i: insert_gap(c, FeedGap("okx", 10.0 + i, 20.0, f"r{i}")))
+    await writer.flush()
+    assert read(data_dir, "SELECT id, reason FROM feed_gaps") == [(1, "r0"), (2, "r1"), (3, "r2")]
+    await writer.close()
+
+
+async def test_next_id_is_seeded_from_the_database(data_dir: Path, metrics: Metrics) -> None:
+    """Ids continue after the largest ever used, also after the largest row was deleted."""
+    conn = sqlite3.connect(data_dir / "arbot.db", isolation_level=None)
+    for signal_id in (1, 7):
+        conn.execute(
+            "INSERT INTO arbitrage_signals (id, symbol, buy_exchange, sell_exchange, buy_price,"
+            " sell_price, profit, profit_percent, buy_size, sell_size, confidence, timestamp)"
+            " VALUES (?, 'BTC/USDT', 'a', 'b', 1, 2, 1, 1, 1, 1, 1, 0)",
+            (signal_id,),
+        )
+    conn.execute("DELETE FROM arbitrage_signals WHERE id = 7")
+    conn.close()
+    writer = open_writer(data_dir, metrics)
+    assert [writer.next_id("arbitrage_signals") for _ in range(2)] == [8, 9]
+    assert writer.next_id("trades") == 1
+    await writer.close()
+
+
+async def test_a_locked_database_is_retried_until_it_commits(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """Another connection holding the write lock delays the batch; nothing is lost."""
+    writer = open_writer(data_dir, metrics)
+    blocker = sqlite3.connect(data_dir / "arbot.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    writer.add_ticks(tick(i) for i in range(100))
+    commit = asyncio.ensure_future(writer.flush())
+    await wait_until(lambda: errors(metrics, "locked") >= 3)
+    assert not commit.done()
+    assert metrics.registry.get_sample_value("arbot_writer_retrying") == 1
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    await commit
+    assert read(data_dir, "SELECT count(*) FROM ticks") == [(100,)]
+    assert metrics.registry.get_sample_value("arbot_writer_retrying") == 0
+    await writer.close()
+
+
+async def test_a_failing_op_retries_the_whole_batch(data_dir: Path, metrics: Metrics) -> None:
+    """An I/O error mid-batch rolls everything back (new names too) and the retry commits
+    each row exactly once."""
+    writer = open_writer(data_dir, metrics)
+    attempts = []
+
+    def flaky(conn: sqlite3.Connection) -> None:
+        insert_gap(conn, FeedGap("okx", 1.0, 2.0, "flaky"))
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    writer.add_ticks([tick(0, "newex", "NEW/USDT"), tick(1)])
+    writer.submit(flaky)
+    await writer.flush()
+    assert len(attempts) == 3
+    assert errors(metrics, "io") == 2
+    assert read(data_dir, "SELECT count(*) FROM feed_gaps") == [(1,)]
+    assert read(data_dir, "SELECT symbol, exchange FROM tickers ORDER BY timestamp") == [
+        ("NEW/USDT", "newex"),
+        ("BTC/USDT", "binance"),
+    ]
+    await writer.close()
+
+
+async def test_a_read_only_database_is_retried_then_resumes(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """SQLite refusing writes (a real SQLITE_READONLY, raised through a read-only
+    connection) stalls the batch; once writes work again it commits."""
+    writer = open_writer(data_dir, metrics)
+    read_only = sqlite3.connect(
+        f"file:{data_dir / 'arbot.db'}?mode=ro", uri=True, check_same_thread=False
+    )
+    gap = FeedGap("okx", 1.0, 2.0, "after read-only")
+
+    def write_gap(conn: sqlite3.Connection) -> None:
+        insert_gap(read_only if refuse else conn, gap)
+
+    refuse = True
+    writer.add_tick(tick(0))
+    writer.submit(write_gap)
+    commit = asyncio.ensure_future(writer.flush())
+    await wait_until(lambda: errors(metrics, "other") >= 2)
+    assert not commit.done()
+    refuse = False
+    await commit
+    read_only.close()
+    assert read(data_dir, "SELECT count(*) FROM ticks") == [(1,)]
+    assert read(data_dir, "SELECT reason FROM feed_gaps") == [("after read-only",)]
+    await writer.close()
+
+
+async def test_an_op_with_a_bug_is_dropped_and_the_batch_kept(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """A constraint error can never succeed: that op is dropped, ticks and other ops commit."""
+    writer = open_writer(data_dir, metrics)
+    writer.add_tick(tick(0))
+    writer.submit(lambda c: insert_gap(c, FeedGap("okx", 1.0, 2.0, "kept")))
+    writer.submit(
+        lambda c: c.execute("INSERT INTO feed_gaps (exchange, start, end) VALUES (NULL, 1, 2)")
+    )
+    await writer.flush()
+    assert read(data_dir, "SELECT reason FROM feed_gaps") == [("kept",)]
+    assert read(data_dir, "SELECT count(*) FROM ticks") == [(1,)]
+    assert errors(metrics, "other") == 1
+    await writer.close()
+
+
+async def test_close_commits_what_is_pending(data_dir: Path, metrics: Metrics) -> None:
+    """close() flushes the last partial batch and can be called twice."""
+    writer = open_writer(data_dir, metrics)
+    writer.add_ticks(tick(i) for i in range(5))
+    await writer.close()
+    await writer.close()
+    assert read(data_dir, "SELECT count(*) FROM ticks") == [(5,)]
+
+
+def test_error_kinds_of_real_sqlite_errors(tmp_path: Path) -> None:
+    """Real SQLite failures map to the write_errors labels operators alert on."""
+    path = tmp_path / "x.db"
+    a = sqlite3.connect(path, isolation_level=None, timeout=0)
+    b = sqlite3.connect(path, isolation_level=None, timeout=0)
+    a.execute("CREATE TABLE t (x BLOB)")
+    a.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError) as locked:
+        b.execute("BEGIN IMMEDIATE")
+    a.execute("ROLLBACK")
+    pages = a.execute("PRAGMA page_count").fetchone()[0]
+    a.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(sqlite3.OperationalError) as full:
+        a.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    assert error_kind(locked.value) == "locked"
+    assert error_kind(full.value) == "disk_full"
+    assert error_kind(sqlite3.OperationalError("disk I/O error")) == "io"
+    assert error_kind(sqlite3.OperationalError("attempt to write a readonly database")) == "other"
+    a.close()
+    b.close()
