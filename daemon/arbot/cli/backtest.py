@@ -1,0 +1,223 @@
+"""`arbot backtest` (replay quotes through detector + paper executor, with parameter sweeps)
+and `arbot db rollup` (daily performance rows)."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tomllib
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from arbot.cli.common import add_config_args, emit, resolve_settings
+from arbot.errors import ConfigError, DatabaseError
+from arbot.models import Tick
+from arbot.rollup import previous_utc_day, run_rollup
+from arbot.settings import Settings, parse_settings
+from arbot.storage import backtests as store
+from arbot.storage.schema import open_database
+
+Combination = dict[str, Any]
+
+
+def register(groups: dict[str, Any]) -> None:
+    p = groups["root"].add_parser(
+        "backtest",
+        help="replay recorded quotes through the detector and paper executor",
+        description="Replay quotes from a CSV (ts,exchange,symbol,bid,bid_size,ask,ask_size) "
+        "or from a data dir's arbot.db; results go to backtest.db of the data dir. "
+        "Repeating --set for a key sweeps it (one run per combination).",
+    )
+    p.add_argument("csv", nargs="?", type=Path, help="CSV file of quotes")
+    p.add_argument("--from-db", type=Path, metavar="DIR", help="data dir whose arbot.db to replay")
+    p.add_argument("--from", dest="time_from", metavar="T", help="start (UNIX s or ISO, UTC)")
+    p.add_argument("--to", dest="time_to", metavar="T", help="end, exclusive (UNIX s or ISO)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="settings override, e.g. detector.min_profit_percent=0.2 (repeat to sweep)",
+    )
+    add_config_args(p, json_output=True)
+    p.set_defaults(handler=cmd_backtest)
+
+    r = groups["db"].add_parser("rollup", help="compute a day's performance_metrics/symbol_stats")
+    r.add_argument(
+        "--date", type=date.fromisoformat, help="UTC day YYYY-MM-DD (default: yesterday)"
+    )
+    add_config_args(r, json_output=True)
+    r.set_defaults(handler=cmd_rollup)
+
+
+def parse_time(text: str, flag: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: not UNIX seconds nor an ISO date/time") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, list[Any]]:
+    """KEY=VALUE items -> key -> values in order given; values parse as TOML when they can
+    (0.2, true, [1, 2], "x"), else stay strings (ws, binance)."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        values = out.setdefault(key.strip(), [])
+        if value not in values:
+            values.append(value)
+    return out
+
+
+def combinations(sets: dict[str, list[Any]]) -> list[Combination]:
+    """The cartesian product of the values, keys in the order first given."""
+    keys = list(sets)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*sets.values())]
+
+
+def apply_overrides(base: Settings, combo: Combination) -> Settings:
+    """`base` with dotted keys replaced, validated like the config file (errors name the key)."""
+    data = base.model_dump(mode="python")
+    for key, value in combo.items():
+        node: Any = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = (
+                node[int(part)]
+                if isinstance(node, list | tuple) and part.isdigit()
+                else (node.get(part) if isinstance(node, dict) else None)
+            )
+            if node is None:
+                raise ConfigError(f"--set {key}: {part!r} is not a settings section")
+        if isinstance(node, list | tuple):
+            raise ConfigError(
+                f"--set {key}: address list items by index, e.g. exchanges.0.taker_fee"
+            )
+        node[parts[-1]] = value
+    return parse_settings(
+        _listify(data), f"--set {', '.join(f'{k}={v}' for k, v in combo.items())}"
+    )
+
+
+def _listify(value: Any) -> Any:
+    """model_dump gives tuples; make them lists so nested items can be assigned."""
+    if isinstance(value, dict):
+        return {k: _listify(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_listify(v) for v in value]
+    return value
+
+
+def _settings_record(settings: Settings) -> dict[str, Any]:
+    # ccxt_options may hold credentials: they are no part of a backtest's settings.
+    exclude = {"exchanges": {"__all__": {"ccxt_options"}}}
+    return settings.model_dump(mode="json", exclude=exclude)
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    # Imported here: the detector and executor are not needed by the rest of the CLI.
+    from arbot.backtest import exchange_params, run_backtest
+
+    base = resolve_settings(args)
+    sets = parse_sets(args.set)
+    combos = combinations(sets)
+    runs = [(combo, apply_overrides(base, combo)) for combo in combos]
+    source, label, t_from, t_to, exchanges, per_run = _source(args)
+    data_dir = base.storage.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(f"{data_dir}: cannot create data directory: {exc.strerror}") from None
+    conn = open_database(data_dir, "backtest")
+    sweep_id = uuid.uuid4().hex[:12]
+    try:
+        with tqdm(total=per_run * len(runs), unit="tick", disable=not sys.stderr.isatty()) as bar:
+            for combo, settings in runs:
+                spec = store.RunSpec(
+                    sweep_id, label, t_from, t_to, _settings_record(settings), combo
+                )
+                run_id = store.start_run(conn, spec)
+                try:
+                    result = run_backtest(
+                        settings, source(), exchange_params(settings, exchanges), bar.update
+                    )
+                except Exception as exc:
+                    store.fail_run(conn, run_id, repr(exc))
+                    raise
+                store.finish_run(conn, run_id, result)
+        rows = store.run_results(conn, sweep_id)
+    finally:
+        conn.close()
+    for row in rows:
+        row["overrides"] = " ".join(f"{k}={v}" for k, v in json.loads(row["overrides"]).items())
+    if not args.json:
+        print(f"sweep {sweep_id}: {len(rows)} run(s) recorded in {data_dir / 'backtest.db'}")
+    emit(rows, args.json)
+    return 0
+
+
+def _source(
+    args: argparse.Namespace,
+) -> tuple[Any, str, float | None, float | None, list[str], int]:
+    """(ticks factory, input label, from, to, exchanges seen, ticks per run)."""
+    if (args.csv is None) == (args.from_db is None):
+        raise ConfigError("backtest: give either a CSV file or --from-db DIR")
+    if args.csv is not None:
+        from arbot.backtest import read_csv
+
+        if args.time_from or args.time_to:
+            raise ConfigError("backtest: --from/--to apply to --from-db only")
+        loaded = read_csv(args.csv)
+        exchanges = sorted({t.exchange for t in loaded})
+        return (lambda: iter(loaded)), str(args.csv), None, None, exchanges, len(loaded)
+    if not args.time_from or not args.time_to:
+        raise ConfigError("backtest: --from-db needs --from and --to")
+    t_from, t_to = parse_time(args.time_from, "--from"), parse_time(args.time_to, "--to")
+    if t_to <= t_from:
+        raise ConfigError(
+            f"backtest: --to ({args.time_to}) must be after --from ({args.time_from})"
+        )
+    exchanges, count = store.tick_range_info(args.from_db, t_from, t_to)
+
+    def ticks() -> Iterable[Tick]:
+        return store.read_ticks(args.from_db, t_from, t_to)
+
+    return ticks, f"{args.from_db}/arbot.db", t_from, t_to, exchanges, count
+
+
+def cmd_rollup(args: argparse.Namespace) -> int:
+    settings = resolve_settings(args)
+    day = args.date or previous_utc_day(datetime.now(UTC).timestamp())
+    conn = open_database(settings.storage.data_dir, "arbot")
+    try:
+        result = run_rollup(conn, day)
+    finally:
+        conn.close()
+    perf = asdict(result.performance)
+    symbols = [asdict(s) for s in result.symbols]
+    if args.json:
+        emit({"performance": perf, "symbols": symbols}, True)
+        return 0
+    emit(perf, False)
+    print()
+    emit(symbols, False)
+    return 0
