@@ -1,4 +1,4 @@
-"""Simulated per-exchange, per-asset balances for paper trading.
+"""Paper-trading money: simulated per-exchange, per-asset balances and fill arithmetic.
 
 Each (exchange, asset) has a `free` amount and a set of locks (one per pending trade).
 Locked amounts are kept per lock, not as one running float, so releasing a lock can never
@@ -11,6 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+# A fill losing more than this percent of its notional is refused ("moved away"): as if
+# both legs were IOC limit orders priced this far through the planned prices. Fills between
+# zero and this loss complete, and their loss is recorded.
+LOSS_TOLERANCE_PERCENT = 0.1
+# The buy leg locks this fraction more quote than its planned cost, so a slightly higher ask
+# can still be paid; beyond it the filled quantity shrinks to what the lock covers.
+LOCK_HEADROOM = 0.01
+# Shaves the affordable quantity so q·ask·(1 + fee) cannot exceed the lock by rounding.
+ROUNDING_GUARD = 1e-9
 
 Key = tuple[str, str]
 
@@ -105,3 +115,34 @@ class Balances:
             BalanceRow(ex, asset, self.free(ex, asset), self.locked(ex, asset))
             for ex, asset in keys
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    quantity: float
+    buy_price: float
+    sell_price: float
+    notional: float
+    buy_fee: float
+    sell_fee: float
+    profit: float
+    slippage: float
+
+    @property
+    def fees(self) -> float:
+        return self.buy_fee + self.sell_fee
+
+    @property
+    def profit_percent(self) -> float:
+        return 100.0 * self.profit / self.notional if self.notional > 0 else 0.0
+
+
+def simulate_fill(
+    q: float, ask: float, bid: float, fees: tuple[float, float], planned: tuple[float, float]
+) -> Fill:
+    """Buy `q` at `ask`, sell it at `bid`; `fees` = (taker_buy, taker_sell), `planned` =
+    (planned ask, planned bid)."""
+    buy_fee, sell_fee = q * ask * fees[0], q * bid * fees[1]
+    profit = q * (bid - ask) - buy_fee - sell_fee
+    slippage = q * ((ask - planned[0]) + (planned[1] - bid))
+    return Fill(q, ask, bid, q * ask, buy_fee, sell_fee, profit, slippage)

@@ -23,26 +23,24 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from arbot.balances import Balances, InsufficientFunds, split_symbol
+from arbot.balances import (
+    LOCK_HEADROOM,
+    LOSS_TOLERANCE_PERCENT,
+    ROUNDING_GUARD,
+    Balances,
+    Fill,
+    InsufficientFunds,
+    simulate_fill,
+    split_symbol,
+)
 from arbot.models import Signal, Tick
 from arbot.settings import PaperSettings
 from arbot.storage import signals as signal_ops
 from arbot.storage import trades as trade_ops
 from arbot.storage.exchange_config import ExchangeParams
 from arbot.storage.trades import ExecutionData, TradeParams, iso_utc
-
-# A fill losing more than this percent of its notional is refused ("moved away"): as if
-# both legs were IOC limit orders priced this far through the planned prices. Fills between
-# zero and this loss complete, and their loss is recorded.
-LOSS_TOLERANCE_PERCENT = 0.1
-# The buy leg locks this fraction more quote than its planned cost, so a slightly higher ask
-# can still be paid; beyond it the filled quantity shrinks to what the lock covers.
-LOCK_HEADROOM = 0.01
-# Shaves the affordable quantity so q·ask·(1 + fee) cannot exceed the lock by rounding.
-_ROUNDING_GUARD = 1e-9
 
 Op = Callable[[sqlite3.Connection], object]
 
@@ -53,37 +51,6 @@ class OpSink(Protocol):
     def submit(self, op: Op) -> object: ...
 
     def next_id(self, table: Literal["trades"]) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    quantity: float
-    buy_price: float
-    sell_price: float
-    notional: float
-    buy_fee: float
-    sell_fee: float
-    profit: float
-    slippage: float
-
-    @property
-    def fees(self) -> float:
-        return self.buy_fee + self.sell_fee
-
-    @property
-    def profit_percent(self) -> float:
-        return 100.0 * self.profit / self.notional if self.notional > 0 else 0.0
-
-
-def simulate_fill(
-    q: float, ask: float, bid: float, fees: tuple[float, float], planned: tuple[float, float]
-) -> Fill:
-    """Buy `q` at `ask`, sell it at `bid`; `fees` = (taker_buy, taker_sell), `planned` =
-    (planned ask, planned bid)."""
-    buy_fee, sell_fee = q * ask * fees[0], q * bid * fees[1]
-    profit = q * (bid - ask) - buy_fee - sell_fee
-    slippage = q * ((ask - planned[0]) + (planned[1] - bid))
-    return Fill(q, ask, bid, q * ask, buy_fee, sell_fee, profit, slippage)
 
 
 class _Leg:
@@ -179,6 +146,8 @@ class PaperExecutor:
 
     def on_tick(self, tick: Tick, now: float) -> None:
         self._housekeep(now)
+        if not self._pending:  # the common case on the hot path: nothing waits for a fill
+            return
         symbol = self._book_key(tick.symbol) if self._group_of else tick.symbol
         buy_left = tick.ask_size or 0.0  # unknown depth counts as none
         sell_left = tick.bid_size or 0.0
@@ -204,7 +173,7 @@ class PaperExecutor:
             self._settle(trade, now)
 
     def expire_all(self, now: float, reason: str) -> None:
-        """Fail every pending trade (end of a backtest's input)."""
+        """Fail every pending trade (end of a backtest's input, daemon shutdown)."""
         for trade in list(self._pending.values()):
             self._fail_pending(trade, f"stale: {reason}", now)
 
@@ -282,7 +251,7 @@ class PaperExecutor:
         q = min(trade.buy.size, trade.sell.size, trade.quantity)
         if self._funded:
             affordable = trade.quote_lock / (trade.buy.price * (1.0 + trade.fee_buy))
-            q = min(q, affordable * (1.0 - _ROUNDING_GUARD))
+            q = min(q, affordable * (1.0 - ROUNDING_GUARD))
         sig = trade.signal
         fill = simulate_fill(
             q,

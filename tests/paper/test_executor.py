@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from arbot.paper import LOCK_HEADROOM
+from arbot.balances import LOCK_HEADROOM
 from arbot.settings import PaperSettings
 from tests.paper.helpers import FEE, Harness, signal, tick
 
