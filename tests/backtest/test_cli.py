@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from arbot.cli import main
-from arbot.cli.backtest import combinations, parse_sets
-from arbot.errors import EXIT_CONFIG
+from arbot.cli.backtest import apply_overrides, combinations, parse_sets
+from arbot.errors import EXIT_CONFIG, ConfigError
+from arbot.settings import Settings
 from tests.backtest.data import T0, quotes, write_csv
 
 
@@ -148,3 +149,14 @@ def test_db_rollup_command_writes_the_day(
     conn = sqlite3.connect(data_dir / "arbot.db")
     assert conn.execute("SELECT date FROM performance_metrics").fetchall() == [("2024-08-08",)]
     conn.close()
+
+
+def test_overrides_reach_list_items_by_index_and_name_bad_paths() -> None:
+    base = Settings.model_validate({"exchanges": [{"id": "okx", "symbols": ["BTC/USDT"]}]})
+    assert apply_overrides(base, {"exchanges.0.taker_fee": 0.002}).exchanges[0].taker_fee == 0.002
+    with pytest.raises(ConfigError, match=r"exchanges\.1 is not an item of the list"):
+        apply_overrides(base, {"exchanges.1.taker_fee": 0.002})
+    with pytest.raises(ConfigError, match=r"detector\.cooldown is not a settings section"):
+        apply_overrides(base, {"detector.cooldown.x": 1})
+    with pytest.raises(ConfigError, match=r"exchanges\[0\]\.taker_fee: Input should be less than 1"):
+        apply_overrides(base, {"exchanges.0.taker_fee": 2})

@@ -95,27 +95,31 @@ def combinations(sets: dict[str, list[Any]]) -> list[Combination]:
 
 
 def apply_overrides(base: Settings, combo: Combination) -> Settings:
-    """`base` with dotted keys replaced, validated like the config file (errors name the key)."""
-    data = base.model_dump(mode="python")
+    """`base` with dotted keys replaced (list items by index: exchanges.0.taker_fee),
+    validated like the config file, so errors name the key."""
+    data = _listify(base.model_dump(mode="python"))
     for key, value in combo.items():
         node: Any = data
         parts = key.split(".")
-        for part in parts[:-1]:
-            node = (
-                node[int(part)]
-                if isinstance(node, list | tuple) and part.isdigit()
-                else (node.get(part) if isinstance(node, dict) else None)
-            )
-            if node is None:
-                raise ConfigError(f"--set {key}: {part!r} is not a settings section")
-        if isinstance(node, list | tuple):
-            raise ConfigError(
-                f"--set {key}: address list items by index, e.g. exchanges.0.taker_fee"
-            )
-        node[parts[-1]] = value
-    return parse_settings(
-        _listify(data), f"--set {', '.join(f'{k}={v}' for k, v in combo.items())}"
-    )
+        for depth, part in enumerate(parts):
+            where = ".".join(parts[: depth + 1])
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"--set {key}: {where} is not an item of the list")
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value  # an unknown key is reported by the validation
+                elif isinstance(node.get(part), dict | list):
+                    node = node[part]
+                else:
+                    raise ConfigError(f"--set {key}: {where} is not a settings section")
+    label = ", ".join(f"{k}={v}" for k, v in combo.items())
+    return parse_settings(data, f"--set {label}")
 
 
 def _listify(value: Any) -> Any:
