@@ -158,5 +158,5 @@ def test_overrides_reach_list_items_by_index_and_name_bad_paths() -> None:
         apply_overrides(base, {"exchanges.1.taker_fee": 0.002})
     with pytest.raises(ConfigError, match=r"detector\.cooldown is not a settings section"):
         apply_overrides(base, {"detector.cooldown.x": 1})
-    with pytest.raises(ConfigError, match=r"exchanges\[0\]\.taker_fee: Input should be less than 1"):
+    with pytest.raises(ConfigError, match=r"exchanges\[0\]\.taker_fee: Input should be less"):
         apply_overrides(base, {"exchanges.0.taker_fee": 2})
