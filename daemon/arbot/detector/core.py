@@ -133,9 +133,9 @@ class Detector:
             lambda ep: ep.buy.received < cutoff or ep.sell.received < cutoff, now, "stale"
         )
 
-    def close_all(self, now: float) -> list[Episode]:
-        """Close every open episode (at shutdown)."""
-        return self._close_where(lambda ep: True, now, "shutdown")
+    def close_all(self, now: float, reason: str = "shutdown") -> list[Episode]:
+        """Close every open episode (at shutdown, or at the end of a replay)."""
+        return self._close_where(lambda ep: True, now, reason)
 
     def open_episodes(self) -> int:
         return self._open

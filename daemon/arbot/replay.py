@@ -1,0 +1,197 @@
+"""Replay recorded quotes through the detector and the writer, on the file's own clock.
+
+Input: CSV with header ts,exchange,symbol,bid,bid_size,ask,ask_size; ts in UNIX seconds, or
+milliseconds when above 1e11 (decided per row; 1e11 s is the year 5138); empty sizes mean
+unknown depth (such a quote is never a leg). Rows must be in time order. The file is
+checked whole before anything runs, and the first bad row stops the replay with its line
+number: skipping rows would silently change what the detector sees.
+
+Each tick is delivered with now = received = its ts, so staleness is measured in market
+time and a replay is a pure function of (file, settings): the same signals every time.
+Episodes still open at the end close with reason "end_of_input". Ticks (thinned by the
+configured conflation, as in the daemon), signals and episodes go through the same Writer
+and storage ops as the daemon; with store=False only the detector runs.
+
+Exchange parameters: the config's exchanges when it has any (exchanges only in the file
+are then ignored); otherwise every exchange seen in the file, with zero fees, no premium
+baseline and the default trade limits (10 to 10,000 in quote currency).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from arbot.conflation import TickFilter
+from arbot.detector import Detector
+from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
+from arbot.metrics import Metrics
+from arbot.models import Episode, Signal, Tick
+from arbot.settings import ExchangeSettings, Settings
+from arbot.storage import signals as signal_ops
+from arbot.storage.exchange_config import ExchangeParams
+from arbot.storage.writer import Op, Writer
+
+CSV_COLUMNS = ("ts", "exchange", "symbol", "bid", "bid_size", "ask", "ask_size")
+MS_THRESHOLD = 1e11
+END_REASON = "end_of_input"
+
+
+class ReplayInputError(ArbotError):
+    """The replay file is unreadable or malformed; the message names file and line."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(slots=True)
+class ReplaySummary:
+    ticks: int = 0
+    stored: int = 0
+    signals: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+    episodes: list[Episode] = field(default_factory=list)
+    close_reasons: Counter[str] = field(default_factory=Counter)
+
+    def top(self, n: int) -> list[Episode]:
+        """The n episodes with the highest peak profit (earliest first among equals)."""
+        return sorted(self.episodes, key=lambda e: (-e.peak_profit_percent, e.opened_at))[:n]
+
+
+def read_quotes(path: Path) -> Iterator[Tick]:
+    """Ticks of `path` in file order; ReplayInputError names path:line of the first bad row."""
+    try:
+        f = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise ReplayInputError(f"{path}: cannot read replay file: {exc.strerror}") from None
+    with f:
+        reader = csv.DictReader(f)
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ReplayInputError(f"{path}: CSV header lacks column(s) {', '.join(missing)}")
+        previous = -math.inf
+        try:
+            for row in reader:
+                tick = _tick(row)
+                if tick.timestamp < previous:
+                    raise ValueError(f"ts {tick.timestamp} is earlier than the previous row's")
+                previous = tick.timestamp
+                yield tick
+        except (TypeError, ValueError, csv.Error) as exc:
+            raise ReplayInputError(f"{path}:{reader.line_num}: bad quote row: {exc}") from None
+
+
+def _size(text: str | None) -> float | None:
+    if text is None or text == "":
+        return None
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"size must be a non-negative number, got {text!r}")
+    return value
+
+
+def _tick(row: Mapping[str, str | None]) -> Tick:
+    ts = float(row["ts"] or "")
+    ts = ts / 1000.0 if ts > MS_THRESHOLD else ts
+    bid, ask = float(row["bid"] or ""), float(row["ask"] or "")
+    if not (math.isfinite(ts) and math.isfinite(bid) and math.isfinite(ask) and 0 < bid <= ask):
+        raise ValueError(f"need finite ts and 0 < bid <= ask, got bid {bid} ask {ask}")
+    exchange, symbol = row["exchange"] or "", row["symbol"] or ""
+    if not exchange or "/" not in symbol:
+        raise ValueError(f"need an exchange and a unified symbol, got {exchange!r} {symbol!r}")
+    return Tick(exchange, symbol, bid, ask, _size(row["bid_size"]), _size(row["ask_size"]), ts, ts)
+
+
+def exchanges_in(path: Path) -> list[str]:
+    """Validate the whole file; the exchanges it quotes, in order of first appearance."""
+    return list(dict.fromkeys(t.exchange for t in read_quotes(path)))
+
+
+def replay_params(settings: Settings, seen: list[str]) -> dict[str, ExchangeParams]:
+    """The config's exchanges if any, else zero-fee defaults for the exchanges seen."""
+    if settings.exchanges:
+        return {e.name: _params(e) for e in settings.exchanges}
+    return {
+        name: _params(ExchangeSettings(id=name, symbols=("X/Y",), maker_fee=0.0, taker_fee=0.0))
+        for name in seen
+    }
+
+
+def _params(e: ExchangeSettings) -> ExchangeParams:
+    return ExchangeParams(
+        e.name,
+        e.enabled,
+        e.arbitrage_enabled,
+        e.region,
+        e.premium_baseline,
+        e.maker_fee,
+        e.taker_fee,
+        e.min_trade_amount,
+        e.max_trade_amount,
+    )
+
+
+async def replay(
+    path: Path, settings: Settings, params: Mapping[str, ExchangeParams], *, store: bool = True
+) -> ReplaySummary:
+    """Run the file through a fresh detector (and the writer into settings' data dir)."""
+    detector = Detector(settings.detector, params)
+    writer = _open_writer(settings) if store else None
+    keep = TickFilter(settings.storage.conflate_ms, settings.storage.skip_unchanged).keep
+    batch_size = settings.storage.batch_size
+    summary = ReplaySummary()
+    try:
+        for tick in read_quotes(path):
+            now = tick.received
+            if summary.first_ts is None:
+                summary.first_ts = now
+            summary.last_ts = now
+            summary.ticks += 1
+            _record(detector.on_tick(tick, now), writer, summary)
+            if writer is not None and keep(tick):
+                writer.add_tick(tick)
+                summary.stored += 1
+                if writer.pending_ticks >= batch_size:
+                    await writer.flush()
+        if summary.last_ts is not None:
+            _record(detector.close_all(summary.last_ts, END_REASON), writer, summary)
+    finally:
+        if writer is not None:
+            await writer.close()
+    return summary
+
+
+def _open_writer(settings: Settings) -> Writer:
+    data_dir = settings.storage.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(f"{data_dir}: cannot create data directory: {exc.strerror}") from None
+    return Writer.open(settings.storage, Metrics())
+
+
+def _record(
+    found: Iterable[Signal | Episode], writer: Writer | None, summary: ReplaySummary
+) -> None:
+    for out in found:
+        if isinstance(out, Signal):
+            summary.signals += 1
+            if writer is not None:
+                writer.submit(_signal_op(writer.next_id("arbitrage_signals"), out))
+        else:
+            summary.episodes.append(out)
+            summary.close_reasons[out.close_reason] += 1
+            if writer is not None:
+                writer.submit(_episode_op(out))
+
+
+def _signal_op(signal_id: int, signal: Signal) -> Op:
+    return lambda conn: signal_ops.insert_signal(conn, signal_id, signal)
+
+
+def _episode_op(episode: Episode) -> Op:
+    return lambda conn: signal_ops.insert_episode(conn, episode)

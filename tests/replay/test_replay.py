@@ -1,0 +1,206 @@
+"""`arbot replay`: a CSV of quotes through the detector and writer on the file's clock."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arbot.cli import replay as replay_cli
+from arbot.replay import ReplayInputError, exchanges_in, replay, replay_params
+from arbot.settings import Settings, parse_settings
+
+HEADER = ["ts", "exchange", "symbol", "bid", "bid_size", "ask", "ask_size"]
+START = 1_723_161_254.0
+
+
+def quotes(n: int = 3000, seed: int = 3) -> list[list[Any]]:
+    """Two venues around a common random walk; venue b drifts ±0.3 % away now and then,
+    so that opportunities open, improve and close in both directions."""
+    rng = random.Random(seed)
+    mid, dislocation, t = 100.0, 0.0, START
+    rows: list[list[Any]] = []
+    for i in range(n):
+        t += rng.choice([0.01, 0.05, 0.2])
+        mid *= 1 + rng.gauss(0, 0.0002)
+        if i % 200 == 0:
+            dislocation = rng.choice([-0.003, 0.0, 0.003])
+        venue = rng.choice(["a", "b"])
+        m = mid * (1 + dislocation) if venue == "b" else mid
+        rows.append(
+            [
+                round(t, 3),
+                venue,
+                "BTC/USDT",
+                round(m - 0.01, 4),
+                rng.choice([0.5, 2.0]),
+                round(m + 0.01, 4),
+                rng.choice([0.5, 2.0]),
+            ]
+        )
+    return rows
+
+
+def write_csv(path: Path, rows: list[list[Any]], header: list[str] = HEADER) -> Path:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def settings_for(data_dir: Path, **detector: Any) -> Settings:
+    return parse_settings({"storage": {"data_dir": str(data_dir)}, "detector": detector}, "test")
+
+
+def stored(data_dir: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+    conn = sqlite3.connect(data_dir / "arbot.db")
+    try:
+        signals = conn.execute("SELECT * FROM arbitrage_signals ORDER BY id").fetchall()
+        episodes = conn.execute(
+            "SELECT episode_key, symbol, buy_exchange, sell_exchange, opened_at, closed_at,"
+            " peak_profit_percent, updates, signals, close_reason, created_at"
+            " FROM signal_episodes ORDER BY id"
+        ).fetchall()
+        ticks = conn.execute("SELECT count(*) FROM ticks").fetchone()[0]
+    finally:
+        conn.close()
+    return signals, episodes, ticks
+
+
+async def _run(csv_path: Path, data_dir: Path, store: bool = True) -> Any:
+    s = settings_for(data_dir)
+    return await replay(csv_path, s, replay_params(s, exchanges_in(csv_path)), store=store)
+
+
+async def test_same_file_and_settings_give_the_same_rows(tmp_path: Path) -> None:
+    """Two replays into fresh data dirs store identical signals and episodes; the file's
+    timestamps in milliseconds give the same result as in seconds."""
+    rows = quotes()
+    in_seconds = write_csv(tmp_path / "s.csv", rows)
+    in_ms = write_csv(tmp_path / "ms.csv", [[round(r[0] * 1000), *r[1:]] for r in rows])
+    first = await _run(in_seconds, tmp_path / "one")
+    await _run(in_seconds, tmp_path / "two")
+    await _run(in_ms, tmp_path / "three")
+    one, two, three = (stored(tmp_path / d) for d in ("one", "two", "three"))
+    assert one == two == three
+    signals, episodes, ticks = one
+    assert ticks == first.ticks == first.stored == len(rows)
+    assert len(signals) == first.signals > len(episodes) == len(first.episodes) > 5
+    assert {e[2:4] for e in episodes} == {("a", "b"), ("b", "a")}
+    assert all(s[13] >= START for s in signals)  # `timestamp` is the file's clock
+
+
+async def test_open_episodes_close_at_end_of_input(tmp_path: Path) -> None:
+    rows = [
+        [START, "a", "BTC/USDT", 99.9, 1, 100.0, 1],
+        [START + 1, "b", "BTC/USDT", 101, 1, 101.1, 1],
+    ]
+    summary = await _run(write_csv(tmp_path / "q.csv", rows), tmp_path / "d", store=False)
+    [ep] = summary.episodes
+    assert (ep.close_reason, ep.closed_at, summary.signals) == ("end_of_input", START + 1, 1)
+    assert not (tmp_path / "d").exists()  # store=False writes nothing
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ([START, "a", "BTC/USDT", "x", 1, 100, 1], ":3: bad quote row"),
+        ([START, "a", "BTC/USDT", 101, 1, 100, 1], "0 < bid <= ask"),
+        ([START, "", "BTC/USDT", 99, 1, 100, 1], "need an exchange"),
+        ([START, "a", "BTCUSDT", 99, 1, 100, 1], "unified symbol"),
+        ([START, "a", "BTC/USDT", 99, -1, 100, 1], "non-negative"),
+        ([START - 5, "a", "BTC/USDT", 99, 1, 100, 1], "earlier than the previous row"),
+    ],
+)
+def test_bad_row_is_reported_with_its_line_and_nothing_runs(
+    tmp_path: Path, row: list[Any], message: str
+) -> None:
+    path = write_csv(tmp_path / "bad.csv", [[START, "a", "BTC/USDT", 99, 1, 100, 1], row])
+    with pytest.raises(ReplayInputError, match=message) as err:
+        exchanges_in(path)
+    assert f"{path}:3:" in str(err.value)
+
+
+def test_missing_column_and_missing_file_are_named(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "h.csv", [], header=["ts", "exchange", "symbol", "bid", "ask"])
+    with pytest.raises(ReplayInputError, match="lacks column\\(s\\) bid_size, ask_size"):
+        exchanges_in(path)
+    with pytest.raises(ReplayInputError, match=r"nope\.csv: cannot read"):
+        exchanges_in(tmp_path / "nope.csv")
+
+
+def test_params_zero_fees_without_config_else_the_configured_exchanges(tmp_path: Path) -> None:
+    bare = replay_params(settings_for(tmp_path), ["a", "b"])
+    assert {n: (p.taker_fee, p.premium_baseline) for n, p in bare.items()} == {
+        "a": (0.0, 0.0),
+        "b": (0.0, 0.0),
+    }
+    configured = parse_settings(
+        {
+            "exchanges": [
+                {"id": "binance", "name": "a", "symbols": ["BTC/USDT"], "taker_fee": 0.002}
+            ]
+        },
+        "test",
+    )
+    assert {n: p.taker_fee for n, p in replay_params(configured, ["a", "b"]).items()} == {
+        "a": 0.002
+    }
+
+
+def _cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="arbot")
+    replay_cli.register({"root": parser.add_subparsers(dest="command", required=True)})
+    args = parser.parse_args(["replay", *argv])
+    return int(args.handler(args))
+
+
+def test_cli_prints_summary_and_top_opportunities(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ARBOT_CONFIG", raising=False)
+    monkeypatch.delenv("ARBOT_DATA_DIR", raising=False)
+    path = write_csv(tmp_path / "q.csv", quotes())
+    assert _cli(str(path), "--data-dir", str(tmp_path / "d"), "--config", _config(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "ticks" in out and "top 5 opportunities" in out
+    assert "ignored_exchanges  b" in out  # b is in the file but not in the config
+
+    assert (
+        _cli(
+            str(path),
+            "--no-store",
+            "--json",
+            "--top",
+            "2",
+            "--config",
+            _config(tmp_path, with_b=True),
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["ticks"] == 3000 and report["database"] is None
+    assert report["signals"] > 0 and len(report["top"]) == 2
+    assert report["top"][0]["peak_percent"] >= report["top"][1]["peak_percent"]
+
+
+def _config(tmp_path: Path, with_b: bool = False) -> str:
+    path = tmp_path / ("b.toml" if with_b else "a.toml")
+    venues = ["a", "b"] if with_b else ["a"]
+    path.write_text(
+        "[storage]\n"
+        f'data_dir = "{tmp_path / "unused"}"\n'
+        + "".join(
+            f'[[exchanges]]\nid = "binance"\nname = "{v}"\nsymbols = ["BTC/USDT"]\n'
+            "taker_fee = 0.0005\nmin_trade_amount = 0\n"
+            for v in venues
+        )
+    )
+    return str(path)
