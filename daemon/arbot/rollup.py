@@ -30,9 +30,12 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from arbot.storage import rollups as sql
+from arbot.storage.connection import Pragmas
 from arbot.storage.rollups import PerformanceRow, SymbolStatRow, TradeRow
+from arbot.storage.schema import open_database
 
 SHARPE_WINDOW_DAYS = 30
 ANNUALISATION = math.sqrt(365)
@@ -174,6 +177,17 @@ def rollup_op(day: date) -> Callable[[sqlite3.Connection], DailyRollup]:
     """The rollup as a writer op: the daemon submits it after midnight UTC for
     previous_utc_day(now), so arbot.db keeps a single writer."""
     return lambda conn: rollup_day(conn, day)
+
+
+def daily_rollup(data_dir: Path, now: float, pragmas: Pragmas | None = None) -> DailyRollup:
+    """The daemon's after-midnight job: roll up the previous UTC day on a connection of its
+    own (one short transaction, like retention's chunks; busy_timeout waits out a batch
+    the writer is committing). Blocking: run it in a thread."""
+    conn = open_database(data_dir, "arbot", pragmas)
+    try:
+        return run_rollup(conn, previous_utc_day(now))
+    finally:
+        conn.close()
 
 
 def run_rollup(conn: sqlite3.Connection, day: date) -> DailyRollup:

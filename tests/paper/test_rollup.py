@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from arbot.rollup import max_drawdown, previous_utc_day, run_rollup
+from arbot.rollup import daily_rollup, max_drawdown, previous_utc_day, run_rollup
 from arbot.storage.rollups import performance_of, symbol_stats_of
 from arbot.storage.schema import open_database
 
@@ -183,3 +183,14 @@ def test_max_drawdown_counts_from_zero_peak() -> None:
 
 def test_previous_utc_day_just_after_midnight() -> None:
     assert previous_utc_day(_ts("2024-08-09 00:00:05")) == DAY
+
+
+def test_daily_rollup_after_midnight_writes_yesterday(
+    conn: sqlite3.Connection, data_dir: Path
+) -> None:
+    """The daemon's job opens its own connection and rolls up the previous UTC day."""
+    result = daily_rollup(data_dir, _ts("2024-08-09 00:00:30"))
+    assert result.performance.date == "2024-08-08"
+    assert conn.execute("SELECT date, total_trades FROM performance_metrics").fetchall() == [
+        ("2024-08-08", 4)
+    ]
