@@ -112,24 +112,22 @@ def _tick(row: Mapping[str, str]) -> Tick:
 
 
 def exchange_params(settings: Settings, seen: Iterable[str]) -> dict[str, ExchangeParams]:
-    """Configured exchanges' parameters, plus defaults for exchanges only seen in the data."""
-    configured = {e.name: e for e in settings.exchanges}
+    """Configured exchanges' parameters, plus ExchangeSettings' defaults for exchanges only
+    seen in the data."""
+    out = {
+        e.name: ExchangeParams(e.name, e.enabled, e.arbitrage_enabled, e.region,
+                               e.premium_baseline, e.maker_fee, e.taker_fee,
+                               e.min_trade_amount, e.max_trade_amount)
+        for e in settings.exchanges
+    }  # fmt: skip
+    default = {k: f.default for k, f in ExchangeSettings.model_fields.items()}
     for name in seen:
-        configured.setdefault(name, ExchangeSettings(id=name, symbols=("BTC/USDT",)))
-    return {
-        name: ExchangeParams(
-            name,
-            e.enabled,
-            e.arbitrage_enabled,
-            e.region,
-            e.premium_baseline,
-            e.maker_fee,
-            e.taker_fee,
-            e.min_trade_amount,
-            e.max_trade_amount,
-        )
-        for name, e in sorted(configured.items())
-    }
+        if name not in out:
+            out[name] = ExchangeParams(
+                name, True, True, None, default["premium_baseline"], default["maker_fee"],
+                default["taker_fee"], default["min_trade_amount"], default["max_trade_amount"],
+            )  # fmt: skip
+    return dict(sorted(out.items()))
 
 
 @dataclass(slots=True)

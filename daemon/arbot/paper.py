@@ -35,6 +35,7 @@ from arbot.balances import (
     simulate_fill,
     split_symbol,
 )
+from arbot.errors import ConfigError
 from arbot.models import Signal, Tick
 from arbot.settings import PaperSettings
 from arbot.storage import signals as signal_ops
@@ -116,6 +117,12 @@ class PaperExecutor:
         self._sink = sink
         self._latency = settings.latency_ms / 1000.0
         self._funded = bool(settings.balances)
+        for exchange in settings.balances:
+            if exchange not in params:
+                raise ConfigError(
+                    f"paper.balances.{exchange}: no such exchange (configured: "
+                    f"{', '.join(sorted(params)) or 'none'})"
+                )
         self.balances = Balances(settings.balances)
         self._pending: dict[int, _Trade] = {}
         self._next_snapshot: float | None = None

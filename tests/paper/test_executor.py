@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from arbot.balances import LOCK_HEADROOM
+from arbot.errors import ConfigError
 from arbot.settings import PaperSettings
 from tests.paper.helpers import FEE, Harness, signal, tick
 
@@ -173,3 +174,8 @@ def test_expire_all_fails_pending_trades_with_the_reason() -> None:
     h.executor.expire_all(1.0, "input ended")
     [t] = h.trades()
     assert (t["status"], t["error_message"]) == ("failed", "stale: input ended")
+
+
+def test_balances_for_an_unknown_exchange_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"paper\.balances\.bnance: no such exchange"):
+        Harness(paper(balances={"bnance": {"USDT": 1.0}}))
