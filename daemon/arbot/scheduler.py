@@ -1,0 +1,135 @@
+"""Daily jobs inside the daemon: retention at retention.run_at, backup at backup.run_at, the
+performance rollup after midnight (all UTC), and the database size gauges every 15 s.
+
+Jobs are blocking SQLite work: each runs in a thread (asyncio.to_thread) so the event loop
+keeps ingesting. A failing job is logged and retried at its next time; it never stops the
+daemon. Times are wall-clock UTC from the injected clock, so tests drive a fake day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from arbot import rollup
+from arbot.logs import get_logger
+from arbot.metrics import Metrics
+from arbot.settings import Settings
+from arbot.storage import retention
+from arbot.storage.backup import run_backup
+from arbot.storage.connection import DATABASES, Pragmas
+from arbot.storage.stats import file_sizes
+
+DAY = 86_400
+SIZE_INTERVAL = 15.0
+ROLLUP_AT = "00:05"  # after midnight UTC, once the previous day is complete
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    at: str  # "HH:MM" UTC
+    run: Callable[[float], dict[str, Any]]  # blocking; gets `now`, returns facts to log
+
+
+def next_run(at: str, now: float) -> float:
+    """The first UTC time-of-day `at` strictly after `now`."""
+    hours, minutes = (int(p) for p in at.split(":"))
+    candidate = now // DAY * DAY + hours * 3600 + minutes * 60
+    return candidate if candidate > now else candidate + DAY
+
+
+def daily_jobs(settings: Settings) -> list[Job]:
+    data_dir = settings.storage.data_dir
+    s = settings.storage
+    pragmas = Pragmas(s.cache_size_kib, s.busy_timeout_ms, s.wal_autocheckpoint_pages)
+
+    def prune(now: float) -> dict[str, Any]:
+        report = retention.prune(data_dir, settings.retention, now, pragmas)
+        return {
+            "bars_written": report.bars_written,
+            "ticks_deleted": report.ticks_deleted,
+            "rows_deleted": sum(report.rows_deleted.values()),
+            "seconds": round(report.seconds, 3),
+        }
+
+    def backup(now: float) -> dict[str, Any]:
+        b = settings.backup
+        report = run_backup(
+            data_dir,
+            settings.backup_dir,
+            now,
+            compress=b.compress,
+            keep_daily=b.keep_daily,
+            keep_weekly=b.keep_weekly,
+        )
+        if not report.ok:
+            failed = "; ".join(f"{db}: {why}" for db, why in report.failed.items())
+            raise RuntimeError(f"backup verification failed: {failed}")
+        return {"files": len(report.files), "bytes": sum(f.bytes for f in report.files)}
+
+    def performance_rollup(now: float) -> dict[str, Any]:
+        rollup.daily_rollup(data_dir, now, pragmas)
+        return {}
+
+    jobs = [Job("rollup", ROLLUP_AT, performance_rollup)]
+    if settings.retention.enabled:
+        jobs.append(Job("retention", settings.retention.run_at, prune))
+    if settings.backup.enabled:
+        jobs.append(Job("backup", settings.backup.run_at, backup))
+    return jobs
+
+
+def update_size_gauges(settings: Settings, metrics: Metrics) -> None:
+    for db in DATABASES:
+        size, wal = file_sizes(settings.storage.data_dir, db)
+        metrics.db_size.labels(db).set(size)
+        metrics.wal_size.labels(db).set(wal)
+
+
+async def _size_loop(settings: Settings, metrics: Metrics, sleep: Sleep) -> None:
+    log = get_logger(component="scheduler")
+    while True:
+        try:
+            update_size_gauges(settings, metrics)
+        except OSError as exc:
+            log.warning("database_size_unavailable", error=str(exc))
+        await sleep(SIZE_INTERVAL)
+
+
+async def _jobs_loop(jobs: list[Job], clock: Clock, sleep: Sleep) -> None:
+    log = get_logger(component="scheduler")
+    due = {job.name: next_run(job.at, clock()) for job in jobs}
+    while True:
+        job = min(jobs, key=lambda j: due[j.name])
+        wait = due[job.name] - clock()
+        if wait > 0:
+            await sleep(wait)
+            continue  # re-check: the clock may have jumped
+        now = clock()
+        due[job.name] = next_run(job.at, now)
+        log.info("daily_job_started", job=job.name)
+        try:
+            facts = await asyncio.to_thread(job.run, now)
+        except Exception as exc:  # a failed job waits for its next run; the daemon goes on
+            log.error("daily_job_failed", job=job.name, error=str(exc), exc_type=type(exc).__name__)
+        else:
+            log.info("daily_job_done", job=job.name, **facts)
+
+
+async def run_daily_jobs(
+    settings: Settings,
+    metrics: Metrics,
+    clock: Clock = time.time,
+    sleep: Sleep = asyncio.sleep,
+) -> None:
+    """Run forever (until cancelled): the daily jobs and the size gauges."""
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(_size_loop(settings, metrics, sleep), name="db-size-gauges")
+        tg.create_task(_jobs_loop(daily_jobs(settings), clock, sleep), name="daily-job-runner")
