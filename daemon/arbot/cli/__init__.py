@@ -11,7 +11,7 @@ from arbot.errors import EXIT_USAGE, ArbotError
 
 # Modules that add subcommands; each has `register(groups)` where groups maps
 # "root", "db" and "query" to argparse sub-parser collections.
-COMMAND_MODULES = ("arbot.cli.db", "arbot.cli.backtest")
+COMMAND_MODULES = ("arbot.cli.db", "arbot.cli.backtest", "arbot.cli.query")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,29 +1,245 @@
-"""`arbot db ...`: database set-up and operations."""
+"""`arbot db ...`: database set-up and operations (init, prune, backup, restore, stats,
+explain, maintain). Each command prints a table on a TTY, or JSON with --json."""
 
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
 from typing import Any
 
 from arbot.cli.common import add_config_args, emit, resolve_settings
-from arbot.storage.connection import Pragmas
+from arbot.errors import DatabaseError
+from arbot.settings import Settings
+from arbot.storage import maintenance, retention, stats
+from arbot.storage.backup import run_backup
+from arbot.storage.connection import DATABASES, Pragmas
+from arbot.storage.restore import infer_db, restore
 from arbot.storage.schema import init_all
 
 
 def register(groups: dict[str, Any]) -> None:
-    p = groups["db"].add_parser("init", help="create or migrate the four database files (idempotent)")
+    db = groups["db"]
+    p = db.add_parser("init", help="create or migrate the four database files (idempotent)")
     add_config_args(p, json_output=True)
     p.set_defaults(handler=cmd_init)
 
+    p = db.add_parser("prune", help="archive old ticks as 1h OHLCV, delete rows past retention")
+    add_config_args(p, json_output=True)
+    p.set_defaults(handler=cmd_prune)
+
+    p = db.add_parser("backup", help="verified online backup of the database files, rotated")
+    add_config_args(p, json_output=True)
+    p.add_argument("--dest", type=Path, help="backup directory (default: backup.dir)")
+    p.add_argument("--db", choices=DATABASES, action="append", help="only this file (repeat)")
+    p.add_argument("--no-compress", action="store_true", help="plain .db files instead of .gz")
+    p.set_defaults(handler=cmd_backup)
+
+    p = db.add_parser("restore", help="replace a database with a backup (daemon stopped)")
+    add_config_args(p, json_output=True)
+    p.add_argument("file", type=Path, help="backup file (.db or .db.gz)")
+    p.add_argument("--db", choices=DATABASES, help="target database (default: from the name)")
+    p.set_defaults(handler=cmd_restore)
+
+    p = db.add_parser("stats", help="sizes, pages, row counts, indexes, ingestion rate")
+    add_config_args(p, json_output=True)
+    p.set_defaults(handler=cmd_stats)
+
+    p = db.add_parser("explain", help="query plan of one read-only SELECT/WITH statement")
+    add_config_args(p, json_output=True)
+    p.add_argument("sql", help="the statement (parameters are bound as NULL)")
+    p.add_argument("--db", choices=DATABASES, default="arbot", help="database (default arbot)")
+    p.set_defaults(handler=cmd_explain)
+
+    p = db.add_parser("maintain", help="ANALYZE, integrity check; REINDEX/VACUUM on request")
+    add_config_args(p, json_output=True)
+    p.add_argument("--reindex", action="store_true", help="rebuild every index (daemon stopped)")
+    p.add_argument(
+        "--vacuum",
+        action="store_true",
+        help="VACUUM files whose free pages exceed the threshold, after a fresh backup "
+        "(daemon stopped)",
+    )
+    p.add_argument(
+        "--vacuum-threshold",
+        type=float,
+        default=maintenance.VACUUM_FREELIST_FRACTION,
+        metavar="FRACTION",
+        help=f"free-page fraction above which to VACUUM "
+        f"(default {maintenance.VACUUM_FREELIST_FRACTION})",
+    )
+    p.set_defaults(handler=cmd_maintain)
+
+
+def pragmas_of(settings: Settings) -> Pragmas:
+    s = settings.storage
+    return Pragmas(s.cache_size_kib, s.busy_timeout_ms, s.wal_autocheckpoint_pages)
+
 
 def pragmas_from(args: argparse.Namespace) -> Pragmas:
-    s = resolve_settings(args).storage
-    return Pragmas(s.cache_size_kib, s.busy_timeout_ms, s.wal_autocheckpoint_pages)
+    return pragmas_of(resolve_settings(args))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     data_dir = resolve_settings(args).storage.data_dir
     versions = init_all(data_dir, pragmas_from(args))
-    emit({"data_dir": str(data_dir), **{f"{k}.db": f"schema v{v}" for k, v in versions.items()}},
-         args.json)
+    emit(
+        {"data_dir": str(data_dir), **{f"{k}.db": f"schema v{v}" for k, v in versions.items()}},
+        args.json,
+    )
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    settings = resolve_settings(args)
+    report = retention.prune(
+        settings.storage.data_dir, settings.retention, time.time(), pragmas_of(settings)
+    )
+    emit(
+        {
+            "bars_written": report.bars_written,
+            "archived_until": report.archived_until,
+            "ticks_deleted": report.ticks_deleted,
+            **{f"{table}_deleted": n for table, n in report.rows_deleted.items()},
+            "seconds": round(report.seconds, 3),
+        },
+        args.json,
+    )
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    settings = resolve_settings(args)
+    report = run_backup(
+        settings.storage.data_dir,
+        args.dest or settings.backup_dir,
+        time.time(),
+        compress=settings.backup.compress and not args.no_compress,
+        keep_daily=settings.backup.keep_daily,
+        keep_weekly=settings.backup.keep_weekly,
+        databases=tuple(args.db) if args.db else DATABASES,
+    )
+    rows: list[dict[str, Any]] = [
+        {"database": f.db, "file": str(f.path), "bytes": f.bytes, "seconds": round(f.seconds, 3)}
+        for f in report.files
+    ]
+    rows += [{"database": db, "file": None, "error": why} for db, why in report.failed.items()]
+    if args.json:
+        emit(
+            {
+                "files": rows,
+                "weekly": [str(p) for p in report.weekly],
+                "removed": [str(p) for p in report.removed],
+                "ok": report.ok,
+            },
+            True,
+        )
+    else:
+        emit(rows, False, columns=("database", "file", "bytes", "seconds", "error"))
+    if not report.ok:
+        raise DatabaseError("backup failed verification for: " + ", ".join(report.failed))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    settings = resolve_settings(args)
+    report = restore(
+        settings.storage.data_dir,
+        args.file,
+        args.db or infer_db(args.file),
+        settings.backup_dir,
+        time.time(),
+    )
+    emit(
+        {
+            "restored": str(report.target),
+            "from": str(report.source),
+            "schema_version": report.schema_version,
+            "previous_kept_as": ", ".join(str(p) for p in report.previous) or None,
+        },
+        args.json,
+    )
+    return 0
+
+
+def _mib(n: float) -> str:
+    return f"{n / 1048576:.1f} MiB"
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    data = stats.all_stats(resolve_settings(args).storage.data_dir, time.time())
+    if args.json:
+        emit(data, True)
+        return 0
+    present = [d for d in data if d["exists"]]
+    emit(
+        [
+            {
+                "database": d["database"],
+                "file": _mib(d["file_bytes"]),
+                "wal": _mib(d["wal_bytes"]),
+                "pages": d["page_count"],
+                "free_pages": d["freelist_count"],
+                "schema": d["schema_version"],
+                "indexes": len(d["indexes"]),
+            }
+            for d in present
+        ],
+        False,
+    )
+    print()
+    emit(
+        [
+            {"database": d["database"], "table": table, "rows": n}
+            for d in present
+            for table, n in d["rows"].items()
+        ],
+        False,
+    )
+    for d in present:
+        if "ingestion" in d:
+            ing = d["ingestion"]
+            growth = ing["projected_growth_bytes_per_day"]
+            print()
+            emit(
+                {
+                    "ticks last minute": f"{ing['ticks_last_minute']} "
+                    f"({ing['ticks_per_second_minute']:.1f}/s)",
+                    "ticks last hour": f"{ing['ticks_last_hour']} "
+                    f"({ing['ticks_per_second_hour']:.1f}/s)",
+                    "bytes per stored tick": ing["bytes_per_tick"],
+                    "projected growth per day": _mib(growth) if growth is not None else None,
+                },
+                False,
+            )
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    plan = stats.explain(resolve_settings(args).storage.data_dir, args.db, args.sql)
+    if args.json:
+        emit(plan, True)
+    else:
+        print(stats.plan_text(plan))
+    return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    settings = resolve_settings(args)
+    results = maintenance.maintain(
+        settings.storage.data_dir,
+        settings.backup_dir,
+        time.time(),
+        reindex=args.reindex,
+        vacuum=args.vacuum,
+        vacuum_threshold=args.vacuum_threshold,
+        pragmas=pragmas_of(settings),
+    )
+    for r in results:
+        r["seconds"] = round(r["seconds"], 3)
+    emit(results, args.json)
+    failed = [r for r in results if r["step"] == "check" and not r["result"].endswith(": ok")]
+    if failed:
+        names = ", ".join(f"{r['database']}.db" for r in failed)
+        raise DatabaseError(f"integrity check failed for {names}: restore from a backup")
     return 0
