@@ -222,3 +222,53 @@ def _track(open_pairs: set[tuple[str, str]], outputs: list[Signal | Episode]) ->
             open_pairs.discard((o.buy_exchange, o.sell_exchange))
         else:
             open_pairs.add((o.buy_exchange, o.sell_exchange))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(steps, min_size=8, max_size=40),
+    st.lists(venue_params, min_size=3, max_size=3),
+    st.sampled_from([0.0, 0.05, 0.1]),
+)
+def test_an_opportunity_of_the_updated_exchange_is_never_missed(
+    seq: list[Step], vp: list[tuple[float, float]], min_pct: float
+) -> None:
+    """After a tick of X: if some usable counterparty gives X-buys (or X-sells) an edge
+    above the threshold, an episode with X in that role is open."""
+    params = {n: _params(n, f, b) for n, (f, b) in zip(NAMES, vp, strict=True)}
+    d = Detector(
+        detector_settings(
+            min_profit_percent=min_pct,
+            hysteresis_percent=min_pct / 2,
+            max_quote_age=MAX_AGE,
+            max_leg_skew=MAX_SKEW,
+        ),
+        params,
+    )
+    latest: dict[str, Tick] = {}
+    open_pairs: set[tuple[str, str]] = set()
+    for t, now in _ticks(seq):
+        latest[t.exchange] = t
+        _track(open_pairs, d.on_tick(t, now))
+        for other in latest.values():
+            if other.exchange == t.exchange or not _usable(t, other, now):
+                continue
+            if _pct(t, other, params) > min_pct + 1e-9:
+                assert any(buy == t.exchange for buy, _ in open_pairs)
+            if _pct(other, t, params) > min_pct + 1e-9:
+                assert any(sell == t.exchange for _, sell in open_pairs)
+
+
+def _usable(a: Tick, b: Tick, now: float) -> bool:
+    return (
+        all(x.bid_size and x.ask_size for x in (a, b))
+        and now - a.received <= MAX_AGE
+        and now - b.received <= MAX_AGE
+        and abs(a.timestamp - b.timestamp) <= MAX_SKEW
+    )
+
+
+def _pct(buy: Tick, sell: Tick, params: dict[str, ExchangeParams]) -> float:
+    pb, ps = params[buy.exchange], params[sell.exchange]
+    cost = _adjusted(buy.ask, pb) * (1 + pb.taker_fee)
+    return 100 * (_adjusted(sell.bid, ps) * (1 - ps.taker_fee) - cost) / cost

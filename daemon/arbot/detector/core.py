@@ -13,6 +13,9 @@ A leg is usable only if its quote is at most max_quote_age old (receive time aga
 max_leg_skew. A quote without sizes is never a leg (its depth is unknown).
 """
 
+# Hot path: a plain `if` costs less than a call to max()/min().
+# ruff: noqa: PLR1730
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -91,12 +94,23 @@ class Detector:
         cutoff = now - self._max_age
         if received < cutoff or net_ask == INF:
             return out
+        mult = self._open_mult
+        if net_bid > book.bid_ceiling:
+            book.bid_ceiling = net_bid
+        if net_ask < book.ask_floor:
+            book.ask_floor = net_ask
+        if book.bid_ceiling <= net_ask * mult and net_bid <= book.ask_floor * mult:
+            return out  # no quote of the book can cross this one: the common case, O(1)
         skew = self._skew
-        best_bid = -INF
-        best_ask = INF
+        best_bid = ceiling = -INF
+        best_ask = floor = INF
         seller: Quote | None = None
         buyer: Quote | None = None
         for o in book.quotes:
+            if o.net_bid > ceiling:
+                ceiling = o.net_bid
+            if o.net_ask < floor:
+                floor = o.net_ask
             if o.received < cutoff or o.venue is venue:
                 continue
             d = o.ts - ts
@@ -108,7 +122,8 @@ class Detector:
             if o.net_ask < best_ask:
                 best_ask = o.net_ask
                 buyer = o
-        mult = self._open_mult
+        book.bid_ceiling = ceiling
+        book.ask_floor = floor
         if seller is not None and best_bid > net_ask * mult and (q, seller) not in book.episodes:
             self._try_open(book, q, seller, now, out)
         if buyer is not None and net_bid > best_ask * mult and (buyer, q) not in book.episodes:

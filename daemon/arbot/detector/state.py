@@ -65,13 +65,17 @@ class Book:
     """All quotes that are compared with each other: one unified symbol, or one base asset
     across a quote group."""
 
-    __slots__ = ("episodes", "key", "last_now", "quotes")
+    __slots__ = ("ask_floor", "bid_ceiling", "episodes", "key", "last_now", "quotes")
 
     def __init__(self, key: str) -> None:
         self.key = key
         self.quotes: list[Quote] = []
         self.episodes: dict[tuple[Quote, Quote], OpenEpisode] = {}
         self.last_now = -INF
+        # Bounds on every quote's net_bid / net_ask (exact after a scan, only widened by
+        # ticks in between): a tick that cannot cross them skips the scan.
+        self.bid_ceiling = -INF
+        self.ask_floor = INF
 
 
 class OpenEpisode:
