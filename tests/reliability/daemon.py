@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,14 @@ def start_once(config: Path, timeout: float = 60.0) -> subprocess.CompletedProce
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    at: float  # time.monotonic()
+    rss: int
+    fds: int
+    metrics: Samples
 
 
 class LogReader:
@@ -207,6 +216,19 @@ class Daemon:
 
     def fd_count(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def sample(self) -> Sample:
+        """One observation of the running process: /proc figures and a scrape."""
+        self.check_alive()
+        return Sample(time.monotonic(), self.rss_bytes(), self.fd_count(), self.scrape())
+
+    def sample_until(self, done: Callable[[], bool], every: float = 0.5) -> list[Sample]:
+        """Sample every `every` seconds until `done()` (checked between samples)."""
+        out = [self.sample()]
+        while not done():
+            time.sleep(every)
+            out.append(self.sample())
+        return out
 
     # --- stopping --------------------------------------------------------------------
     def terminate(self, timeout: float) -> tuple[int, float]:

@@ -1,0 +1,81 @@
+"""What the daemon-process scenarios share: the venues, the load, the config and the
+checks of stored data (nothing lost, nothing invalid stored)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.reliability.config import daemon_doc, exchange, free_port, write_config
+from tests.reliability.daemon import Daemon
+from tests.reliability.datadir import scalar
+from tests.reliability.fakes import FakeMarket
+
+# Quotes per second per symbol each fake sends ("full rate": the fakes' process is the
+# bottleneck well before this on 2 cores; ccxt keeps only the latest quote per symbol
+# between two watch calls, so the daemon receives a fraction of what is sent).
+RATE = float(os.environ.get("ARBOT_RELIABILITY_RATE", "1000"))
+BATCH_SIZE = 500
+GRACE = 10.0
+# Venues whose stored keys are unique (receive-time stamps), so stored rows == committed.
+COUNTED_VENUES = ("binance:binance", "kraken:kraken", "binance2:binance")
+
+
+def require_run_command() -> None:
+    from arbot.cli import COMMAND_MODULES
+
+    if "arbot.cli.run" not in COMMAND_MODULES:
+        pytest.skip("`arbot run` is not registered in arbot.cli.COMMAND_MODULES yet")
+
+
+def write_daemon_config(
+    tmp: Path,
+    data_dir: Path,
+    urls: Mapping[str, str],
+    *,
+    exchange_extra: Mapping[str, Mapping[str, Any]] | None = None,
+    **sections: Mapping[str, Any],
+) -> tuple[Path, int]:
+    """A config with every fake of `urls` as an exchange; returns (path, metrics port)."""
+    port = free_port()
+    extra = exchange_extra or {}
+    kinds = {"binance2": "binance", "rest": "coinbaseexchange"}
+    exchanges = [
+        exchange(name, kinds.get(name, name), url, **extra.get(name, {}))
+        for name, url in urls.items()
+    ]
+    doc = daemon_doc(data_dir, exchanges, port, **sections)
+    doc["storage"]["batch_size"] = BATCH_SIZE
+    doc["service"]["grace_timeout"] = GRACE
+    return write_config(tmp / "arbot.toml", doc), port
+
+
+def start(config: Path, port: int, **kw: Any) -> Daemon:
+    return Daemon(config, port, **kw)
+
+
+def stored_ticks(data_dir: Path) -> int:
+    return int(str(scalar(data_dir / "arbot.db", "SELECT count(*) FROM ticks")))
+
+
+def invalid_stored(data_dir: Path) -> int:
+    """Stored ticks no validation should let through: crossed, non-positive, negative
+    sizes, stamped more than 5 s ahead of receipt or more than 120 s behind it."""
+    return int(
+        str(
+            scalar(
+                data_dir / "arbot.db",
+                "SELECT count(*) FROM ticks WHERE bid > ask OR bid <= 0 OR ask <= 0"
+                " OR bid_size < 0 OR ask_size < 0 OR bid IS NULL OR ask IS NULL"
+                " OR recv_delta_ms < -5000 OR recv_delta_ms > 120000",
+            )
+        )
+    )
+
+
+def market(venues: Sequence[str] = COUNTED_VENUES, **kw: Any) -> FakeMarket:
+    return FakeMarket(venues, RATE, **kw)
