@@ -272,3 +272,32 @@ def _pct(buy: Tick, sell: Tick, params: dict[str, ExchangeParams]) -> float:
     pb, ps = params[buy.exchange], params[sell.exchange]
     cost = _adjusted(buy.ask, pb) * (1 + pb.taker_fee)
     return 100 * (_adjusted(sell.bid, ps) * (1 - ps.taker_fee) - cost) / cost
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(steps, min_size=1, max_size=30),
+    st.lists(venue_params, min_size=3, max_size=3),
+    st.booleans(),
+)
+def test_best_spread_is_the_best_pair_of_fresh_quotes(
+    seq: list[Step], vp: list[tuple[float, float]], grouped: bool
+) -> None:
+    """best_spreads() equals the brute-force best over pairs of fresh quotes of distinct
+    venues (with a quote group, one venue may quote both BTC/USDT and BTC/USD)."""
+    params = {n: _params(n, f, b) for n, (f, b) in zip(NAMES, vp, strict=True)}
+    groups = (("USDT", "USD"),) if grouped else ()
+    d = Detector(detector_settings(max_quote_age=MAX_AGE, quote_groups=groups), params)
+    latest: dict[tuple[str, str], Tick] = {}
+    now = 0.0
+    for i, (plain, now) in enumerate(_ticks(seq)):
+        t = plain._replace(symbol="BTC/USD") if grouped and i % 2 else plain
+        latest[t.exchange, t.symbol] = t
+        d.on_tick(t, now)
+    fresh = [t for t in latest.values() if now - t.received <= MAX_AGE and t.bid_size]
+    brute = [_pct(a, b, params) for a in fresh for b in fresh if a.exchange != b.exchange]
+    got = d.best_spreads().get(SYMBOL)
+    if brute:
+        assert got is not None and abs(got - max(brute)) < 1e-9
+    else:
+        assert got is None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from arbot.detector.scoring import confidence, trade_size, update_trend
+from arbot.detector.scoring import best_spread, confidence, trade_size, update_trend
 from arbot.detector.state import INF, Book, OpenEpisode, Quote, Venue
 from arbot.models import Episode, Signal, Tick
 from arbot.settings import DetectorSettings
@@ -156,18 +156,13 @@ class Detector:
         return self._open
 
     def best_spreads(self) -> Mapping[str, float]:
-        """Best net profit_percent per book among usable legs, as of the book's last tick
-        (negative when nothing crosses); books with fewer than two usable quotes are left out."""
+        """Best net profit_percent per book among fresh legs as of the book's last tick
+        (negative when nothing crosses; leg skew is not applied, to keep this O(quotes));
+        books with fewer than two venues quoting are left out."""
         result: dict[str, float] = {}
         for key, book in self._books.items():
-            cutoff = book.last_now - self._max_age
-            live = [q for q in book.quotes if q.received >= cutoff and q.net_ask != INF]
-            best = -INF
-            for a in live:
-                for b in live:
-                    if a.venue is not b.venue and abs(a.ts - b.ts) <= self._skew:
-                        best = max(best, 100.0 * (b.net_bid - a.net_ask) / a.net_ask)
-            if best != -INF:
+            best = best_spread(book.quotes, book.last_now - self._max_age)
+            if best is not None:
                 result[key] = best
         return result
 

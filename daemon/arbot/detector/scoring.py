@@ -16,7 +16,7 @@ trend       = compare profit_percent with the time-decayed EWMA of the episode's
 
 from __future__ import annotations
 
-from arbot.detector.state import OpenEpisode, Quote
+from arbot.detector.state import INF, OpenEpisode, Quote, Venue
 from arbot.models import TrendDirection
 
 
@@ -73,3 +73,31 @@ def update_trend(
     if diff < -threshold:
         return "narrowing"
     return "stable"
+
+
+def best_spread(quotes: list[Quote], cutoff: float) -> float | None:
+    """max over venues A ≠ B of 100 · (net_bid_B − net_ask_A) / net_ask_A, among quotes
+    received at or after `cutoff` with sizes; None with fewer than two such venues.
+    One pass keeping the two best bids and the two best asks of distinct venues."""
+    bid1 = bid2 = -INF
+    ask1 = ask2 = INF
+    bid_venue: Venue | None = None
+    ask_venue: Venue | None = None
+    for q in quotes:
+        if q.received < cutoff or q.net_ask == INF:
+            continue
+        if q.net_bid > bid1:
+            if q.venue is not bid_venue:
+                bid2 = bid1
+            bid1, bid_venue = q.net_bid, q.venue
+        elif q.net_bid > bid2 and q.venue is not bid_venue:
+            bid2 = q.net_bid
+        if q.net_ask < ask1:
+            if q.venue is not ask_venue:
+                ask2 = ask1
+            ask1, ask_venue = q.net_ask, q.venue
+        elif q.net_ask < ask2 and q.venue is not ask_venue:
+            ask2 = q.net_ask
+    pairs = [(ask1, bid1)] if bid_venue is not ask_venue else [(ask1, bid2), (ask2, bid1)]
+    spreads = [100.0 * (bid - ask) / ask for ask, bid in pairs if bid != -INF and ask != INF]
+    return max(spreads) if spreads else None
