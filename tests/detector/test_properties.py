@@ -83,7 +83,7 @@ def _adjusted(price: float, p: ExchangeParams) -> float:
     return price / (1.0 + p.premium_baseline)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(steps, min_size=8, max_size=40),
     st.lists(venue_params, min_size=3, max_size=3),
@@ -171,7 +171,7 @@ def _roles(o: Signal | Episode, swap: dict[str, str]) -> tuple[object, ...]:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.builds(
@@ -224,7 +224,7 @@ def _track(open_pairs: set[tuple[str, str]], outputs: list[Signal | Episode]) ->
             open_pairs.add((o.buy_exchange, o.sell_exchange))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(steps, min_size=8, max_size=40),
     st.lists(venue_params, min_size=3, max_size=3),
@@ -274,7 +274,7 @@ def _pct(buy: Tick, sell: Tick, params: dict[str, ExchangeParams]) -> float:
     return 100 * (_adjusted(sell.bid, ps) * (1 - ps.taker_fee) - cost) / cost
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(steps, min_size=1, max_size=30),
     st.lists(venue_params, min_size=3, max_size=3),
