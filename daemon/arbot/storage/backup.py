@@ -109,7 +109,9 @@ def fsync_path(path: Path) -> None:
 
 
 def _gzip(raw: Path, out: Path) -> None:
-    with raw.open("rb") as f_in, gzip.open(out, "wb", compresslevel=6) as f_out:
+    # Level 1: ~4x faster than 6 for ~7% more bytes on our files (measured); a backup must
+    # not take the CPU the daemon ingests with for long.
+    with raw.open("rb") as f_in, gzip.open(out, "wb", compresslevel=1) as f_out:
         shutil.copyfileobj(f_in, f_out, 1 << 20)
     with gzip.open(out, "rb") as check:  # reads to the end: validates the CRC and length
         while check.read(1 << 20):

@@ -43,15 +43,33 @@ def _progress(conn: sqlite3.Connection, label: str, enabled: bool) -> Iterator[N
         bar.close()
 
 
-def _step(
-    results: list[dict[str, Any]], db: str, step: str, run: Callable[[], str], progress: bool
-) -> str:
-    started = time.monotonic()
-    outcome = run()
-    results.append(
-        {"database": db, "step": step, "result": outcome, "seconds": time.monotonic() - started}
-    )
-    return outcome
+class _Steps:
+    """Runs one database's steps, each timed, with a live bar, and records the outcomes."""
+
+    def __init__(self, conn: sqlite3.Connection, db: str, progress: bool) -> None:
+        self.conn = conn
+        self.db = db
+        self.progress = progress
+        self.results: list[dict[str, Any]] = []
+
+    def note(self, step: str, result: str, seconds: float = 0.0) -> None:
+        self.results.append(
+            {"database": self.db, "step": step, "result": result, "seconds": seconds}
+        )
+
+    def run(self, step: str, work: Callable[[], str]) -> str:
+        started = time.monotonic()
+        with _progress(self.conn, f"{self.db}: {step}", self.progress):
+            result = work()
+        self.note(step, result, time.monotonic() - started)
+        return result
+
+    def sql(self, step: str, statement: str, result: str) -> str:
+        def work() -> str:
+            self.conn.execute(statement)
+            return result
+
+        return self.run(step, work)
 
 
 def _check(conn: sqlite3.Connection, size: int) -> str:
@@ -73,58 +91,30 @@ def maintain_database(
     progress: bool = False,
 ) -> list[dict[str, Any]]:
     path = db_path(data_dir, db)
-    results: list[dict[str, Any]] = []
     conn = connect(path, pragmas)
+    steps = _Steps(conn, db, progress)
     try:
-
-        def run(step: str, sql: str, label: str) -> str:
-            def go() -> str:
-                with _progress(conn, f"{db}: {step}", progress):
-                    conn.execute(sql)
-                return label
-
-            return _step(results, db, step, go, progress)
-
         # A row sample per index keeps ANALYZE cheap on big tables; plans only need shapes.
         conn.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT_ROWS}")
-        run("analyze", "ANALYZE", "statistics updated")
-        run("optimize", "PRAGMA optimize", "done")
-
-        def check() -> str:
-            with _progress(conn, f"{db}: check", progress):
-                return _check(conn, path.stat().st_size)
-
-        _step(results, db, "check", check, progress)
+        steps.sql("analyze", "ANALYZE", "statistics updated")
+        steps.sql("optimize", "PRAGMA optimize", "done")
+        steps.run("check", lambda: _check(conn, path.stat().st_size))
         if reindex:
-            run("reindex", "REINDEX", "indexes rebuilt")
+            steps.sql("reindex", "REINDEX", "indexes rebuilt")
         if vacuum:
             pages = conn.execute("PRAGMA page_count").fetchone()[0]
             free = conn.execute("PRAGMA freelist_count").fetchone()[0]
             fraction = free / pages if pages else 0.0
             if fraction <= vacuum_threshold:
-                results.append(
-                    {
-                        "database": db,
-                        "step": "vacuum",
-                        "result": f"skipped: freelist {fraction:.1%} <= {vacuum_threshold:.0%}",
-                        "seconds": 0.0,
-                    }
-                )
+                steps.note("vacuum", f"skipped: freelist {fraction:.1%} <= {vacuum_threshold:.0%}")
             else:
                 # Never rewrite the whole file without a fresh verified copy to go back to.
                 kept = backup_database(data_dir, db, backup_dir, now)
-                results.append(
-                    {
-                        "database": db,
-                        "step": "backup",
-                        "result": str(kept.path),
-                        "seconds": kept.seconds,
-                    }
-                )
-                run("vacuum", "VACUUM", f"freelist was {fraction:.1%}")
+                steps.note("backup", str(kept.path), kept.seconds)
+                steps.sql("vacuum", "VACUUM", f"freelist was {fraction:.1%}")
     finally:
         conn.close()
-    return results
+    return steps.results
 
 
 def maintain(
