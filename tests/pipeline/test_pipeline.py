@@ -1,0 +1,218 @@
+"""The pipeline: every tick to the detector, batches cut by size or linger, backpressure,
+conflation, detector output persisted, and accepted == committed + skipped at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from arbot.metrics import Metrics
+from arbot.models import FeedDown, FeedGap, QueueItem
+from arbot.pipeline import Pipeline
+from arbot.settings import StorageSettings
+from arbot.storage.writer import Writer
+from tests.pipeline.helpers import (
+    T0,
+    RecordingListener,
+    ScriptedDetector,
+    read,
+    tick,
+    wait_until,
+)
+
+Queue = asyncio.Queue[QueueItem | None]
+
+
+def storage(data_dir: Path, **overrides: Any) -> StorageSettings:
+    return StorageSettings(
+        data_dir=data_dir, busy_timeout_ms=10, retry_max_seconds=0.05, **overrides
+    )
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+async def run_all(pipeline: Pipeline, items: list[QueueItem], size: int = 100_000) -> None:
+    queue: Queue = asyncio.Queue(size)
+    for item in items:
+        queue.put_nowait(item)
+    queue.put_nowait(None)
+    await pipeline.run(queue)
+
+
+async def test_every_tick_reaches_the_detector_and_the_database(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """After the sentinel everything taken is committed: accepted == committed."""
+    settings = storage(data_dir, batch_size=64)
+    writer = Writer.open(settings, metrics)
+    detector, listener = ScriptedDetector(), RecordingListener()
+    pipeline = Pipeline(writer, detector, metrics, settings, [listener])
+    ticks = [tick(i / 10, ex) for i in range(300) for ex in ("binance", "okx")]
+    await run_all(pipeline, list(ticks))
+    assert detector.ticks == ticks
+    assert listener.ticks == 600
+    assert pipeline.accepted == pipeline.committed == 600
+    assert read(data_dir, "SELECT count(*) FROM tickers") == [(600,)]
+    assert sample(metrics, "arbot_ticks_accepted_total") == 600
+    assert sample(metrics, "arbot_ticks_committed_total") == 600
+    assert sample(metrics, "arbot_opportunities_open") == 1
+    assert sample(metrics, "arbot_best_net_spread_percent", symbol="BTC/USDT") == 0.25
+    await writer.close()
+
+
+async def test_a_batch_is_cut_at_batch_size(data_dir: Path, metrics: Metrics) -> None:
+    """With a long linger, full batches commit and the remainder waits for more."""
+    settings = storage(data_dir, batch_size=100, linger_ms=60_000)
+    writer = Writer.open(settings, metrics)
+    pipeline = Pipeline(writer, None, metrics, settings)
+    queue: Queue = asyncio.Queue(1000)
+    for i in range(250):
+        queue.put_nowait(tick(i))
+    async with asyncio.TaskGroup() as tg:
+        run = tg.create_task(pipeline.run(queue))
+        await wait_until(lambda: writer.committed == 200)
+        await asyncio.sleep(0.05)
+        assert writer.committed == 200
+        assert writer.pending_ticks == 50
+        assert sample(metrics, "arbot_batch_rows_count") == 2
+        queue.put_nowait(None)
+    assert run.done()
+    assert read(data_dir, "SELECT count(*) FROM ticks") == [(250,)]
+    await writer.close()
+
+
+async def test_a_partial_batch_commits_after_linger(data_dir: Path, metrics: Metrics) -> None:
+    """A trickle of ticks is committed linger_ms after the first, without a full batch."""
+    settings = storage(data_dir, batch_size=10_000, linger_ms=20)
+    writer = Writer.open(settings, metrics)
+    pipeline = Pipeline(writer, None, metrics, settings)
+    queue: Queue = asyncio.Queue(1000)
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(pipeline.run(queue))
+        for i in range(3):
+            await queue.put(tick(i))
+        await wait_until(lambda: read(data_dir, "SELECT count(*) FROM ticks") == [(3,)])
+        await queue.put(tick(3))
+        await wait_until(lambda: writer.committed == 4)
+        await queue.put(None)
+    assert pipeline.accepted == 4
+    await writer.close()
+
+
+async def test_a_locked_database_holds_back_the_feeds_and_loses_nothing(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """While the write lock is held elsewhere the batch retries, the queue fills and put()
+    waits; once released the backlog is committed in full."""
+    settings = storage(data_dir, batch_size=10, linger_ms=5, queue_size=20)
+    writer = Writer.open(settings, metrics)
+    pipeline = Pipeline(writer, None, metrics, settings)
+    queue: Queue = asyncio.Queue(settings.queue_size)
+    blocker = sqlite3.connect(data_dir / "arbot.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    put = 0
+
+    async def feed() -> None:
+        nonlocal put
+        for i in range(200):
+            await queue.put(tick(i))
+            put += 1
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(pipeline.run(queue))
+        producer = tg.create_task(feed())
+        await wait_until(
+            lambda: queue.full() and sample(metrics, "arbot_write_errors_total", kind="locked") >= 2
+        )
+        assert not producer.done()
+        assert put < 200
+        assert writer.committed == 0
+        assert sample(metrics, "arbot_writer_retrying") == 1
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        await producer
+        await queue.put(None)
+    assert pipeline.accepted == pipeline.committed == 200
+    assert read(data_dir, "SELECT count(*) FROM ticks") == [(200,)]
+    assert sample(metrics, "arbot_writer_retrying") == 0
+    await writer.close()
+
+
+async def test_conflation_and_skip_unchanged_thin_storage_not_detection(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """Per key, at most one stored tick per conflate_ms and no repeat of an unchanged quote;
+    the detector still sees every tick and the counts add up."""
+    settings = storage(data_dir, conflate_ms=1000, skip_unchanged=True)
+    writer = Writer.open(settings, metrics)
+    detector = ScriptedDetector()
+    pipeline = Pipeline(writer, detector, metrics, settings)
+    ticks = [
+        tick(0.0, bid=100.0),  # stored: first of its key
+        tick(0.1, "okx", bid=100.0),  # stored: another key
+        tick(0.5, bid=101.0),  # conflated: 0.5 s after the stored one
+        tick(1.5, bid=100.0),  # unchanged: same quote as the stored one
+        tick(2.0, bid=102.0),  # stored
+        tick(2.9, bid=103.0),  # conflated
+        tick(3.0, bid=103.0),  # stored: 1.0 s later, changed
+    ]
+    await run_all(pipeline, list(ticks))
+    assert detector.ticks == ticks
+    stored = read(
+        data_dir, "SELECT exchange, round(timestamp - 1700000000, 3) FROM tickers ORDER BY 2"
+    )
+    assert stored == [("binance", 0.0), ("okx", 0.1), ("binance", 2.0), ("binance", 3.0)]
+    assert (pipeline.accepted, pipeline.committed, pipeline.skipped) == (7, 4, 3)
+    assert sample(metrics, "arbot_ticks_skipped_total", reason="conflated") == 2
+    assert sample(metrics, "arbot_ticks_skipped_total", reason="unchanged") == 1
+    await writer.close()
+
+
+async def test_signals_get_the_ids_they_are_committed_with(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """Listeners learn each signal's id before commit; the committed rows carry those ids.
+    Feed down closes episodes (stored); a feed gap becomes a feed_gaps row."""
+    settings = storage(data_dir, batch_size=3)
+    writer = Writer.open(settings, metrics)
+    detector, listener = ScriptedDetector(signal_at=frozenset({102.0, 105.0})), RecordingListener()
+    pipeline = Pipeline(writer, detector, metrics, settings, [listener])
+    items: list[QueueItem] = [tick(i) for i in range(8)]
+    items += [FeedDown("okx", T0 + 9, "closed"), FeedGap("okx", T0 + 9, T0 + 12, "reconnected")]
+    await run_all(pipeline, items)
+    await writer.close()
+    ids = [signal_id for signal_id, _ in listener.signals]
+    assert len(ids) == 2
+    rows = read(data_dir, "SELECT id, timestamp - 1700000000 FROM arbitrage_signals ORDER BY id")
+    assert rows == [(ids[0], 2.0), (ids[1], 5.0)]
+    assert detector.feed_downs == ["okx"]
+    assert read(data_dir, "SELECT episode_key FROM signal_episodes") == [("down-okx",)]
+    assert read(data_dir, "SELECT exchange, end - start, reason FROM feed_gaps") == [
+        ("okx", 3.0, "reconnected")
+    ]
+    assert sample(metrics, "arbot_signals_recorded_total") == 2
+    assert sample(metrics, "arbot_episodes_closed_total") == 1
+
+
+async def test_ops_submitted_by_others_are_flushed_by_linger(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """An op submitted outside the pipeline (a paper trade) commits without any tick."""
+    settings = storage(data_dir, linger_ms=10)
+    writer = Writer.open(settings, metrics)
+    pipeline = Pipeline(writer, None, metrics, settings)
+    queue: Queue = asyncio.Queue(10)
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(pipeline.run(queue))
+        writer.submit(
+            lambda c: c.execute(
+                "INSERT INTO feed_gaps (exchange, start, end) VALUES ('kraken', 1, 2)"
+            )
+        )
+        await wait_until(lambda: read(data_dir, "SELECT count(*) FROM feed_gaps") == [(1,)])
+        await queue.put(None)
+    await writer.close()
