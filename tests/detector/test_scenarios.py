@@ -117,6 +117,7 @@ def test_quote_groups_make_usd_and_usdt_comparable() -> None:
     [sig] = d.on_tick(tick("b", 102.0, 103.0, 0.0, symbol="BTC/USDT"), 0.0)
     assert isinstance(sig, Signal)
     assert sig.symbol == "BTC/USDT"  # the group's first quote names a cross-quote pair
+    assert sig.episode_key == "BTC/USDT|a:BTC/USD|b:BTC/USDT|0.000000"
     assert (sig.buy_exchange, sig.sell_exchange) == ("a", "b")
 
 

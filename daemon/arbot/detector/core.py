@@ -57,8 +57,8 @@ class Detector:
         self._skew = settings.max_leg_skew
         self._min_pct = settings.min_profit_percent
         self._close_pct = settings.min_profit_percent - settings.hysteresis_percent
-        # Pre-filter on unit prices; looser by far less than a cent in a million so that the
-        # exact profit_percent test after it decides.
+        # Pre-filter on unit prices, loosened by 1e-12 (relative) so that float rounding never
+        # makes it stricter than the exact profit_percent test that follows it.
         self._open_mult = 1.0 + settings.min_profit_percent / 100.0 - 1e-12
         self._step = settings.improve_step_percent
         self._cooldown = settings.cooldown
@@ -90,15 +90,15 @@ class Detector:
             q.net_ask = net_ask = ask * venue.ask_mult
         book = q.book
         book.last_now = now
+        if net_bid > book.bid_ceiling:
+            book.bid_ceiling = net_bid
+        if net_ask < book.ask_floor:
+            book.ask_floor = net_ask
         out: list[Output] = self._revisit(book, q, now) if book.episodes else []
         cutoff = now - self._max_age
         if received < cutoff or net_ask == INF:
             return out
         mult = self._open_mult
-        if net_bid > book.bid_ceiling:
-            book.bid_ceiling = net_bid
-        if net_ask < book.ask_floor:
-            book.ask_floor = net_ask
         if book.bid_ceiling <= net_ask * mult and net_bid <= book.ask_floor * mult:
             return out  # no quote of the book can cross this one: the common case, O(1)
         skew = self._skew

@@ -100,7 +100,10 @@ class OpenEpisode:
         self.symbol = symbol
         self.buy = buy
         self.sell = sell
-        self.key = f"{symbol}|{buy.venue.name}|{sell.venue.name}|{now:.6f}"
+        legs = f"{buy.venue.name}|{sell.venue.name}"
+        if buy.symbol != sell.symbol:  # a quote group: one venue may hold both symbols
+            legs = f"{buy.venue.name}:{buy.symbol}|{sell.venue.name}:{sell.symbol}"
+        self.key = f"{symbol}|{legs}|{now:.6f}"
         self.opened_at = now
         self.peak = pct
         self.updates = 0
