@@ -1,0 +1,91 @@
+"""The shape shared by the storage-fault scenarios (disk full, I/O errors, a locked
+database): under load, a fault makes every commit fail for a while; the writer retries
+without exiting, memory stays bounded by the queue, metrics and logs say why; when the
+fault ends the backlog is committed and nothing is lost or corrupt."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tests.reliability.daemon import Daemon, metric
+from tests.reliability.datadir import integrity
+from tests.reliability.scenario import (
+    GRACE,
+    market,
+    start,
+    stored_ticks,
+    write_daemon_config,
+)
+
+# RSS may grow by the full queue (20k ticks, well under 1 KiB each) plus the batch being
+# retried and allocator slack; a leak per failed attempt would pass this within seconds.
+RSS_GROWTH_LIMIT = 96 * 2**20
+QUEUE_SIZE = 2000
+# The log rate limiter lets one line per (event, error) through every 10 s.
+MAX_FAILURE_LINES = 10
+
+
+def write_outage(
+    tmp_path: Path,
+    data_dir: Path,
+    figures: dict[str, object],
+    *,
+    kind: str,
+    begin: Callable[[Daemon], None],
+    end: Callable[[Daemon], None],
+    seconds: float = 10.0,
+    storage: Mapping[str, Any] | None = None,
+) -> None:
+    with market() as fakes:
+        # A small queue fills within the fault: the feeds then wait (back-pressure).
+        config, port = write_daemon_config(
+            tmp_path, data_dir, fakes.urls, storage={"queue_size": QUEUE_SIZE, **(storage or {})}
+        )
+        with start(config, port) as daemon:
+            daemon.wait_metric("arbot_ticks_committed_total", 1, timeout=60)
+            time.sleep(1.0)
+            base = daemon.sample()
+            logs_before = len(daemon.stderr.events)
+            begin(daemon)
+            deadline = time.monotonic() + seconds
+            during = daemon.sample_until(lambda: time.monotonic() > deadline)
+            end(daemon)
+            # Caught up: everything accepted so far is committed, the writer is idle again.
+            target = metric(daemon.scrape(), "arbot_ticks_accepted_total")
+            daemon.wait_metric("arbot_ticks_committed_total", target, timeout=60)
+            daemon.wait_metric("arbot_writer_retrying", 0, timeout=30)
+            after = daemon.sample()
+            failure_lines = [
+                e
+                for e in daemon.stderr.events[logs_before:]
+                if e.get("event") == "batch_write_failed" and e.get("kind") == kind
+            ]
+            code, _ = daemon.terminate(GRACE + 5)
+            final = daemon.final_event()
+    errors = metric(after.metrics, "arbot_write_errors_total", kind=kind) - metric(
+        base.metrics, "arbot_write_errors_total", kind=kind
+    )
+    rss_growth = max(s.rss for s in during) - base.rss
+    stored = stored_ticks(data_dir)
+    queue_peak = int(max(metric(s.metrics, "arbot_queue_depth") for s in during))
+    figures.update(
+        fault_s=round(during[-1].at - during[0].at, 1),
+        errors=errors,
+        log_lines=len(failure_lines),
+        queue_peak=queue_peak,
+        rss_growth_mb=round(rss_growth / 2**20, 1),
+        accepted=final["ticks_accepted"],
+        stored=stored,
+    )
+    assert errors > 0, f"no write error of kind {kind!r} counted"
+    assert any(metric(s.metrics, "arbot_writer_retrying") == 1 for s in during)
+    assert 1 <= len(failure_lines) <= MAX_FAILURE_LINES
+    assert rss_growth < RSS_GROWTH_LIMIT
+    assert queue_peak <= QUEUE_SIZE
+    assert code == 0
+    assert final["ticks_accepted"] == final["ticks_committed"]
+    assert stored == final["ticks_committed"]
+    assert integrity(data_dir / "arbot.db") == "ok"
