@@ -157,3 +157,10 @@ def test_outputs_are_episodes_or_signals_only() -> None:
     out = d.on_tick(tick("a", 99.0, 100.0, 0.0), 0.0) + d.on_tick(tick("b", 101, 102, 0.0), 0.0)
     assert all(isinstance(o, Signal | Episode) for o in out)
     assert episodes(out) == []
+
+
+def test_a_venue_never_trades_against_itself_across_a_quote_group() -> None:
+    d = detector(venue("a"), venue("b"), quote_groups=(("USDT", "USD"),))
+    d.on_tick(tick("a", 99.0, 100.0, 0.0, symbol="BTC/USD"), 0.0)
+    assert d.on_tick(tick("a", 101.0, 102.0, 0.0, symbol="BTC/USDT"), 0.0) == []
+    assert d.best_spreads() == {}
