@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Each part module has `main() -> None` that prints its own table.
-PARTS: tuple[str, ...] = ()
+PARTS: tuple[str, ...] = ("layout", "ingest", "detector", "dbops")
 
 
 def main(argv: list[str]) -> int:

@@ -11,7 +11,13 @@ from arbot.errors import EXIT_USAGE, ArbotError
 
 # Modules that add subcommands; each has `register(groups)` where groups maps
 # "root", "db" and "query" to argparse sub-parser collections.
-COMMAND_MODULES = ("arbot.cli.db", "arbot.cli.backtest", "arbot.cli.query")
+COMMAND_MODULES = (
+    "arbot.cli.run",
+    "arbot.cli.db",
+    "arbot.cli.query",
+    "arbot.cli.replay",
+    "arbot.cli.backtest",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
