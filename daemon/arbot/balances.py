@@ -12,13 +12,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# A fill losing more than this percent of its notional is refused ("moved away"): as if
-# both legs were IOC limit orders priced this far through the planned prices. Fills between
-# zero and this loss complete, and their loss is recorded.
-LOSS_TOLERANCE_PERCENT = 0.1
-# The buy leg locks this fraction more quote than its planned cost, so a slightly higher ask
-# can still be paid; beyond it the filled quantity shrinks to what the lock covers.
-LOCK_HEADROOM = 0.01
 # Shaves the affordable quantity so q·ask·(1 + fee) cannot exceed the lock by rounding.
 ROUNDING_GUARD = 1e-9
 

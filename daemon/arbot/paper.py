@@ -8,7 +8,7 @@ quote: completed (balances updated, signal marked executed) or failed with a rea
   unfundable   the balances cannot fund the planned quantity (see PaperSettings.balances);
   too small    the fillable notional is below an exchange's min_trade_amount (quote sizes of
                zero or unknown count as no liquidity);
-  moved away   the fill would lose more than LOSS_TOLERANCE_PERCENT of its notional;
+  moved away   the fill would lose more than paper.max_loss_percent of its notional;
   stale        a leg got no quote within max_fill_wait after the fill time.
 Both legs are evaluated together (an idealised engine that never legs into one side).
 Time comes only from the `now` arguments, so a replay reproduces every trade exactly.
@@ -26,8 +26,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, Protocol
 
 from arbot.balances import (
-    LOCK_HEADROOM,
-    LOSS_TOLERANCE_PERCENT,
     ROUNDING_GUARD,
     Balances,
     Fill,
@@ -229,7 +227,7 @@ class PaperExecutor:
             )
         if not self._funded:
             return None
-        unit_cost = sig.buy_price * (1.0 + trade.fee_buy) * (1.0 + LOCK_HEADROOM)
+        unit_cost = sig.buy_price * (1.0 + trade.fee_buy) * (1.0 + self._settings.lock_headroom)
         q = min(
             q,
             self.balances.free(sig.buy_exchange, trade.quote) / unit_cost,
@@ -275,10 +273,10 @@ class PaperExecutor:
                 f"{trade.buy.exchange} ask {trade.buy.size:.8g}, "
                 f"{trade.sell.exchange} bid {trade.sell.size:.8g})"
             )
-        elif fill.profit_percent < -LOSS_TOLERANCE_PERCENT:
+        elif fill.profit_percent < -self._settings.max_loss_percent:
             reason = (
                 f"moved away: fill would return {fill.profit_percent:.4f}% < "
-                f"-{LOSS_TOLERANCE_PERCENT}% ({trade.buy.exchange} ask "
+                f"-{self._settings.max_loss_percent}% ({trade.buy.exchange} ask "
                 f"{fill.buy_price:.8g} vs planned {sig.buy_price:.8g}, "
                 f"{trade.sell.exchange} bid {fill.sell_price:.8g} vs planned "
                 f"{sig.sell_price:.8g})"

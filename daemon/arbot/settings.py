@@ -140,6 +140,11 @@ class PaperSettings(_Section):
     min_confidence: float = Field(0.0, ge=0, le=1)
     min_profit_percent: float = Field(0.0, ge=0)
     max_fill_wait: Positive = 5.0
+    # A fill losing more than this percent of its notional is refused ("moved away"), as if
+    # both legs were IOC limit orders priced this far through the planned prices.
+    max_loss_percent: float = Field(0.1, ge=0)
+    # The buy leg locks this fraction more quote than planned, so a slightly higher ask is paid.
+    lock_headroom: float = Field(0.01, ge=0, lt=1)
     snapshot_interval: Positive = 300.0
     # exchange name -> asset -> starting free balance
     balances: dict[str, dict[str, Annotated[float, Field(ge=0)]]] = Field(default_factory=dict)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from arbot.balances import LOCK_HEADROOM
 from arbot.errors import ConfigError
 from arbot.settings import PaperSettings
 from tests.paper.helpers import FEE, Harness, signal, tick
@@ -128,7 +127,7 @@ def test_funding_limits_quantity_and_completed_trade_moves_balances() -> None:
     executed and a snapshot is written."""
     h = Harness(paper(balances={"okx": {"USDT": 50.0}, "binance": {"BTC": 5.0}}))
     sid = h.signal(signal(size=1.0), now=0.0)
-    planned_q = 50.0 / (100.0 * (1 + FEE) * (1 + LOCK_HEADROOM))
+    planned_q = 50.0 / (100.0 * (1 + FEE) * (1 + PaperSettings().lock_headroom))
     assert h.trades()[0]["quantity"] == pytest.approx(planned_q)
     assert h.executor.balances.locked("binance", "BTC") == pytest.approx(planned_q)
     h.tick(tick("okx", 99.9, 100.0, ts=0.3))
