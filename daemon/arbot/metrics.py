@@ -119,6 +119,15 @@ class Metrics:
             ["symbol"],
             registry=r,
         )
+        self.paper_trades = Gauge(
+            "arbot_paper_trades",
+            "Paper trades since start, by status (created|completed|failed)",
+            ["status"],
+            registry=r,
+        )
+        self.paper_pending = Gauge(
+            "arbot_paper_pending_trades", "Paper trades waiting for their fill quotes", registry=r
+        )
         self.db_size = Gauge(
             "arbot_database_size_bytes", "Database file size", ["database"], registry=r
         )
