@@ -1,0 +1,196 @@
+"""Writer stall caused by database operations: pruning 1M ticks and an online backup.
+
+A writer thread commits batches of ticks (BEGIN IMMEDIATE + executemany + COMMIT) every
+few ms into arbot.db, as the daemon's Writer does, and records each commit's latency (from
+BEGIN to the end of COMMIT, i.e. including any wait for the lock). Measured in one run:
+  baseline   the writer alone
+  prune      while retention.prune archives and deletes ARBOT_BENCH_PRUNE_ROWS (1,000,000)
+             old ticks (chunk sizes from ARBOT_BENCH_CHUNKS, default 5000,20000)
+  backup     while run_backup copies all four files (gzip on)
+Figures drift between machines: compare the rows of one run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from arbot.settings import RetentionSettings
+from arbot.storage.backup import run_backup
+from arbot.storage.connection import Pragmas, connect, db_path
+from arbot.storage.retention import DAY, prune
+from arbot.storage.schema import init_all, open_database
+
+NOW = 1_700_000_000.0
+SYMBOLS = 100
+EXCHANGES = 10
+WRITER_BATCH = 500
+WRITER_GAP_S = 0.005
+INSERT = (
+    "INSERT INTO ticks (symbol_id, ts, exchange_id, bid, ask, bid_size, ask_size, recv_delta_ms)"
+    " VALUES (?, ?, ?, ?, ?, 1.0, 1.0, 3)"
+)
+
+
+def load_old_ticks(data_dir: Path, rows: int) -> None:
+    """`rows` ticks spread over the 24 hours that end 8 days before NOW (all prunable)."""
+    conn = open_database(data_dir, "arbot")
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO symbols(id, name) VALUES (?, ?)", [(i, f"S{i}/USDT") for i in range(SYMBOLS)]
+    )
+    conn.executemany(
+        "INSERT INTO exchanges(id, name) VALUES (?, ?)", [(i, f"ex{i}") for i in range(EXCHANGES)]
+    )
+    conn.execute("COMMIT")
+    start = NOW - 9 * DAY
+    step = DAY / (rows / (SYMBOLS * EXCHANGES))
+    rng = random.Random(1)
+    batch: list[tuple[int, float, int, float, float]] = []
+    t = start
+    while rows > 0:
+        for s in range(SYMBOLS):
+            for e in range(EXCHANGES):
+                bid = 100 + rng.random()
+                batch.append((s, t, e, bid, bid + 0.01))
+        rows -= SYMBOLS * EXCHANGES
+        t += step
+        if len(batch) >= 100_000 or rows <= 0:
+            conn.execute("BEGIN")
+            conn.executemany(INSERT, batch)
+            conn.execute("COMMIT")
+            batch.clear()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+class Writer(threading.Thread):
+    """Commits a batch of new ticks every WRITER_GAP_S and records each commit latency."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(daemon=True)
+        self.conn = connect(db_path(data_dir, "arbot"), Pragmas())
+        self.stop = threading.Event()
+        self.latencies: list[float] = []
+        # Recent ticks (retention keeps them), after any a previous writer left.
+        last = self.conn.execute("SELECT max(ts) FROM ticks WHERE ts >= ?", (NOW,)).fetchone()[0]
+        self.ts = last or NOW
+        self.error: BaseException | None = None
+        self.rng = random.Random(2)
+
+    def run(self) -> None:
+        try:
+            self._write()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.conn.close()
+
+    def _write(self) -> None:
+        while not self.stop.is_set():
+            rows = []
+            for _ in range(WRITER_BATCH):
+                self.ts += 0.001
+                rows.append((self.rng.randrange(SYMBOLS), self.ts, 0, 100.0, 100.01))
+            started = time.perf_counter()
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany(INSERT, rows)
+            self.conn.execute("COMMIT")
+            self.latencies.append(time.perf_counter() - started)
+            time.sleep(WRITER_GAP_S)
+
+
+def measure(data_dir: Path, work: Callable[[], object], idle_s: float = 0.0) -> dict[str, float]:
+    """Run the writer during `work()` (or for idle_s seconds without work)."""
+    writer = Writer(data_dir)
+    writer.start()
+    time.sleep(0.2)  # warm-up commits are not counted
+    writer.latencies.clear()
+    started = time.perf_counter()
+    if idle_s:
+        time.sleep(idle_s)
+    else:
+        work()
+    seconds = time.perf_counter() - started
+    writer.stop.set()
+    writer.join()
+    if writer.error is not None:
+        raise writer.error
+    lat = sorted(writer.latencies)
+    return {
+        "seconds": seconds,
+        "commits": len(lat),
+        "p50_ms": statistics.median(lat) * 1000,
+        "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
+        "max_ms": lat[-1] * 1000,
+        "rows_per_s": len(lat) * WRITER_BATCH / seconds,
+    }
+
+
+Result = tuple[str, str, dict[str, float]]  # (short label, description, figures)
+
+
+def run_all(tmp: Path, rows: int, chunks: list[int]) -> list[Result]:
+    results: list[Result] = []
+    for chunk in chunks:
+        data_dir = tmp / f"prune{chunk}"
+        init_all(data_dir)
+        load_old_ticks(data_dir, rows)
+        if not results:  # baseline and backup once, on the first freshly loaded copy
+            size = db_path(data_dir, "arbot").stat().st_size
+            backup = partial(run_backup, data_dir, tmp / "backups", time.time())
+            results.append(("baseline", "writer alone", measure(data_dir, _idle, 5.0)))
+            results.append(
+                (
+                    "backup",
+                    f"backup, all 4 files ({size / 2**20:.0f} MiB arbot.db, gzip)",
+                    measure(data_dir, backup),
+                )
+            )
+        work = partial(prune, data_dir, RetentionSettings(chunk_rows=chunk), NOW)
+        results.append(
+            (f"prune/{chunk}", f"prune {rows:,} ticks, chunk_rows={chunk}", measure(data_dir, work))
+        )
+    return results
+
+
+def _idle() -> None:
+    return None
+
+
+def main() -> None:
+    rows = int(os.environ.get("ARBOT_BENCH_PRUNE_ROWS", "1000000"))
+    chunks = [int(c) for c in os.environ.get("ARBOT_BENCH_CHUNKS", "5000,20000").split(",")]
+    with tempfile.TemporaryDirectory(prefix="arbot-bench-dbops-") as tmp:
+        results = run_all(Path(tmp), rows, chunks)
+    print(
+        f"writer: {WRITER_BATCH}-row batches, {WRITER_GAP_S * 1000:.0f} ms apart; "
+        "commit latency includes waiting for the lock"
+    )
+    header = f"{'while':<48} {'op s':>7} {'commits':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    print(header)
+    print("-" * len(header))
+    for _, name, r in results:
+        print(
+            f"{name:<48} {r['seconds']:>7.2f} {r['commits']:>8} {r['p50_ms']:>8.2f} "
+            f"{r['p99_ms']:>8.2f} {r['max_ms']:>8.2f}"
+        )
+    base = results[0][2]
+    print(
+        "ratios to baseline (p99 / max): "
+        + ", ".join(
+            f"{label} {r['p99_ms'] / base['p99_ms']:.1f}x / {r['max_ms'] / base['max_ms']:.1f}x"
+            for label, _, r in results[1:]
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
