@@ -61,18 +61,18 @@ class Sink:
     def gaps(self) -> list[FeedGap]:
         return [i for i in self.items if isinstance(i, FeedGap)]
 
-    async def wait(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
+    async def wait(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
+        async with asyncio.timeout(within):
             while not predicate():
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(0.05):
                         await self._changed.wait()
 
-    async def ticks_after(self, count: int, timeout: float = 10.0) -> list[Tick]:
+    async def ticks_after(self, count: int, within: float = 10.0) -> list[Tick]:
         """Wait for `count` ticks beyond those already collected; return the new ones."""
         start = len(self.ticks)
-        await self.wait(lambda: len(self.ticks) >= start + count, timeout)
+        await self.wait(lambda: len(self.ticks) >= start + count, within)
         return self.ticks[start:]
 
 

@@ -56,20 +56,24 @@ async def test_websocket_ticks_carry_sizes_and_exchange_timestamps() -> None:
 
 async def test_binance_spot_frames_without_event_time_are_stamped_on_receipt() -> None:
     """Binance spot bookTicker has no event time: timestamp is the receive time."""
-    async with LocalExchange("binance", rate=20) as fake:
-        async with running(settings("binance", fake.url), Metrics()) as sink:
-            ticks = await sink.ticks_after(3)
+    async with (
+        LocalExchange("binance", rate=20) as fake,
+        running(settings("binance", fake.url), Metrics()) as sink,
+    ):
+        ticks = await sink.ticks_after(3)
     assert all(t.timestamp == t.received for t in ticks)
 
 
 async def test_ticks_emitted_equal_valid_quotes_sent() -> None:
     """At a pace the client keeps up with, every valid frame the fake sent becomes one tick."""
-    async with LocalExchange("binance", rate=10) as fake:
-        async with running(settings("binance", fake.url), Metrics()) as sink:
-            await sink.ticks_after(10)
-            fake.faults.silent = True
-            sent = dict(fake.sent)
-            await sink.wait(lambda: len(sink.ticks) >= sum(sent.values()), timeout=2)
+    async with (
+        LocalExchange("binance", rate=10) as fake,
+        running(settings("binance", fake.url), Metrics()) as sink,
+    ):
+        await sink.ticks_after(10)
+        fake.faults.silent = True
+        sent = dict(fake.sent)
+        await sink.wait(lambda: len(sink.ticks) >= sum(sent.values()), within=2)
     got: dict[str, int] = {}
     for t in sink.ticks:
         got[t.symbol] = got.get(t.symbol, 0) + 1

@@ -98,7 +98,10 @@ class ExchangeClient:
         timeout = self.cfg.watch_timeout
         method = getattr(self._ex, self.watch_method)
         try:
-            result = await asyncio.wait_for(self._call(method(list(self.cfg.symbols), {})), timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancellation that
+            # arrives as the update does, and the feed would then never stop.
+            async with asyncio.timeout(timeout):
+                result = await self._call(method(list(self.cfg.symbols), {}))
         except TimeoutError:
             await self.close_websockets()
             raise TransientFeedError(

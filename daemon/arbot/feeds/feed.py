@@ -112,7 +112,9 @@ class Feed:
             except (TransientFeedError, FatalFeedError) as exc:
                 await self._failed(exc, "rest")
                 continue
-            await self._emit(raws, self._clock(), dedupe=True)
+            received = self._clock()
+            self._count_absent(raws)
+            await self._emit(raws, received, dedupe=True)
             self._backoff.reset()
             await asyncio.sleep(max(0.0, self.cfg.poll_interval - (loop.time() - started)))
 
@@ -203,6 +205,14 @@ class Feed:
             self._down_since = None
             self._metrics.feed_up.labels(self.name).set(1)
         self._last_received = received
+
+    def _count_absent(self, raws: list[dict[str, Any]]) -> None:
+        """A REST answer without a quote we asked for (an HTML page, an empty result)
+        counts as a malformed tick for each missing symbol."""
+        present = {raw.get("symbol") for raw in raws}
+        for symbol in self._symbols.difference(present):
+            self._rejected["malformed"].inc()
+            self._log.debug("tick_rejected", reason="malformed", symbol=symbol)
 
     def _seconds_since_tick(self) -> float:
         last = self._last_received

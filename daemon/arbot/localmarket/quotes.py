@@ -35,6 +35,10 @@ class Quote(NamedTuple):
 class PriceSource(Protocol):
     symbols: Sequence[str]
 
+    def initial(self) -> list[Quote]:
+        """Quotes to serve before the stream starts (REST answers at once)."""
+        ...
+
     def quotes(self) -> AsyncIterator[Quote]: ...
 
 
@@ -70,6 +74,9 @@ class RandomWalk:
         centre = mid * (1.0 + shift)
         sizes = (round(self._rng.uniform(0.1, 5.0), 4), round(self._rng.uniform(0.1, 5.0), 4))
         return Quote(symbol, centre - half, centre + half, sizes[0], sizes[1], now)
+
+    def initial(self) -> list[Quote]:
+        return [self.step(s, time.time()) for s in self.symbols]
 
     async def quotes(self) -> AsyncIterator[Quote]:
         gap = 1.0 / (self.rate * len(self.symbols))
@@ -117,6 +124,14 @@ class Replay:
             raise ValueError(f"no capture files for venue {venue!r} in {DATA_DIR}")
         return cls(files, speed, loop)
 
+    def initial(self) -> list[Quote]:
+        first: dict[str, Quote] = {}
+        for path in self.files:
+            _, payload = next(_lines(path))
+            q = _quote(payload["data"])
+            first.setdefault(q.symbol, q)
+        return list(first.values())
+
     async def quotes(self) -> AsyncIterator[Quote]:
         loop = asyncio.get_running_loop()
         while True:
@@ -130,15 +145,7 @@ class Replay:
                 delay = due - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                data = payload["data"]
-                yield Quote(
-                    unified_symbol(data["s"]),
-                    float(data["b"]),
-                    float(data["a"]),
-                    float(data["B"]),
-                    float(data["A"]),
-                    time.time() if "E" in data else None,
-                )
+                yield _quote(payload["data"])
             if not self.loop:
                 return
 
@@ -148,3 +155,15 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         for line in fh:
             ns, _, payload = line.partition(" ")
             yield int(ns), json.loads(payload)
+
+
+def _quote(data: dict[str, Any]) -> Quote:
+    """A bookTicker payload as a Quote; a frame with an event time gets the present one."""
+    return Quote(
+        unified_symbol(data["s"]),
+        float(data["b"]),
+        float(data["a"]),
+        float(data["B"]),
+        float(data["A"]),
+        time.time() if "E" in data else None,
+    )

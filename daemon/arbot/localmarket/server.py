@@ -135,6 +135,8 @@ class LocalExchange:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        for q in self.source.initial():
+            self.latest[q.symbol] = q
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._pump()))
         if self.dialect.heartbeat:
@@ -216,6 +218,13 @@ class LocalExchange:
             if f.http_status is not None:
                 self.http_faults += 1
                 headers = {} if f.retry_after is None else {"Retry-After": f"{f.retry_after:g}"}
+                if f.http_status >= 500:  # what a load balancer in front says
+                    return web.Response(
+                        status=f.http_status,
+                        headers=headers,
+                        content_type="text/html",
+                        text=f"<html><h1>{f.http_status} Service Unavailable</h1></html>",
+                    )
                 return web.json_response(
                     self.dialect.error_body(f.http_status), status=f.http_status, headers=headers
                 )

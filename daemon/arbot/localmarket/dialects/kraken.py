@@ -245,6 +245,8 @@ class Kraken(Dialect):
                         "high": q.ask,
                         "change": 0.0,
                         "change_pct": 0.0,
+                        "trades": self.server.seq,
+                        "timestamp": _iso_now(),
                     }
                 ],
             }

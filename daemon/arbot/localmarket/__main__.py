@@ -1,0 +1,101 @@
+"""Run one fake exchange as a process: `python -m arbot.localmarket --kind binance --port 0`.
+
+Prints one line `LOCALMARKET <kind> <url>` once listening (read it to learn the port), then
+serves until SIGTERM/SIGINT. Faults are switched over HTTP:
+`GET <url>/_control/fault?name=silent&value=1`, `...?name=drop`, `...?name=clear`;
+counters at `GET <url>/_control/counters`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from arbot.localmarket.dialects import ALIASES, KINDS
+from arbot.localmarket.quotes import PriceSource, RandomWalk, Replay
+from arbot.localmarket.server import LocalExchange
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m arbot.localmarket",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--kind", choices=[*KINDS, *ALIASES], default="binance")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--symbols", default="BTC/USDT,ETH/USDT", help="comma-separated")
+    p.add_argument("--rate", type=float, default=10.0, help="quotes per second per symbol")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--offset",
+        type=float,
+        default=0.0,
+        help="relative price offset, 0.002 quotes 0.2%% above the common walk",
+    )
+    p.add_argument(
+        "--dislocation-every",
+        type=float,
+        default=0.0,
+        help="seconds between temporary price dislocations (0: none)",
+    )
+    p.add_argument("--dislocation-size", type=float, default=0.005)
+    p.add_argument("--dislocation-length", type=float, default=2.0)
+    p.add_argument(
+        "--replay",
+        choices=["spot", "usdm"],
+        help="replay the recorded Binance captures of this venue instead",
+    )
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed factor")
+    p.add_argument(
+        "--event-time", action="store_true", help="binance: send E/T event times (as USD-M does)"
+    )
+    return p.parse_args(argv)
+
+
+def build(args: argparse.Namespace) -> LocalExchange:
+    source: PriceSource
+    if args.replay:
+        source = Replay.venue(args.replay, speed=args.speed)
+    else:
+        source = RandomWalk(
+            symbols=tuple(s.strip() for s in args.symbols.split(",") if s.strip()),
+            rate=args.rate,
+            seed=args.seed,
+            offset=args.offset,
+            dislocation_every=args.dislocation_every,
+            dislocation_size=args.dislocation_size,
+            dislocation_length=args.dislocation_length,
+        )
+    return LocalExchange(
+        args.kind,
+        source=source,
+        host=args.host,
+        port=args.port,
+        event_time=args.event_time or args.replay == "usdm",
+    )
+
+
+async def serve(exchange: LocalExchange) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with exchange:
+        print(f"LOCALMARKET {exchange.kind} {exchange.url}", flush=True)
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    exchange = build(parse_args(argv))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(exchange))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
