@@ -88,6 +88,9 @@ def copy_database(source: Path, dest: Path, step_pages: int = STEP_PAGES) -> Non
     try:
         dst = sqlite3.connect(dest, isolation_level=None)
         try:
+            # A scratch file until verified and fsynced by the caller: no journal, no syncs.
+            dst.execute("PRAGMA journal_mode = OFF")
+            dst.execute("PRAGMA synchronous = OFF")
             src.execute("BEGIN")
             src.execute("SELECT count(*) FROM sqlite_master").fetchone()  # pins the snapshot
             src.backup(dst, pages=step_pages, sleep=0)
