@@ -1,0 +1,330 @@
+"""Composition root: builds the stages, owns every task, stops them in data-flow order.
+
+Start-up: check the exchange ids, take the daemon lock, create/migrate the four databases,
+mirror the exchanges into config.db, open the writer, start the pipeline, the feeds, the
+HTTP server, the daily jobs, the sweep tick and the systemd notifier, then READY=1.
+Stop (the `stop` trigger, or a feed's ExchangeSetupError), all within service.grace_timeout:
+cancel the feeds (sources stop by cancellation), put the None sentinel on the queue (the
+sink stops by draining), wait for the pipeline to commit everything it took, persist the
+episodes still open, close the writer (last flush + WAL checkpoint), release the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import structlog
+
+from arbot import feeds
+from arbot.detector import Detector
+from arbot.errors import EXIT_OK, ArbotError, ConfigError, DatabaseError, ExchangeSetupError
+from arbot.health import FlowMonitor
+from arbot.logs import get_logger
+from arbot.metrics import Metrics
+from arbot.metrics_server import MetricsServer
+from arbot.models import Episode, QueueItem
+from arbot.paper import PaperExecutor
+from arbot.pipeline import Pipeline
+from arbot.scheduler import run_daily_jobs, update_size_gauges
+from arbot.settings import ExchangeSettings, Settings
+from arbot.storage import exchange_config, signals
+from arbot.storage.connection import Pragmas
+from arbot.storage.exchange_config import ExchangeParams
+from arbot.storage.lockfile import acquire_daemon_lock
+from arbot.storage.schema import init_all, open_database
+from arbot.storage.writer import Op, Writer
+from arbot.systemd import Notifier, keep_alive
+
+Clock = Callable[[], float]
+EXIT_UNCLEAN = 1  # the drain did not finish within service.grace_timeout
+SWEEP_INTERVAL = 1.0  # seconds between detector sweeps (episodes whose quotes went stale)
+
+
+async def run_daemon(
+    settings: Settings,
+    stop: Awaitable[object],
+    metrics: Metrics | None = None,
+    *,
+    clock: Clock = time.time,
+    notifier: Notifier | None = None,
+) -> int:
+    """Run until `stop` completes (or a feed finds a configuration error); return the exit
+    code. Errors the operator must fix are logged with their message, not raised."""
+    log = get_logger()
+    daemon = _Daemon(settings, metrics or Metrics(), clock, notifier or Notifier.from_environ())
+    try:
+        return await daemon.run(stop)
+    except ArbotError as exc:
+        log.error("daemon_failed", error=str(exc), exit_code=exc.exit_code)
+        return exc.exit_code
+    finally:
+        daemon.notifier.close()
+        if inspect.iscoroutine(stop):
+            stop.close()  # never awaited when start-up failed: no "never awaited" warning
+
+
+@dataclass(frozen=True, slots=True)
+class _Stages:
+    """The data path of one run: queue -> pipeline -> detector / paper / writer."""
+
+    queue: asyncio.Queue[QueueItem | None]
+    pipeline: Pipeline
+    detector: Detector | None
+    paper: PaperExecutor | None
+    writer: Writer
+    monitor: FlowMonitor
+
+
+class _Daemon:
+    def __init__(self, settings: Settings, metrics: Metrics, clock: Clock, notifier: Notifier):
+        self.settings = settings
+        self.metrics = metrics
+        self.clock = clock
+        self.notifier = notifier
+        self.log = get_logger()
+        self.exchanges = settings.enabled_exchanges
+        self.stopping = asyncio.Event()
+        self.failure: ArbotError | None = None
+
+    async def run(self, stop: Awaitable[object]) -> int:
+        s = self.settings
+        if not self.exchanges:
+            raise ConfigError("exchanges: no exchange is enabled; add an [[exchanges]] table")
+        feeds.check_exchanges(self.exchanges)
+        data_dir = s.storage.data_dir
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(
+                f"{data_dir}: cannot create the data directory: {exc.strerror}"
+            ) from None
+        with acquire_daemon_lock(data_dir):
+            params = await asyncio.to_thread(self._open_databases)
+            writer = await asyncio.to_thread(Writer.open, s.storage, self.metrics)
+            async with AsyncExitStack() as stack:
+                stack.push_async_callback(self._close_writer, writer)
+                stages = self._build(writer, params)
+                if s.metrics.enabled:
+                    server = self._metrics_server(stages)
+                    await server.start()
+                    stack.push_async_callback(server.stop)
+                    self.log.info("metrics_listening", url=f"{server.url}/metrics")
+                code = await self._serve(stop, stages)
+        if self.failure is not None:
+            raise self.failure
+        return code
+
+    def _open_databases(self) -> Mapping[str, ExchangeParams]:
+        """Check + migrate the four files; mirror the TOML's exchanges into config.db."""
+        st = self.settings.storage
+        pragmas = Pragmas(st.cache_size_kib, st.busy_timeout_ms, st.wal_autocheckpoint_pages)
+        init_all(st.data_dir, pragmas)
+        conn = open_database(st.data_dir, "config", pragmas)
+        try:
+            exchange_config.sync(conn, self.settings.exchanges)
+            return exchange_config.load(conn)
+        finally:
+            conn.close()
+
+    def _build(self, writer: Writer, params: Mapping[str, ExchangeParams]) -> _Stages:
+        s = self.settings
+        detector = Detector(s.detector, params) if s.detector.enabled else None
+        paper = PaperExecutor(s.paper, params, writer) if s.paper.enabled else None
+        pipeline = Pipeline(
+            writer, detector, self.metrics, s.storage, [paper] if paper is not None else []
+        )
+        self.metrics.queue_capacity.set(s.storage.queue_size)
+        monitor = FlowMonitor(
+            (e.name for e in self.exchanges),
+            accepted=lambda: pipeline.accepted,
+            committed=lambda: pipeline.committed,
+            started=self.clock(),
+        )
+        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(s.storage.queue_size)
+        return _Stages(queue, pipeline, detector, paper, writer, monitor)
+
+    async def _serve(self, stop: Awaitable[object], stages: _Stages) -> int:
+        s = self.settings
+        monitor = stages.monitor
+
+        def flowing() -> bool:
+            return monitor.check(self.clock(), s.service.flow_window, grace=True).flowing
+
+        async with asyncio.TaskGroup() as tg:
+            pipeline_task = tg.create_task(
+                stages.pipeline.run(stages.queue, self.clock), name="pipeline"
+            )
+            feeds_task = tg.create_task(self._run_feeds(stages), name="feeds")
+            helpers = [
+                tg.create_task(self._watch_stop(stop), name="stop-trigger"),
+                tg.create_task(run_daily_jobs(s, self.metrics, self.clock), name="daily-jobs"),
+                tg.create_task(self._sweep(stages), name="sweep"),
+                tg.create_task(
+                    keep_alive(self.notifier, flowing, lambda: monitor.status(self.clock())),
+                    name="systemd",
+                ),
+            ]
+            self.notifier.notify("READY=1", "STATUS=started, waiting for ticks")
+            self.log.info(
+                "daemon_started",
+                data_dir=str(s.storage.data_dir),
+                exchanges=[e.name for e in self.exchanges],
+            )
+            await self.stopping.wait()
+            self.notifier.notify("STOPPING=1", "STATUS=draining")
+            self.log.info("daemon_stopping", queued=stages.queue.qsize())
+            code = await self._drain(stages, feeds_task, pipeline_task)
+            for task in helpers:
+                task.cancel()
+        self.log.info(
+            "daemon_stopped",
+            ticks_accepted=stages.pipeline.accepted,
+            ticks_committed=stages.pipeline.committed,
+            ticks_skipped=stages.pipeline.skipped,
+            exit_code=code,
+        )
+        return code
+
+    async def _drain(
+        self, stages: _Stages, feeds_task: asyncio.Task[None], pipeline_task: asyncio.Task[None]
+    ) -> int:
+        """Data-flow order under one deadline; returns the exit code."""
+        grace = self.settings.service.grace_timeout
+        try:
+            async with asyncio.timeout(grace):
+                feeds_task.cancel()
+                await asyncio.wait([feeds_task])
+                await stages.queue.put(None)
+                await pipeline_task
+                now = self.clock()
+                if stages.detector is not None:
+                    self._persist(stages.writer, stages.detector.close_all(now))
+                if stages.paper is not None:
+                    stages.paper.expire_all(now, "daemon stopped")
+                await stages.writer.close()
+        except TimeoutError:
+            self.log.error(
+                "drain_timeout",
+                grace_timeout=grace,
+                queued=stages.queue.qsize(),
+                pending=stages.writer.pending,
+            )
+            pipeline_task.cancel()
+            return EXIT_UNCLEAN
+        return EXIT_OK
+
+    async def _close_writer(self, writer: Writer) -> None:
+        """Close the writer on error paths that skipped the drain. After a drain timeout the
+        batch in flight is abandoned (waiting again could hang): the WAL keeps the database
+        consistent and the lost ticks were counted as accepted, not committed."""
+        if not self.stopping.is_set():
+            await writer.close()
+
+    async def _watch_stop(self, stop: Awaitable[object]) -> None:
+        await stop
+        self.stopping.set()
+
+    async def _run_feeds(self, stages: _Stages) -> None:
+        """One task per exchange; a configuration error found by a feed (a symbol the
+        exchange does not list) stops the daemon through the normal drain."""
+        queue, monitor = stages.queue, stages.monitor
+
+        async def put(item: QueueItem) -> None:
+            monitor.on_item(item)
+            await queue.put(item)
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for cfg in self.exchanges:
+                    tg.create_task(self._run_feed(cfg, put), name=f"feed-{cfg.name}")
+        except* ExchangeSetupError as group:
+            self.failure = _first_error(group)
+            self.stopping.set()
+
+    async def _run_feed(
+        self, cfg: ExchangeSettings, put: Callable[[QueueItem], Awaitable[None]]
+    ) -> None:
+        with structlog.contextvars.bound_contextvars(exchange=cfg.name):
+            await feeds.run_feed(cfg, put, self.metrics, self.clock)
+
+    async def _sweep(self, stages: _Stages) -> None:
+        """Close episodes whose quotes went stale even when their symbol gets no ticks."""
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            now = self.clock()
+            stages.monitor.sample(now)
+            if stages.detector is not None:
+                self._persist(stages.writer, stages.detector.sweep(now))
+
+    def _persist(self, writer: Writer, episodes: list[Episode]) -> None:
+        for ep in episodes:
+            writer.submit(_episode_op(ep))
+        self.metrics.episodes_closed.inc(len(episodes))
+
+    def _metrics_server(self, stages: _Stages) -> MetricsServer:
+        s = self.settings
+        monitor = stages.monitor
+
+        def refresh() -> None:
+            self.metrics.queue_depth.set(stages.queue.qsize())
+            self.metrics.asyncio_tasks.set(len(asyncio.all_tasks()))
+            update_size_gauges(s, self.metrics)
+
+        return MetricsServer(
+            s.metrics.listen,
+            self.metrics,
+            refresh,
+            lambda: monitor.check(self.clock(), s.metrics.healthy_after),
+        )
+
+
+def _episode_op(ep: Episode) -> Op:
+    return lambda conn: signals.insert_episode(conn, ep)
+
+
+def _first_error(group: BaseExceptionGroup[ExchangeSetupError]) -> ExchangeSetupError:
+    first = group.exceptions[0]
+    return first if isinstance(first, ExchangeSetupError) else _first_error(first)
+
+
+def run_until_signalled(main: Callable[[Awaitable[object]], Awaitable[int]]) -> int:
+    """Run `main(stop)` on uvloop (when installed) until it returns its exit code. SIGTERM or
+    SIGINT completes `stop`, starting the drain; a second one exits at once."""
+    try:
+        import uvloop
+
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:  # optional: not built for every platform
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(_with_signals(main))
+
+
+async def _with_signals(main: Callable[[Awaitable[object]], Awaitable[int]]) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    log = get_logger()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            log.warning("forced_exit", signal=sig.name)
+            sys.stderr.flush()
+            os._exit(EXIT_UNCLEAN)
+        log.info("stop_requested", signal=sig.name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await main(stop.wait())
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,50 @@
+"""`arbot run` (the daemon, e.g. under systemd) and `arbot demo` (offline, local exchanges)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from arbot import logs
+from arbot.app import run_daemon, run_until_signalled
+from arbot.cli.common import add_config_args
+from arbot.settings import config_path, load_settings
+
+
+def register(groups: dict[str, Any]) -> None:
+    run = groups["root"].add_parser(
+        "run", help="run the daemon until SIGTERM/SIGINT (systemd: Type=notify)"
+    )
+    add_config_args(run)
+    run.set_defaults(handler=cmd_run)
+
+    demo = groups["root"].add_parser(
+        "demo", help="run the daemon offline against built-in local exchanges"
+    )
+    demo.add_argument(
+        "--data-dir", type=Path, default=Path("demo-data"), help="default: ./demo-data"
+    )
+    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo.add_argument(
+        "--metrics-listen", default="127.0.0.1:9108", help="HTTP address of /metrics, /healthz"
+    )
+    demo.add_argument(
+        "--log-level", default="warning", choices=("debug", "info", "warning", "error")
+    )
+    demo.set_defaults(handler=cmd_demo)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings(config_path(args.config), args.data_dir)
+    logs.configure(settings.logging.format, settings.logging.level)
+    return run_until_signalled(lambda stop: run_daemon(settings, stop))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from arbot.demo import run_demo  # imports the fake exchanges only for the demo
+
+    logs.configure("auto", args.log_level)
+    return run_until_signalled(
+        lambda stop: run_demo(args.data_dir.resolve(), stop, args.duration, args.metrics_listen)
+    )

@@ -1,0 +1,165 @@
+"""run_daemon in-process with a stop trigger: start-up checks, exit codes, the drain."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from arbot.app import run_daemon
+from arbot.errors import EXIT_DATABASE, EXIT_EXCHANGE
+from arbot.localmarket import LocalExchange
+from arbot.metrics import Metrics
+from arbot.settings import Settings, parse_settings
+from arbot.storage.lockfile import acquire_daemon_lock
+
+KINDS = ("binance", "okx", "kraken")
+
+
+def daemon_settings(data_dir: Path, fakes: dict[str, LocalExchange], **exchange: Any) -> Settings:
+    """Settings pointing one exchange per fake at it; `exchange` overrides every entry."""
+    return parse_settings(
+        {
+            "storage": {"data_dir": str(data_dir), "linger_ms": 50, "batch_size": 200},
+            "exchanges": [
+                {
+                    "id": fake.kind,
+                    "name": name,
+                    "symbols": ["BTC/USDT", "ETH/USDT"],
+                    "url_override": fake.url,
+                    "watch_timeout": 5.0,
+                    "ccxt_options": {"enableRateLimit": False},
+                    **exchange,
+                }
+                for name, fake in fakes.items()
+            ],
+            "metrics": {"enabled": False},
+            "retention": {"enabled": False},
+            "backup": {"enabled": False},
+            "service": {"grace_timeout": 10.0},
+        },
+        "test",
+    )
+
+
+@pytest.fixture
+async def fakes() -> AsyncIterator[dict[str, LocalExchange]]:
+    async with AsyncExitStack() as stack:
+        yield {
+            kind: await stack.enter_async_context(LocalExchange(kind, rate=5, seed=i))
+            for i, kind in enumerate(KINDS)
+        }
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+async def wait_for(
+    predicate: Callable[[], bool], what: Callable[[], str], within: float = 30.0
+) -> None:
+    """Poll `predicate`; on timeout fail with `what()` describing the state then."""
+    try:
+        async with asyncio.timeout(within):
+            while not predicate():  # noqa: ASYNC110  (polls counters: no event to await)
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what()}") from None
+
+
+def stored_per_exchange(data_dir: Path) -> dict[str, int]:
+    with sqlite3.connect(data_dir / "arbot.db") as conn:
+        rows = conn.execute(
+            "SELECT e.name, count(*) FROM ticks t JOIN exchanges e ON e.id = t.exchange_id "
+            "GROUP BY e.name"
+        ).fetchall()
+    return dict(rows)
+
+
+async def test_every_sent_tick_is_stored_once_and_stop_drains(
+    tmp_path: Path, fakes: dict[str, LocalExchange]
+) -> None:
+    """Three fakes publish, then go quiet; after the stop trigger every quote they sent is
+    a row of arbot.db exactly once, and the final log line has accepted == committed."""
+    data_dir = tmp_path / "data"
+    metrics = Metrics()
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        async with asyncio.TaskGroup() as tg:
+            daemon = tg.create_task(
+                run_daemon(daemon_settings(data_dir, fakes), stop.wait(), metrics)
+            )
+            for name in fakes:
+                await wait_for(
+                    lambda name=name: (
+                        sample(metrics, "arbot_ticks_received_total", exchange=name) >= 10
+                    ),
+                    lambda name=name: f"ticks from {name}",
+                )
+            for fake in fakes.values():
+                fake.faults.silent = True
+            for name, fake in fakes.items():
+                # fake.sent is read at each poll: a frame in flight when silence began
+                # still counts once its send completes.
+                await wait_for(
+                    lambda name=name, fake=fake: (
+                        sample(metrics, "arbot_ticks_received_total", exchange=name)
+                        == sum(fake.sent.values())
+                    ),
+                    lambda name=name, fake=fake: (
+                        f"{name}: every sent quote received "
+                        f"({fake.counters()} sent, "
+                        f"{sample(metrics, 'arbot_ticks_received_total', exchange=name)} received)"
+                    ),
+                )
+            stop.set()
+        assert daemon.result() == 0
+    sent = {name: sum(fake.sent.values()) for name, fake in fakes.items()}
+    assert stored_per_exchange(data_dir) == sent
+    final = logs[-1]
+    assert final["event"] == "daemon_stopped"
+    assert final["ticks_accepted"] == final["ticks_committed"] == sum(sent.values())
+
+
+async def test_unlisted_symbol_stops_with_exit_5_naming_it(
+    tmp_path: Path, fakes: dict[str, LocalExchange]
+) -> None:
+    """A symbol the exchange does not list is an operator error: exit 5, message names it."""
+    settings = daemon_settings(tmp_path / "data", {"okx": fakes["okx"]}, symbols=["DOGE/USDT"])
+    with capture_logs() as logs:
+        code = await run_daemon(settings, asyncio.Event().wait(), Metrics())
+    assert code == EXIT_EXCHANGE
+    failed = [e for e in logs if e["event"] == "daemon_failed"]
+    assert "DOGE/USDT" in failed[0]["error"] and "okx" in failed[0]["error"]
+
+
+async def test_foreign_database_file_exits_4_untouched(tmp_path: Path) -> None:
+    """A non-SQLite arbot.db stops start-up with exit 4 and is left as it was."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    junk = b"not a database, " * 100
+    (data_dir / "arbot.db").write_bytes(junk)
+    fake = {"binance": LocalExchange("binance")}  # never started: no feed may run
+    with capture_logs() as logs:
+        code = await run_daemon(daemon_settings(data_dir, fake), asyncio.Event().wait())
+    assert code == EXIT_DATABASE
+    assert "arbot.db: not an SQLite database" in logs[-1]["error"]
+    assert (data_dir / "arbot.db").read_bytes() == junk
+
+
+async def test_second_daemon_on_one_data_dir_exits_4(tmp_path: Path) -> None:
+    """The daemon lock is taken before any database is touched."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    fake = {"binance": LocalExchange("binance")}
+    with acquire_daemon_lock(data_dir), capture_logs() as logs:
+        code = await run_daemon(daemon_settings(data_dir, fake), asyncio.Event().wait())
+    assert code == EXIT_DATABASE
+    assert "held by a running arbot process" in logs[-1]["error"]
+    assert not (data_dir / "arbot.db").exists()
