@@ -152,6 +152,8 @@ def restore(data_dir: Path, source: Path, db: str, backup_dir: Path, now: float)
             _retire_wal(target)
             os.replace(tmp, target)
             fsync_path(data_dir)
+        except OSError as exc:
+            raise DatabaseError(f"{target}: restore from {source} failed: {exc}") from None
         finally:
             for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
                 leftover.unlink(missing_ok=True)

@@ -12,6 +12,11 @@ Tick-derived bars (there are no trades in a quote stream): prices are the mid (b
 open/close = the first/last mid of the hour per (symbol, exchange), high/low = max/min mid;
 `volume` = number of ticks in the hour (as the spec's archive SQL does, COUNT(*)): a measure of
 quote activity, NOT traded volume; `quote_volume` and `trades_count` are NULL (unknown).
+The spec's archive SQL is not used as written: `CAST(timestamp / 3600)` lacks `AS INTEGER`;
+FIRST_VALUE/LAST_VALUE windows mixed with GROUP BY return one arbitrary row's value per
+group, not the first/last of the hour; and it takes open from the bid but close from the ask.
+A tick arriving with a timestamp already below the watermark (days late) is deleted without
+being archived: the watermark never moves back.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from arbot.errors import DatabaseError
 from arbot.settings import RetentionSettings
 from arbot.storage.connection import Pragmas
 from arbot.storage.schema import open_database
@@ -202,19 +208,33 @@ def prune(
     arbot = open_database(data_dir, "arbot", pragmas)
     historical = open_database(data_dir, "historical", pragmas)
     try:
-        report.bars_written = archive_ticks(arbot, historical, now - settings.tickers_days * DAY)
-        report.archived_until = archived_until(historical)
-        if report.archived_until is not None:
-            report.ticks_deleted = delete_ticks_before(
-                arbot, report.archived_until, settings.chunk_rows, pause
-            )
-        for policy in POLICIES:
-            cutoff = now - float(getattr(settings, policy.setting)) * DAY
-            report.rows_deleted[policy.table] = delete_old_rows(
-                arbot, policy, cutoff, settings.chunk_rows, pause
-            )
+        _prune(arbot, historical, settings, now, pause=pause, report=report)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"{data_dir}: retention stopped: {exc}") from None
     finally:
         arbot.close()
         historical.close()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _prune(
+    arbot: sqlite3.Connection,
+    historical: sqlite3.Connection,
+    settings: RetentionSettings,
+    now: float,
+    *,
+    pause: Callable[[float], None],
+    report: PruneReport,
+) -> None:
+    report.bars_written = archive_ticks(arbot, historical, now - settings.tickers_days * DAY)
+    report.archived_until = archived_until(historical)
+    if report.archived_until is not None:
+        report.ticks_deleted = delete_ticks_before(
+            arbot, report.archived_until, settings.chunk_rows, pause
+        )
+    for policy in POLICIES:
+        cutoff = now - float(getattr(settings, policy.setting)) * DAY
+        report.rows_deleted[policy.table] = delete_old_rows(
+            arbot, policy, cutoff, settings.chunk_rows, pause
+        )
