@@ -78,8 +78,8 @@ async def test_auto_mode_polls_rest_while_websocket_is_refused_then_returns() ->
 
 
 @pytest.mark.parametrize(
-    ("status", "kind"), [(429, "rate_limit"), (418, "rate_limit"), (503, "unavailable"),
-                         (500, "unavailable")]
+    ("status", "kind"),
+    [(429, "rate_limit"), (418, "rate_limit"), (503, "unavailable"), (500, "unavailable")],
 )
 async def test_http_errors_are_retried_with_their_kind_counted(status: int, kind: str) -> None:
     """REST errors count as feed errors of the right kind and polling resumes after them."""
@@ -139,8 +139,13 @@ async def test_garbage_rest_answers_emit_no_ticks(fault: str) -> None:
 
 @pytest.mark.parametrize(
     ("quote", "reason"),
-    [("crossed", "crossed"), ("nan", "not_finite"), ("negative", "non_positive"),
-     ("negative_size", "negative_size"), ("missing", "missing_price")],
+    [
+        ("crossed", "crossed"),
+        ("nan", "not_finite"),
+        ("negative", "non_positive"),
+        ("negative_size", "negative_size"),
+        ("missing", "missing_price"),
+    ],
 )
 async def test_bad_quotes_are_rejected_by_reason_and_never_emitted(quote: str, reason: str) -> None:
     """Corrupted quotes are counted under their reason; none is put on the queue."""
@@ -183,9 +188,10 @@ async def test_one_exchange_in_trouble_does_not_stall_another() -> None:
     metrics = Metrics()
     async with LocalExchange("okx", rate=20) as bad, LocalExchange("binance", rate=20) as good:
         bad_cfg = settings("okx", bad.url, watch_timeout=0.3)
-        async with running(bad_cfg, metrics) as bad_sink, running(
-            settings("binance", good.url), metrics
-        ) as good_sink:
+        async with (
+            running(bad_cfg, metrics) as bad_sink,
+            running(settings("binance", good.url), metrics) as good_sink,
+        ):
             await bad_sink.ticks_after(1)
             bad.faults.silent = True
             await bad_sink.wait(lambda: len(bad_sink.downs) == 1)

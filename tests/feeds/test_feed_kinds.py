@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
-from arbot.localmarket import LocalExchange
+from arbot.localmarket import LocalExchange, Replay
 from arbot.metrics import Metrics
 from tests.feeds.conftest import running, sample, settings, symbols_for
 
@@ -78,3 +79,33 @@ async def test_ticks_emitted_equal_valid_quotes_sent() -> None:
     for t in sink.ticks:
         got[t.symbol] = got.get(t.symbol, 0) + 1
     assert got == sent
+
+
+async def test_replayed_usdm_capture_flows_with_exchange_timestamps() -> None:
+    """The recorded USD-M frames, replayed fast through the binance fake, arrive as ticks
+    carrying (present-shifted) exchange event times."""
+    metrics = Metrics()
+    source = Replay.venue("usdm", speed=20.0)
+    async with LocalExchange("binance", source=source, event_time=True) as fake:
+        cfg = fake.exchange_settings("usdm", watch_timeout=2.0, poll_interval=0.05)
+        async with running(cfg, metrics) as sink:
+            ticks = await sink.ticks_after(50)
+    assert {t.symbol for t in ticks} <= {"BTC/USDT", "ETH/USDT"}
+    assert all(t.timestamp != t.received and abs(t.received - t.timestamp) < 1 for t in ticks)
+    assert 50_000 < max(t.bid for t in ticks if t.symbol == "BTC/USDT") < 70_000
+
+
+async def test_ws_mode_waits_out_a_handshake_retry_after() -> None:
+    """A refused handshake with Retry-After: 1 is not retried before the second is over,
+    although the feed's own backoff would retry within milliseconds."""
+    async with LocalExchange("kraken", symbols=("BTC/USD",), rate=20) as fake:
+        cfg = fake.exchange_settings("k", mode="ws", poll_interval=0.05, watch_timeout=0.5)
+        async with running(cfg, Metrics()) as sink:
+            await sink.ticks_after(1)
+            fake.faults.ws_reject, fake.faults.retry_after = 503, 1.0
+            await fake.drop_connections()
+            await sink.wait(lambda: fake.ws_rejected == 1)
+            await asyncio.sleep(0.6)
+            assert fake.ws_rejected == 1
+            fake.faults.clear()
+            await sink.wait(lambda: len(sink.gaps) == 1)

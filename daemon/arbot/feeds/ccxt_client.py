@@ -43,6 +43,8 @@ def _instance(cfg: ExchangeSettings) -> Any:
     ex = cls(dict(cfg.ccxt_options))
     if cfg.sandbox:
         try:
+            if not ex.urls.get("test"):  # some ids carry test=None, which ccxt trips over
+                raise ccxt.NotSupported(cfg.id)
             ex.set_sandbox_mode(True)
         except ccxt.NotSupported:
             raise ExchangeSetupError(

@@ -16,6 +16,7 @@ from aiohttp import WSMsgType, web
 
 from arbot.localmarket.faults import Faults
 from arbot.localmarket.quotes import PriceSource, Quote, RandomWalk
+from arbot.settings import ExchangeSettings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JsonBody = Callable[[web.Request], Any]
@@ -111,6 +112,23 @@ class LocalExchange:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def ccxt_id(self) -> str:
+        return self.kind
+
+    def exchange_settings(self, name: str | None = None, **overrides: Any) -> ExchangeSettings:
+        """Settings that point a feed at this fake (rate limiter off: it is local)."""
+        values: dict[str, Any] = {
+            "id": self.ccxt_id,
+            "name": name or self.kind,
+            "symbols": self.source.symbols,
+            "url_override": self.url,
+            "ccxt_options": {"enableRateLimit": False},
+        }
+        if self.dialect.ws_paths == ():
+            values["mode"] = "rest"
+        return ExchangeSettings(**(values | overrides))
 
     async def __aenter__(self) -> LocalExchange:
         await self.start()
