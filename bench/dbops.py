@@ -5,7 +5,8 @@ few ms into arbot.db, as the daemon's Writer does, and records each commit's lat
 BEGIN to the end of COMMIT, i.e. including any wait for the lock). Measured in one run:
   baseline   the writer alone
   prune      while retention.prune archives and deletes ARBOT_BENCH_PRUNE_ROWS (1,000,000)
-             old ticks (chunk sizes from ARBOT_BENCH_CHUNKS, default 5000,20000)
+             old ticks (chunk sizes from ARBOT_BENCH_CHUNKS, default 5000,20000), and once
+             more with the last chunk size but no pauses between chunks
   backup     while run_backup copies all four files (gzip on)
 Figures drift between machines: compare the rows of one run.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 from arbot.settings import RetentionSettings
 from arbot.storage.backup import run_backup
 from arbot.storage.connection import Pragmas, connect, db_path
-from arbot.storage.retention import DAY, prune
+from arbot.storage.retention import DAY, PruneReport, prune
 from arbot.storage.schema import init_all, open_database
 
 NOW = 1_700_000_000.0
@@ -154,11 +155,31 @@ def run_all(tmp: Path, rows: int, chunks: list[int]) -> list[Result]:
                     measure(data_dir, backup),
                 )
             )
-        work = partial(prune, data_dir, RetentionSettings(chunk_rows=chunk), NOW)
-        results.append(
-            (f"prune/{chunk}", f"prune {rows:,} ticks, chunk_rows={chunk}", measure(data_dir, work))
-        )
+        results.append(measure_prune(data_dir, rows, chunk, pauses=True))
+    # The same again without the pauses between chunks: what they buy the writer.
+    data_dir = tmp / "prune-no-pause"
+    init_all(data_dir)
+    load_old_ticks(data_dir, rows)
+    results.append(measure_prune(data_dir, rows, chunks[-1], pauses=False))
     return results
+
+
+def measure_prune(data_dir: Path, rows: int, chunk: int, *, pauses: bool) -> Result:
+    reports: list[PruneReport] = []
+
+    def work() -> None:
+        pause = time.sleep if pauses else _no_pause
+        reports.append(prune(data_dir, RetentionSettings(chunk_rows=chunk), NOW, pause=pause))
+
+    figures = measure(data_dir, work)
+    figures["archive_s"] = reports[0].archive_seconds
+    label = f"prune/{chunk}" + ("" if pauses else "/no-pause")
+    name = f"prune {rows:,} ticks, chunk_rows={chunk}" + ("" if pauses else ", no pauses")
+    return label, name, figures
+
+
+def _no_pause(seconds: float) -> None:
+    return None
 
 
 def _idle() -> None:
@@ -174,12 +195,16 @@ def main() -> None:
         f"writer: {WRITER_BATCH}-row batches, {WRITER_GAP_S * 1000:.0f} ms apart; "
         "commit latency includes waiting for the lock"
     )
-    header = f"{'while':<48} {'op s':>7} {'commits':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    header = (
+        f"{'while':<48} {'op s':>7} {'archive s':>9} {'commits':>8} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'max ms':>8}"
+    )
     print(header)
     print("-" * len(header))
     for _, name, r in results:
+        archive = f"{r['archive_s']:.2f}" if "archive_s" in r else "-"
         print(
-            f"{name:<48} {r['seconds']:>7.2f} {r['commits']:>8} {r['p50_ms']:>8.2f} "
+            f"{name:<48} {r['seconds']:>7.2f} {archive:>9} {r['commits']:>8} {r['p50_ms']:>8.2f} "
             f"{r['p99_ms']:>8.2f} {r['max_ms']:>8.2f}"
         )
     base = results[0][2]

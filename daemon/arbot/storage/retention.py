@@ -95,6 +95,7 @@ POLICIES = (
 @dataclass(slots=True)
 class PruneReport:
     bars_written: int = 0
+    archive_seconds: float = 0.0
     archived_until: int | None = None
     ticks_deleted: int = 0
     rows_deleted: dict[str, int] = field(default_factory=dict)
@@ -227,7 +228,9 @@ def _prune(
     pause: Callable[[float], None],
     report: PruneReport,
 ) -> None:
+    started = time.monotonic()
     report.bars_written = archive_ticks(arbot, historical, now - settings.tickers_days * DAY)
+    report.archive_seconds = time.monotonic() - started
     report.archived_until = archived_until(historical)
     if report.archived_until is not None:
         report.ticks_deleted = delete_ticks_before(
