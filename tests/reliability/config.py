@@ -57,7 +57,11 @@ def exchange(
         "url_override": url,
         "watch_timeout": 2.0,
         "poll_interval": 0.2,
-        "ccxt_options": {"enableRateLimit": False},
+        # No rate limiter against a local server; spot markets only (fewer start-up calls).
+        "ccxt_options": {
+            "enableRateLimit": False,
+            "options": {"fetchMarkets": {"types": ["spot"]}},
+        },
         **extra,
     }
 
