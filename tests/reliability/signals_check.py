@@ -35,15 +35,11 @@ class SignalCheck:
 
 
 def _fresh_legs(
-    conn: sqlite3.Connection,
-    symbol: str,
-    exchange: str,
-    side: str,
-    price: float,
-    now: float,
-    max_age: float,
+    conn: sqlite3.Connection, leg: tuple[str, str, str, float], now: float, max_age: float
 ) -> tuple[list[float], bool]:
-    """Exchange timestamps of fresh ticks at `price` (verified), else of any fresh tick."""
+    """Exchange timestamps of fresh ticks of leg (symbol, exchange, side, price) at its
+    price (verified), else of any fresh tick of its venue (unverified)."""
+    symbol, exchange, side, price = leg
     window = (symbol, exchange, now - WINDOW, now + WINDOW)
     exact = conn.execute(f"{LEG_SQL} AND t.{side} = ?", (*window, price)).fetchall()
     ok = [ts for ts, rec in exact if now - max_age - SLACK <= rec <= now + SLACK]
