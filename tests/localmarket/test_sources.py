@@ -1,4 +1,4 @@
-"""Price sources: a reproducible random walk with offsets, and replay of the captures."""
+"""Price sources: reproducible synthetic prices with offsets, and replay of the captures."""
 
 from __future__ import annotations
 
@@ -11,27 +11,32 @@ from arbot.localmarket import Faults, Quote, RandomWalk, Replay
 from arbot.localmarket.quotes import unified_symbol
 
 
-def test_same_seed_walks_identically_and_offset_shifts_prices() -> None:
-    a = RandomWalk(symbols=("BTC/USDT",), seed=7)
-    b = RandomWalk(symbols=("BTC/USDT",), seed=7, offset=0.01)
-    for _ in range(50):
-        qa, qb = a.step("BTC/USDT", 1000.5), b.step("BTC/USDT", 1000.5)
+def test_same_seed_agrees_at_the_same_instant_and_offset_shifts_prices() -> None:
+    """Two venues with one seed quote the same mid at the same moment, however many quotes
+    each has sent before; the offset moves prices by exactly that fraction."""
+    a = RandomWalk(symbols=("BTC/USDT",), seed=7, noise_bps=0.0)
+    b = RandomWalk(symbols=("BTC/USDT",), seed=7, noise_bps=0.0, offset=0.01)
+    for t in range(30):
+        a.step("BTC/USDT", 1000.0 + t)
+    qa, qb = a.step("BTC/USDT", 2000.5), b.step("BTC/USDT", 2000.5)
     assert qa.bid is not None and qb.bid is not None and qa.ask is not None
-    assert qb.bid == pytest.approx(qa.bid * 1.01, rel=1e-3)
+    assert qb.bid == pytest.approx(qa.bid * 1.01)
     assert 0 < qa.bid < qa.ask
+    assert a.mid("BTC/USDT", 0.0) != a.mid("BTC/USDT", 300.0)  # prices do move
 
 
 def test_dislocations_come_and_go() -> None:
-    walk = RandomWalk(
+    prices = RandomWalk(
         symbols=("ETH/USDT",),
         seed=1,
-        volatility_bps=0.0,
+        noise_bps=0.0,
+        swing_bps=0.0,
         dislocation_every=10.0,
         dislocation_size=0.01,
         dislocation_length=2.0,
     )
-    inside = walk.step("ETH/USDT", 1001.0)
-    outside = walk.step("ETH/USDT", 1005.0)
+    inside = prices.step("ETH/USDT", 1001.0)
+    outside = prices.step("ETH/USDT", 1005.0)
     assert inside.bid is not None and outside.bid is not None
     assert inside.bid == pytest.approx(outside.bid * 1.01)
 

@@ -130,13 +130,15 @@ class Feed:
         await self._emit(raws, received)
 
     async def _probe_ws(self, client: ExchangeClient) -> tuple[list[dict[str, Any]], float]:
+        retry_after: float | None = None
         while True:
-            await asyncio.sleep(self._ws_probe.next())
+            await asyncio.sleep(self._ws_probe.next(retry_after))
             try:
                 raws = await client.watch()
             except (TransientFeedError, FatalFeedError) as exc:
                 self._count_error(exc)
-                self._log.info("ws_probe_failed", error=str(exc))
+                retry_after = exc.retry_after if isinstance(exc, TransientFeedError) else None
+                self._log.info("ws_probe_failed", error=str(exc), retry_after=retry_after)
                 continue
             return raws, self._clock()
 

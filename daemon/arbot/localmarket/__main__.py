@@ -35,7 +35,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--offset",
         type=float,
         default=0.0,
-        help="relative price offset, 0.002 quotes 0.2%% above the common walk",
+        help="relative price offset, 0.002 quotes 0.2%% above the common path",
     )
     p.add_argument(
         "--dislocation-every",

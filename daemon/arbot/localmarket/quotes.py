@@ -1,4 +1,4 @@
-"""Price sources for the fake exchanges: a seeded random walk, and replay of the recorded
+"""Price sources for the fake exchanges: seeded synthetic prices, and replay of the recorded
 Binance bookTicker captures shipped in data/."""
 
 from __future__ import annotations
@@ -44,29 +44,45 @@ class PriceSource(Protocol):
 
 @dataclass
 class RandomWalk:
-    """Each symbol's mid follows a seeded geometric random walk; quotes are paced evenly,
-    `rate` per second per symbol, one at a time (so a client never gets two in one read).
-    Two sources with the same seed walk identically; `offset` (relative, 0.002 = +0.2 %)
-    and periodic dislocations make cross-exchange spreads for the demo."""
+    """Each symbol's mid follows a path of the wall clock (a few slow waves, `swing_bps`
+    deep, the same for every venue) plus per-quote random noise (`noise_bps`, from `seed`):
+    venues agree at the same instant up to noise, so their spreads are their `offset`s
+    (relative, 0.002 = +0.2 %) and the periodic dislocations, which the demo detects.
+    Quotes are paced evenly, `rate` per second per symbol, one at a time (so a client
+    never receives two in one read)."""
 
     symbols: Sequence[str] = ("BTC/USDT", "ETH/USDT")
     rate: float = 10.0
     seed: int = 0
     offset: float = 0.0
     spread_bps: float = 2.0
-    volatility_bps: float = 1.0
+    swing_bps: float = 30.0
+    noise_bps: float = 1.0
     dislocation_every: float = 0.0
     dislocation_size: float = 0.005
     dislocation_length: float = 2.0
-    _mids: dict[str, float] = field(init=False, repr=False)
+    _waves: dict[str, list[tuple[float, float, float]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
-        self._mids = {s: _START_PRICES.get(s.split("/")[0], 100.0) for s in self.symbols}
+        # (amplitude, period seconds, phase) per wave, seeded by the symbol alone: every
+        # venue quoting a symbol follows one path, whatever its seed.
+        self._waves = {
+            s: [
+                (w, paths.uniform(p / 2, p), paths.uniform(0, 2 * math.pi))
+                for w, p in ((1.0, 600.0), (0.5, 120.0), (0.2, 20.0))
+            ]
+            for s in self.symbols
+            for paths in [random.Random(s)]
+        }
+
+    def mid(self, symbol: str, now: float) -> float:
+        path = sum(a * math.sin(2 * math.pi * now / p + ph) for a, p, ph in self._waves[symbol])
+        base = _START_PRICES.get(symbol.split("/", maxsplit=1)[0], 100.0)
+        return base * math.exp(path * self.swing_bps / 1e4)
 
     def step(self, symbol: str, now: float) -> Quote:
-        mid = self._mids[symbol] * math.exp(self._rng.gauss(0.0, self.volatility_bps / 1e4))
-        self._mids[symbol] = mid
+        mid = self.mid(symbol, now) * math.exp(self._rng.gauss(0.0, self.noise_bps / 1e4))
         shift = self.offset
         if self.dislocation_every > 0 and now % self.dislocation_every < self.dislocation_length:
             shift += self.dislocation_size
