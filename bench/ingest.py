@@ -58,6 +58,12 @@ async def feed(queue: asyncio.Queue[Tick | None], exchange: str, n: int) -> None
         await put(tick(exchange, k))
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process, all threads: comparable even when the machine is busy."""
+    t = os.times()
+    return t.user + t.system
+
+
 async def run_pipeline(settings: StorageSettings, rows: int) -> tuple[float, int]:
     """Seconds from the first put until everything is committed, and rows committed."""
     settings.data_dir.mkdir()
@@ -252,7 +258,9 @@ def main() -> None:
         )
         print(f"  pipeline: {rows:,} ticks ...", flush=True)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            cpu = cpu_seconds()
             elapsed, committed = runner.run(run_pipeline(settings, rows))
+            cpu = cpu_seconds() - cpu
         peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         size = disk_bytes(settings.data_dir)
         ours = open_database(settings.data_dir, "arbot", pragmas)
@@ -260,7 +268,9 @@ def main() -> None:
         ours_ms = history_p50_ms(ours, committed)
         ours.close()
         print("  (a) plain executemany ...", flush=True)
+        plain_cpu = cpu_seconds()
         plain = committed / plain_executemany(work / "plain", pragmas, rows, settings.batch_size)
+        plain_cpu = cpu_seconds() - plain_cpu
         print(f"  (b) spec per-row commit: {n_spec:,} rows ...", flush=True)
         spec_rate = spec_per_row(work / "spec_per_row.db", pragmas, n_spec)
         print(f"  spec table for queries: {n_query:,} rows ...", flush=True)
@@ -277,6 +287,11 @@ def main() -> None:
     print(
         f"{'(b) spec per-row INSERT+commit rows/s':<44} {spec_rate:>14,.0f} "
         f"{rate / spec_rate:>9.0f}x"
+    )
+    print(f"{'CPU µs per tick, all threads (ours)':<44} {cpu / committed * 1e6:>14.2f}")
+    print(
+        f"{'CPU µs per row (a) plain executemany':<44} {plain_cpu / committed * 1e6:>14.2f} "
+        f"{plain_cpu / cpu:>9.2f}x"
     )
     print(f"{'bytes per tick on disk (db+WAL, checkpointed)':<44} {size / committed:>14.1f}")
     print(f"{'peak RSS MiB (after the pipeline run)':<44} {peak_rss_mib:>14.0f}")
