@@ -177,6 +177,7 @@ class _Daemon:
                 "daemon_started",
                 data_dir=str(s.storage.data_dir),
                 exchanges=[e.name for e in self.exchanges],
+                loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
             )
             await self.stopping.wait()
             self.notifier.notify("STOPPING=1", "STATUS=draining")

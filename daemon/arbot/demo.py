@@ -3,7 +3,7 @@
 Venues: Binance spot and Binance USD-M futures replay the recorded captures (BTC/USDT and
 ETH/USDT: a real basis of a few basis points between two live books), and two synthetic
 venues in OKX's and Kraken's wire formats quote SOL/USDT and XRP/USDT from one seeded
-random walk; the Kraken one is dislocated by 0.4 % for 3 s every 10 s, so the detector
+random walk; the Kraken one is dislocated by 0.4 % for 3 s every 6 s, so the detector
 records opportunities within the first minute.
 """
 
@@ -43,7 +43,7 @@ def _dislocated_walk() -> PriceSource:
         SYNTHETIC,
         rate=5.0,
         seed=7,
-        dislocation_every=10.0,
+        dislocation_every=6.0,
         dislocation_size=0.004,
         dislocation_length=3.0,
     )
@@ -109,6 +109,11 @@ async def run_demo(
             reporter.cancel()
     ticks, signals = _stored(metrics)
     print(f"demo stopped (exit {code}): {ticks} ticks and {signals} signals stored", file=out)
+    print(
+        f"look at them: arbot query signals --data-dir {data_dir}\n"
+        f"              arbot query spreads --data-dir {data_dir}",
+        file=out,
+    )
     return code
 
 

@@ -98,6 +98,13 @@ class DaemonProcess:
             text = await resp.text()
         return text, parse_metrics(text)
 
+    async def health(self) -> tuple[int, str]:
+        """GET /healthz: (status, reason)."""
+        url = f"http://127.0.0.1:{self.metrics_port}/healthz"
+        async with aiohttp.ClientSession() as session, session.get(url) as resp:
+            body = await resp.json()
+        return resp.status, body["reason"] if resp.status != 200 else body["status"]
+
     def terminate(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
 

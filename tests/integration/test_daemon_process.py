@@ -35,7 +35,11 @@ def config(tmp_path: Path, fakes: dict[str, LocalExchange], metrics_port: int) -
     # from public endpoints even with keys; binance and okx would call private ones.)
     exchanges[2]["ccxt_options"] = {"enableRateLimit": False, **SECRETS}
     doc = daemon_doc(
-        tmp_path / "data", exchanges, metrics_port, service={"flow_window": FLOW_WINDOW}
+        tmp_path / "data",
+        exchanges,
+        metrics_port,
+        service={"flow_window": FLOW_WINDOW},
+        metrics={"healthy_after": FLOW_WINDOW},
     )
     return write_config(tmp_path / "arbot.toml", doc)
 
@@ -68,7 +72,15 @@ async def test_daemon_process_lifecycle(tmp_path: Path, fakes: dict[str, LocalEx
                 return f"notify={listener.messages[-5:]}\n{daemon.tail()}"
 
             await eventually(lambda: listener.has("READY=1"), lambda: f"READY=1; {state()}")
-            await eventually(lambda: listener.has("WATCHDOG=1"), lambda: f"WATCHDOG=1; {state()}")
+            # Past the start-up grace (one flow window), pings mean data really flows.
+            await eventually_scraped(daemon, lambda s: all(received(s, n) > 0 for n in fakes))
+            await asyncio.sleep(FLOW_WINDOW)
+            mark = len(listener.messages)
+            await eventually(
+                lambda: listener.has("WATCHDOG=1", since=mark), lambda: f"WATCHDOG=1; {state()}"
+            )
+            assert await daemon.health() == (200, "ok")
+            assert daemon.find("daemon_started")[0]["loop"] == "uvloop"
 
             # Invalid quotes are rejected and counted by reason.
             binance = fakes["binance"]
@@ -117,6 +129,8 @@ async def test_daemon_process_lifecycle(tmp_path: Path, fakes: dict[str, LocalEx
             )
             await eventually(lambda: len(listener.messages) >= quiet + 4, state)
             assert not listener.has("WATCHDOG=1", since=quiet)
+            status, reason = await daemon.health()
+            assert status == 503 and reason.startswith("no tick received"), reason
 
             daemon.terminate()
             assert await daemon.wait() == 0

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from arbot import logs
-from arbot.app import run_daemon, run_until_signalled
 from arbot.cli.common import add_config_args
 from arbot.settings import config_path, load_settings
 
@@ -36,13 +35,17 @@ def register(groups: dict[str, Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # Imported here: the daemon's modules (aiohttp, feeds) would slow every other command.
+    from arbot.app import run_daemon, run_until_signalled
+
     settings = load_settings(config_path(args.config), args.data_dir)
     logs.configure(settings.logging.format, settings.logging.level)
     return run_until_signalled(lambda stop: run_daemon(settings, stop))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from arbot.demo import run_demo  # imports the fake exchanges only for the demo
+    from arbot.app import run_until_signalled
+    from arbot.demo import run_demo
 
     logs.configure("auto", args.log_level)
     return run_until_signalled(
