@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,37 @@ async def test_a_failing_job_is_logged_and_the_loop_goes_on(
     assert events.index(("daily_job_failed", "backup")) < events.index(
         ("daily_job_done", "retention")
     )
+
+
+async def test_cancelling_the_daemon_stops_a_running_prune(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """Cancelled mid-prune, the job's thread stops at its next hour or chunk and leaves the
+    rest (the next run finishes the job: archive and delete are idempotent)."""
+    now = MIDNIGHT + 3.5 * 3600 - 1
+    conn = open_database(data_dir, "arbot")
+    insert_ticks(conn, random_ticks(30_000, now - 9 * DAY, DAY))
+    conn.close()
+    settings = Settings(
+        storage=StorageSettings(data_dir=data_dir),
+        retention=RetentionSettings(run_at="03:30", chunk_rows=100),
+        backup=BackupSettings(enabled=False),
+    )
+    fake = FakeTime(now, now + DAY)
+    task = asyncio.create_task(run_daily_jobs(settings, metrics, fake.clock, fake.sleep))
+    hist = open_database(data_dir, "historical", readonly=True)
+    for _ in range(3000):  # until the first hour is archived
+        if hist.execute("SELECT count(*) FROM archive_state").fetchone()[0]:
+            break
+        await asyncio.sleep(0.01)
+    hist.close()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for thread in threading.enumerate():
+        if thread.name.startswith("arbot-daily-job"):
+            await asyncio.to_thread(thread.join, 10)
+            assert not thread.is_alive()
+    conn = open_database(data_dir, "arbot", readonly=True)
+    assert conn.execute("SELECT count(*) FROM ticks").fetchone()[0] > 0
+    conn.close()

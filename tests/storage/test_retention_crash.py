@@ -28,8 +28,9 @@ CHILD = textwrap.dedent(
     from arbot.storage.retention import prune
 
     def pause(seconds: float) -> None:
-        print("chunk", flush=True)
-        time.sleep(0.01)
+        if seconds > 0:  # the delete phase (archive calls pause(0) between hours)
+            print("chunk", flush=True)
+            time.sleep(0.01)
 
     prune(Path(sys.argv[1]), RetentionSettings(chunk_rows=100), float(sys.argv[2]), pause=pause)
     print("done", flush=True)

@@ -16,6 +16,7 @@ import re
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,8 +83,15 @@ def verify_database(path: Path) -> None:
         raise BackupVerificationError(f"{path}: not an arbot database (application_id {app_id})")
 
 
-def copy_database(source: Path, dest: Path, step_pages: int = STEP_PAGES) -> None:
-    """Online copy of `source` into a new file `dest`, from one read snapshot."""
+def _go_on() -> None:
+    return None
+
+
+def copy_database(
+    source: Path, dest: Path, step_pages: int = STEP_PAGES, check: Callable[[], None] = _go_on
+) -> None:
+    """Online copy of `source` into a new file `dest`, from one read snapshot. `check` runs
+    between steps; an exception from it aborts the copy (how the daemon stops a backup)."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, isolation_level=None)
     try:
         dst = sqlite3.connect(dest, isolation_level=None)
@@ -93,7 +101,7 @@ def copy_database(source: Path, dest: Path, step_pages: int = STEP_PAGES) -> Non
             dst.execute("PRAGMA synchronous = OFF")
             src.execute("BEGIN")
             src.execute("SELECT count(*) FROM sqlite_master").fetchone()  # pins the snapshot
-            src.backup(dst, pages=step_pages, sleep=0)
+            src.backup(dst, pages=step_pages, sleep=0, progress=lambda *_: check())
             src.execute("COMMIT")
             # The copy keeps the source's WAL flag; a self-contained file is simpler to ship.
             dst.execute("PRAGMA journal_mode = DELETE")
@@ -122,7 +130,13 @@ def _gzip(raw: Path, out: Path) -> None:
 
 
 def backup_database(
-    data_dir: Path, db: str, dest_dir: Path, now: float, *, compress: bool = True
+    data_dir: Path,
+    db: str,
+    dest_dir: Path,
+    now: float,
+    *,
+    compress: bool = True,
+    check: Callable[[], None] = _go_on,
 ) -> BackupFile:
     """Back up one database into `dest_dir`; the file appears only once verified."""
     started = time.monotonic()
@@ -131,7 +145,7 @@ def backup_database(
     raw = dest_dir / f".{final.name}.raw.partial"
     packed = dest_dir / f".{final.name}.partial"
     try:
-        copy_database(db_path(data_dir, db), raw)
+        copy_database(db_path(data_dir, db), raw, check=check)
         verify_database(raw)
         if compress:
             _gzip(raw, packed)
@@ -201,6 +215,7 @@ def run_backup(
     keep_daily: int = 7,
     keep_weekly: int = 4,
     databases: tuple[str, ...] = DATABASES,
+    check: Callable[[], None] = _go_on,
 ) -> BackupReport:
     """Back up every database, then rotate. A failed file is deleted and reported; weekly
     copies and rotation only happen when the whole set is good, so a bad run never
@@ -212,7 +227,9 @@ def run_backup(
             report.failed[db] = f"{db_path(data_dir, db)}: does not exist"
             continue
         try:
-            report.files.append(backup_database(data_dir, db, dest_dir, now, compress=compress))
+            report.files.append(
+                backup_database(data_dir, db, dest_dir, now, compress=compress, check=check)
+            )
         except (BackupVerificationError, sqlite3.Error, OSError) as exc:
             report.failed[db] = str(exc)
     if report.ok:
@@ -221,17 +238,3 @@ def run_backup(
         report.removed = rotate(dest_dir, keep_daily)
         report.removed += rotate(dest_dir / WEEKLY_DIR, keep_weekly)
     return report
-
-
-def newest_backup(dest_dir: Path, db: str) -> tuple[Path, float] | None:
-    """The newest daily backup file of `db` and its time, if any."""
-    found = []
-    if dest_dir.is_dir():
-        for path in dest_dir.iterdir():
-            parsed = parse_name(path)
-            if parsed is not None and parsed[0] == db:
-                found.append((parsed[1], path))
-    if not found:
-        return None
-    when, path = max(found)
-    return path, when

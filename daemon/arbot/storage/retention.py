@@ -118,9 +118,15 @@ def hour_bars(arbot: sqlite3.Connection, start: int) -> list[tuple[object, ...]]
     ]
 
 
-def archive_ticks(arbot: sqlite3.Connection, historical: sqlite3.Connection, cutoff: float) -> int:
+def archive_ticks(
+    arbot: sqlite3.Connection,
+    historical: sqlite3.Connection,
+    cutoff: float,
+    pause: Callable[[float], None] = time.sleep,
+) -> int:
     """Archive every complete hour below `cutoff` not archived yet; return the bars written.
-    Each hour is one historical.db transaction that also advances the watermark."""
+    Each hour is one historical.db transaction that also advances the watermark; `pause(0)`
+    between hours is where a caller can stop the job (by raising)."""
     target = int(cutoff // HOUR) * HOUR
     until = archived_until(historical)
     written = 0
@@ -145,6 +151,7 @@ def archive_ticks(arbot: sqlite3.Connection, historical: sqlite3.Connection, cut
             historical.execute("ROLLBACK")
             raise
         written += len(bars)
+        pause(0)
     return written
 
 
@@ -229,7 +236,8 @@ def _prune(
     report: PruneReport,
 ) -> None:
     started = time.monotonic()
-    report.bars_written = archive_ticks(arbot, historical, now - settings.tickers_days * DAY)
+    cutoff = now - settings.tickers_days * DAY
+    report.bars_written = archive_ticks(arbot, historical, cutoff, pause)
     report.archive_seconds = time.monotonic() - started
     report.archived_until = archived_until(historical)
     if report.archived_until is not None:
