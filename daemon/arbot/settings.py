@@ -16,15 +16,19 @@ DEFAULT_CONFIG = Path("/etc/arbot/arbot.toml")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 Fraction = Annotated[float, Field(ge=0, lt=1)]
+Lax = Field(strict=False)
 Positive = Annotated[float, Field(gt=0)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a TOML value of another type is an error, never coerced (true is not 1, "60" is
+    # not 60.0, 1 is not true); integers still pass for floats. Paths and arrays are declared
+    # Lax: TOML gives them as strings and lists.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class StorageSettings(_Section):
-    data_dir: Path = Path("/var/lib/arbot")
+    data_dir: Annotated[Path, Lax] = Path("/var/lib/arbot")
     batch_size: int = Field(5000, ge=1, le=200_000)
     linger_ms: int = Field(250, ge=1, le=60_000)
     queue_size: int = Field(100_000, ge=10, le=10_000_000)
@@ -44,7 +48,7 @@ class ExchangeSettings(_Section):
     name: str = ""
     enabled: bool = True
     arbitrage_enabled: bool = True
-    symbols: tuple[str, ...] = Field(min_length=1)
+    symbols: Annotated[tuple[str, ...], Lax] = Field(min_length=1)
     mode: Literal["auto", "ws", "rest"] = "auto"
     poll_interval: Positive = 2.0
     watch_timeout: Positive = 30.0
@@ -87,7 +91,7 @@ class DetectorSettings(_Section):
     cooldown: Positive = 60.0
     trend_halflife: Positive = 10.0
     trend_threshold_percent: float = Field(0.01, ge=0)
-    quote_groups: tuple[tuple[str, ...], ...] = ()
+    quote_groups: Annotated[tuple[Annotated[tuple[str, ...], Lax], ...], Lax] = ()
 
     @model_validator(mode="after")
     def _check(self) -> DetectorSettings:
@@ -127,7 +131,7 @@ class RetentionSettings(_Section):
 
 class BackupSettings(_Section):
     enabled: bool = True
-    dir: Path | None = None
+    dir: Annotated[Path, Lax] | None = None
     run_at: str = Field("04:00", pattern=_HHMM.pattern)
     compress: bool = True
     keep_daily: int = Field(7, ge=1)
@@ -158,7 +162,7 @@ class ServiceSettings(_Section):
 
 class Settings(_Section):
     storage: StorageSettings = StorageSettings()
-    exchanges: tuple[ExchangeSettings, ...] = ()
+    exchanges: Annotated[tuple[ExchangeSettings, ...], Lax] = ()
     detector: DetectorSettings = DetectorSettings()
     metrics: MetricsSettings = MetricsSettings()
     logging: LoggingSettings = LoggingSettings()

@@ -125,10 +125,6 @@ def test_another_applications_database_is_refused(
     assert [p.name for p in data.iterdir()] == [bad.name]
 
 
-WAL_LEFTOVERS = "check_file's read-only connection leaves -wal/-shm next to WAL-mode files"
-
-
-@pytest.mark.xfail(strict=True, reason=WAL_LEFTOVERS)
 def test_another_applications_wal_database_gets_no_sibling_files(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -157,7 +153,6 @@ def test_a_truncated_database_is_refused(
     assert "truncated" in refused(config, initialised, capsys, bad)
 
 
-@pytest.mark.xfail(strict=True, reason=WAL_LEFTOVERS)
 def test_a_refused_init_adds_no_files(
     config: Path, initialised: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -192,10 +187,6 @@ def test_a_newer_database_is_refused_untouched(
     assert f"schema version {len(migrations(db)) + 1} is newer" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the version is checked after connect() switched the file to WAL (a header write)",
-)
 def test_a_newer_database_in_rollback_journal_mode_is_refused_untouched(
     config: Path, initialised: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -207,10 +198,6 @@ def test_a_newer_database_in_rollback_journal_mode_is_refused_untouched(
     refused(config, initialised, capsys, bad)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="init_all checks versions per file while opening, after creating earlier files",
-)
 def test_a_newer_file_is_refused_before_any_file_is_created(
     config: Path, initialised: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -121,11 +121,6 @@ LAX_MODE = "settings are validated in pydantic's lax mode (coerces these)"
 COERCIBLE_KEYS = [(p, k) for p, k in KEYS if k in COERCED]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="settings are validated in pydantic's lax mode",
-)
 @given(data=st.data())
 @example(data=None).via("true for an integer")
 def test_coercible_wrong_types_are_rejected_too(data: st.DataObject | None) -> None:
@@ -147,11 +142,6 @@ def test_coercible_wrong_types_are_rejected_too(data: st.DataObject | None) -> N
         (("exchanges", 0, "sandbox"), "yes"),
         (("exchanges", 0, "taker_fee"), False),
     ],
-)
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="settings are validated in pydantic's lax mode",
 )
 def test_coercions_that_hide_typos(path: tuple[str | int, ...], value: object) -> None:
     assert_named_error(path, value)

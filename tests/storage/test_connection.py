@@ -134,11 +134,6 @@ def test_another_applications_database_is_refused_untouched(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["arbot.db"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="check_file's read-only connection leaves -wal/-shm next to a WAL-mode file "
-    "(it cannot remove them on close)",
-)
 def test_another_applications_wal_database_gets_no_sibling_files(tmp_path: Path) -> None:
     path = tmp_path / "arbot.db"
     make_foreign(path, "wal")
@@ -172,11 +167,6 @@ def test_a_corrupt_page_is_refused(data_dir: Path) -> None:
     assert fingerprint(path) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="check_file builds 'file:{path}?mode=ro' unescaped: '?' in the path ends the "
-    "file name, so SQLite opens (and creates) another file",
-)
 def test_a_question_mark_in_the_path_is_part_of_the_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

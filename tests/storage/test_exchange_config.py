@@ -74,11 +74,6 @@ def test_removed_exchanges_are_disabled_not_deleted(conn: sqlite3.Connection) ->
     assert exchange_config.load(conn)["kraken"].enabled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync with no exchanges runs `NOT IN (NULL)`, which is never true, so nothing "
-    "is disabled",
-)
 def test_removing_every_exchange_disables_all(conn: sqlite3.Connection) -> None:
     exchange_config.sync(conn, (exchange("binance"),))
     exchange_config.sync(conn, ())

@@ -74,7 +74,6 @@ ORDER BY avg_spread DESC
 # clause overrides those inside an INSTEAD OF trigger, so under the spec's INSERT OR REPLACE the
 # trigger's `INSERT OR IGNORE INTO symbols/exchanges` replaces the name's row with a new id,
 # orphaning every earlier tick of that symbol or exchange (they vanish from the view).
-TRIGGER_BUG = "tickers_insert: outer OR REPLACE re-creates symbols/exchanges rows (new ids)"
 # The spec's retention delete (DataRetentionManager._cleanup_tickers).
 CLEANUP = "DELETE FROM tickers WHERE timestamp < ?"
 
@@ -120,7 +119,6 @@ def test_insert_ticker_through_the_view(conn: sqlite3.Connection) -> None:
     assert isinstance(created_at, str) and len(created_at) == len("2024-01-01 00:00:00")
 
 
-@pytest.mark.xfail(strict=True, reason=TRIGGER_BUG)
 def test_bulk_insert_tickers_keeps_every_row(conn: sqlite3.Connection) -> None:
     """The spec's bulk_insert_tickers (INSERT OR REPLACE, executemany) stores every tick."""
     rows = [*ticks("BTC/USDT", "binance", 5), *ticks("BTC/USDT", "okx", 5)]
@@ -132,7 +130,6 @@ def test_bulk_insert_tickers_keeps_every_row(conn: sqlite3.Connection) -> None:
     assert stored == rows
 
 
-@pytest.mark.xfail(strict=True, reason=TRIGGER_BUG)
 def test_same_symbol_exchange_timestamp_replaces(conn: sqlite3.Connection) -> None:
     """UNIQUE(symbol, exchange, timestamp) with INSERT OR REPLACE: the later row wins, no
     duplicate; another exchange or timestamp is a distinct row."""
@@ -156,7 +153,6 @@ def test_same_symbol_exchange_timestamp_replaces(conn: sqlite3.Connection) -> No
     assert conn.execute("SELECT count(*) FROM ticks").fetchone() == (3,)
 
 
-@pytest.mark.xfail(strict=True, reason="tickers_insert forces OR REPLACE on ticks (same fix)")
 def test_plain_insert_of_a_duplicate_fails_like_the_spec_table(conn: sqlite3.Connection) -> None:
     """A plain INSERT of an existing (symbol, exchange, timestamp) violates the UNIQUE
     constraint, as on the spec's table, instead of silently replacing."""
@@ -166,7 +162,6 @@ def test_plain_insert_of_a_duplicate_fails_like_the_spec_table(conn: sqlite3.Con
         conn.execute(insert, ("BTC/USDT", "binance", 3.0, 4.0, None, None, 10.0))
 
 
-@pytest.mark.xfail(strict=True, reason="tickers_insert stores recv_delta_ms = 0 (same fix)")
 def test_created_at_is_the_insertion_time(conn: sqlite3.Connection) -> None:
     """created_at of a row inserted through the view is when it was inserted, as the spec's
     DEFAULT CURRENT_TIMESTAMP, not the tick's (possibly old) timestamp."""

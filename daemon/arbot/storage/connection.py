@@ -29,8 +29,15 @@ def db_path(data_dir: Path, name: str) -> Path:
     return data_dir / f"{name}.db"
 
 
-def check_file(path: Path) -> None:
-    """Raise DatabaseError if `path` exists but is not a healthy SQLite file. Never writes."""
+def sqlite_uri(path: Path, mode: str) -> str:
+    """A URI for `path`: as_uri() percent-encodes '?', '#' and '%', which SQLite would
+    otherwise read as the end of the file name."""
+    return f"{path.resolve().as_uri()}?mode={mode}"
+
+
+def check_file(path: Path, max_version: int | None = None) -> None:
+    """Raise DatabaseError if `path` exists but is not a healthy SQLite file of ours, or has a
+    schema version above `max_version`. Never writes to the file."""
     if not path.exists() or path.stat().st_size == 0:
         return
     size = path.stat().st_size
@@ -48,10 +55,13 @@ def check_file(path: Path) -> None:
         raise DatabaseError(
             f"{path}: database file is truncated ({size} bytes, header says {pages * page_size})"
         )
+    sidecars = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    created = [p for p in sidecars if not p.exists()]
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(sqlite_uri(path, "ro"), uri=True)
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = conn.execute(
                 "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
             ).fetchone()[0]
@@ -61,10 +71,20 @@ def check_file(path: Path) -> None:
                     raise DatabaseError(f"{path}: database is corrupt: {result}")
         finally:
             conn.close()
+            # A read-only connection cannot remove the -wal/-shm it creates beside a WAL-mode
+            # file; remove those we created (none existed, so no other connection uses them).
+            # Opening read-write instead would checkpoint into a file we may refuse.
+            for p in created:
+                p.unlink(missing_ok=True)
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(f"{path}: database is corrupt or unreadable: {exc}") from None
     if app_id != APPLICATION_ID and (app_id != 0 or tables):
         raise DatabaseError(f"{path}: an SQLite database of another application (refusing it)")
+    if max_version is not None and version > max_version:
+        raise DatabaseError(
+            f"{path}: schema version {version} is newer than this arbot supports "
+            f"({max_version}); upgrade arbot or restore an older backup"
+        )
 
 
 def apply_pragmas(conn: sqlite3.Connection, pragmas: Pragmas) -> None:
@@ -87,7 +107,7 @@ def connect(
     try:
         if readonly:
             conn = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                sqlite_uri(path, "ro"), uri=True, isolation_level=None, check_same_thread=False
             )
         else:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

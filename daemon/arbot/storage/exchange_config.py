@@ -53,7 +53,8 @@ def sync(conn: sqlite3.Connection, exchanges: tuple[ExchangeSettings, ...]) -> N
             rows,
         )
         names = [e.name for e in exchanges]
-        placeholders = ",".join("?" * len(names)) or "NULL"
+        # An empty list stays empty: `NOT IN ()` is true in SQLite, `NOT IN (NULL)` never is.
+        placeholders = ",".join("?" * len(names))
         conn.execute(
             f"UPDATE exchange_config SET enabled = FALSE, updated_at = CURRENT_TIMESTAMP "
             f"WHERE enabled AND exchange NOT IN ({placeholders})",

@@ -74,7 +74,7 @@ def open_database(
 ) -> sqlite3.Connection:
     """Check, open and migrate one of the four files (read-only opens do not migrate)."""
     path = db_path(data_dir, db)
-    check_file(path)
+    check_file(path, max_version=len(migrations(db)))
     if readonly:
         if not path.exists():
             raise DatabaseError(f"{path}: database does not exist; run `arbot db init` first")
@@ -102,7 +102,7 @@ def init_all(data_dir: Path, pragmas: Pragmas | None = None) -> dict[str, int]:
     except OSError as exc:
         raise DatabaseError(f"{data_dir}: cannot create data directory: {exc.strerror}") from None
     for db in DATABASES:
-        check_file(db_path(data_dir, db))
+        check_file(db_path(data_dir, db), max_version=len(migrations(db)))
     versions: dict[str, int] = {}
     for db in DATABASES:
         conn = open_database(data_dir, db, pragmas)

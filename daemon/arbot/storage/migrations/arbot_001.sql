@@ -12,7 +12,7 @@
 --   * `ticks_ts` (ts-led) serves the spec's time-only filters (retention, spread window)
 --     and is append-only, so it costs little;
 --   * created_at is derived from the receive time (stored as a small ms delta to ts).
--- Measured effect: see bench/ingest.py output quoted in README ("Storage layout").
+-- Measured effect: `python -m bench layout` (bench/layout.py), quoted in README.
 -- Trade-off: price history for one (symbol, exchange) reads the window's rows of all
 -- exchanges of that symbol (still a range scan on the primary key; measured in bench).
 -- `id` of the spec's table is not kept: nothing in the spec's SQL reads it.
@@ -48,15 +48,24 @@ FROM ticks AS t
 JOIN symbols AS s ON s.id = t.symbol_id
 JOIN exchanges AS e ON e.id = t.exchange_id;
 
+-- The caller's conflict clause (the spec's INSERT OR REPLACE) overrides every clause inside a
+-- trigger, so: the dimension inserts cannot conflict at all (an OR IGNORE here runs as OR
+-- REPLACE: the name gets a new id and its earlier ticks drop out of the view), and the ticks
+-- insert takes the caller's policy, as the spec's table would (OR REPLACE replaces, OR IGNORE
+-- keeps the old row, a plain INSERT of a duplicate fails). created_at is the insertion time,
+-- as the spec's DEFAULT CURRENT_TIMESTAMP.
 CREATE TRIGGER tickers_insert INSTEAD OF INSERT ON tickers
 BEGIN
-    INSERT OR IGNORE INTO symbols(name) VALUES (NEW.symbol);
-    INSERT OR IGNORE INTO exchanges(name) VALUES (NEW.exchange);
-    INSERT OR REPLACE INTO ticks(symbol_id, ts, exchange_id, bid, ask, bid_size, ask_size,
-                                 recv_delta_ms)
+    INSERT INTO symbols(name) SELECT NEW.symbol
+    WHERE NOT EXISTS (SELECT 1 FROM symbols WHERE name = NEW.symbol);
+    INSERT INTO exchanges(name) SELECT NEW.exchange
+    WHERE NOT EXISTS (SELECT 1 FROM exchanges WHERE name = NEW.exchange);
+    INSERT INTO ticks(symbol_id, ts, exchange_id, bid, ask, bid_size, ask_size, recv_delta_ms)
     VALUES ((SELECT id FROM symbols WHERE name = NEW.symbol), NEW.timestamp,
             (SELECT id FROM exchanges WHERE name = NEW.exchange),
-            NEW.bid, NEW.ask, NEW.bid_size, NEW.ask_size, 0);
+            NEW.bid, NEW.ask, NEW.bid_size, NEW.ask_size,
+            CAST(round(((julianday('now') - 2440587.5) * 86400.0 - NEW.timestamp) * 1000)
+                 AS INTEGER));
 END;
 
 CREATE TRIGGER tickers_delete INSTEAD OF DELETE ON tickers
