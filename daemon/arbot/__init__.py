@@ -1,0 +1,1 @@
+"""ArBot: streaming crypto-arbitrage market-data daemon."""
