@@ -10,7 +10,8 @@ A batch is cut when it holds storage.batch_size ticks or storage.linger_ms after
 row, whichever comes first. One batch commits while the next fills; if the next fills
 before the commit ends (or the commit is retrying a database error) the pipeline waits, the
 bounded queue fills up and the feeds wait in `put`: nothing is dropped, memory is bounded.
-After `run` returns: accepted == committed + skipped.
+After `run` returns: accepted == committed + skipped. A crash loses only what was not yet
+committed: the batch committing, the batch filling and the queue's contents.
 """
 
 from __future__ import annotations
