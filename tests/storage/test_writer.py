@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from arbot.metrics import Metrics
 from arbot.models import FeedGap, Tick
@@ -100,18 +101,23 @@ async def test_next_id_is_seeded_from_the_database(data_dir: Path, metrics: Metr
 async def test_a_locked_database_is_retried_until_it_commits(
     data_dir: Path, metrics: Metrics
 ) -> None:
-    """Another connection holding the write lock delays the batch; nothing is lost."""
+    """Another connection holding the write lock delays the batch; nothing is lost, and
+    the logs say it failed, why, and when it recovered."""
     writer = open_writer(data_dir, metrics)
     blocker = sqlite3.connect(data_dir / "arbot.db", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     writer.add_ticks(tick(i) for i in range(100))
-    commit = asyncio.ensure_future(writer.flush())
-    await wait_until(lambda: errors(metrics, "locked") >= 3)
-    assert not commit.done()
-    assert metrics.registry.get_sample_value("arbot_writer_retrying") == 1
-    blocker.execute("ROLLBACK")
-    blocker.close()
-    await commit
+    with capture_logs() as logs:
+        commit = asyncio.ensure_future(writer.flush())
+        await wait_until(lambda: errors(metrics, "locked") >= 3)
+        assert not commit.done()
+        assert metrics.registry.get_sample_value("arbot_writer_retrying") == 1
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        await commit
+    events = [(e["event"], e.get("kind")) for e in logs]
+    assert events[0] == ("batch_write_failed", "locked")
+    assert events[-1] == ("batch_write_recovered", None)
     assert read(data_dir, "SELECT count(*) FROM ticks") == [(100,)]
     assert metrics.registry.get_sample_value("arbot_writer_retrying") == 0
     await writer.close()
