@@ -1,89 +1,51 @@
 """`arbot demo`: the real daemon against built-in local exchanges; no internet needed.
 
-Venues: Binance spot and Binance USD-M futures replay the recorded captures (BTC/USDT and
-ETH/USDT: a real basis of a few basis points between two live books), and two synthetic
-venues in OKX's and Kraken's wire formats quote SOL/USDT and XRP/USDT from one seeded
-random walk; the Kraken one is dislocated by 0.4 % for 3 s every 6 s, so the detector
-records opportunities within the first minute.
+Venues (arbot.localmarket.demo): binance, okx and kraken quoting SOL/USDT and XRP/USDT from
+one price path with small offsets, okx jumping +0.6 % for 3 s every 20 s, so the detector
+records opportunities within the first minute; and the recorded Binance spot and USD-M
+captures replayed as two more venues (BTC/USDT, ETH/USDT: a real basis of a few bp).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from arbot.app import run_daemon
 from arbot.localmarket import LocalExchange
-from arbot.localmarket.quotes import PriceSource, RandomWalk, Replay
+from arbot.localmarket.demo import demo_exchanges, replay_exchanges
 from arbot.metrics import Metrics
-from arbot.settings import Settings, parse_settings
+from arbot.settings import (
+    BackupSettings,
+    MetricsSettings,
+    PaperSettings,
+    RetentionSettings,
+    Settings,
+    StorageSettings,
+)
 from arbot.storage.connection import db_path
 
 REPORT_EVERY = 10.0  # seconds between progress lines
-RECORDED = ("BTC/USDT", "ETH/USDT")
 SYNTHETIC = ("SOL/USDT", "XRP/USDT")
+REPLAY_NAMES = ("binance_spot", "binance_usdm")
 
 
-@dataclass(frozen=True, slots=True)
-class DemoVenue:
-    name: str  # exchange name in the database
-    kind: str  # wire format (ccxt id)
-    symbols: tuple[str, ...]
-    source: Callable[[], PriceSource]
-    fee: float
-
-
-def _dislocated_walk() -> PriceSource:
-    return RandomWalk(
-        SYNTHETIC,
-        rate=5.0,
-        seed=7,
-        dislocation_every=6.0,
-        dislocation_size=0.004,
-        dislocation_length=3.0,
+def demo_settings(
+    data_dir: Path, venues: Mapping[str, LocalExchange], metrics_listen: str
+) -> Settings:
+    """The daemon's settings for the demo: one exchange per running venue."""
+    return Settings(
+        storage=StorageSettings(data_dir=data_dir),
+        exchanges=tuple(fake.exchange_settings(name) for name, fake in venues.items()),
+        metrics=MetricsSettings(listen=metrics_listen),
+        retention=RetentionSettings(enabled=False),
+        backup=BackupSettings(enabled=False),
+        paper=PaperSettings(enabled=True),
     )
-
-
-VENUES = (
-    DemoVenue("binance", "binance", RECORDED, lambda: Replay.venue("spot"), 0.0002),
-    DemoVenue("binance_usdm", "binance", RECORDED, lambda: Replay.venue("usdm"), 0.0002),
-    DemoVenue("okx", "okx", SYNTHETIC, lambda: RandomWalk(SYNTHETIC, rate=5.0, seed=7), 0.001),
-    DemoVenue("kraken", "kraken", SYNTHETIC, _dislocated_walk, 0.001),
-)
-
-
-def demo_settings(data_dir: Path, urls: Mapping[str, str], metrics_listen: str) -> Settings:
-    """The daemon's settings for the demo: every venue points at its local server."""
-    exchanges = [
-        {
-            "id": venue.kind,
-            "name": venue.name,
-            "symbols": list(venue.symbols),
-            "url_override": urls[venue.name],
-            "taker_fee": venue.fee,
-            "maker_fee": venue.fee,
-            # No rate limit against a local server; load spot markets only.
-            "ccxt_options": {
-                "enableRateLimit": False,
-                "options": {"fetchMarkets": {"types": ["spot"]}},
-            },
-        }
-        for venue in VENUES
-    ]
-    data = {
-        "storage": {"data_dir": str(data_dir)},
-        "exchanges": exchanges,
-        "metrics": {"listen": metrics_listen},
-        "retention": {"enabled": False},
-        "backup": {"enabled": False},
-        "paper": {"enabled": True},
-    }
-    return parse_settings(data, "arbot demo")
 
 
 async def run_demo(
@@ -96,12 +58,12 @@ async def run_demo(
     """Start the local exchanges, run the daemon into `data_dir` until `stop` or
     `duration` seconds, print progress; returns the daemon's exit code."""
     metrics = Metrics()
+    synthetic = {fake.kind: fake for fake in demo_exchanges(symbols=SYNTHETIC)}
+    venues = synthetic | dict(zip(REPLAY_NAMES, replay_exchanges(), strict=True))
     async with AsyncExitStack() as stack:
-        urls: dict[str, str] = {}
-        for venue in VENUES:
-            server = LocalExchange(kind=venue.kind, source=venue.source())
-            urls[venue.name] = (await stack.enter_async_context(server)).url
-        settings = demo_settings(data_dir, urls, metrics_listen)
+        for fake in venues.values():
+            await stack.enter_async_context(fake)
+        settings = demo_settings(data_dir, venues, metrics_listen)
         _print_banner(settings, out)
         async with asyncio.TaskGroup() as tg:
             reporter = tg.create_task(_report(metrics, out))
@@ -142,7 +104,7 @@ async def _report(metrics: Metrics, out: TextIO) -> None:
 
 def _print_banner(settings: Settings, out: TextIO) -> None:
     data_dir = settings.storage.data_dir
-    venues = "; ".join(f"{v.name} ({', '.join(v.symbols)})" for v in VENUES)
+    venues = "; ".join(f"{e.name} ({', '.join(e.symbols)})" for e in settings.exchanges)
     print(
         f"""ArBot demo: the real daemon against local exchanges on 127.0.0.1
   exchanges: {venues}

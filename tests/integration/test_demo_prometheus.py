@@ -26,7 +26,7 @@ pytestmark = [
     ),
 ]
 
-DEMO_SECONDS = 12
+DEMO_SECONDS = 26  # okx dislocates every 20 s (arbot.localmarket.demo)
 
 
 @pytest.fixture
@@ -115,8 +115,11 @@ async def test_demo_is_scraped_by_prometheus(tmp_path: Path, prometheus: tuple[s
     assert match, text
     ticks, signals = int(match[1]), int(match[2])
     with sqlite3.connect(data_dir / "arbot.db") as conn:
-        assert conn.execute("SELECT count(*) FROM ticks").fetchone()[0] == ticks > 0
+        rows = conn.execute("SELECT count(*) FROM ticks").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM arbitrage_signals").fetchone()[0] == signals
+    # USD-M replays several quotes of one symbol within a millisecond; (symbol, ts,
+    # exchange) is the key, so the last of them replaces the others: rows <= committed.
+    assert 0 < rows <= ticks
     assert signals > 0, "the dislocated synthetic venue should produce signals"
 
 
