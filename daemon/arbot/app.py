@@ -44,7 +44,7 @@ from arbot.storage.writer import Op, Writer
 from arbot.systemd import Notifier, keep_alive
 
 Clock = Callable[[], float]
-EXIT_UNCLEAN = 1  # the drain did not finish within service.grace_timeout
+EXIT_UNCLEAN = 1  # a crash, a forced stop, or a drain longer than service.grace_timeout
 SWEEP_INTERVAL = 1.0  # seconds between detector sweeps (episodes whose quotes went stale)
 
 
@@ -65,6 +65,10 @@ async def run_daemon(
     except ArbotError as exc:
         log.error("daemon_failed", error=str(exc), exit_code=exc.exit_code)
         return exc.exit_code
+    except Exception:
+        # A bug: one JSON line with the traceback for journald; systemd restarts us.
+        log.exception("daemon_crashed", exit_code=EXIT_UNCLEAN)
+        return EXIT_UNCLEAN
     finally:
         daemon.notifier.close()
         if inspect.iscoroutine(stop):

@@ -163,3 +163,22 @@ async def test_second_daemon_on_one_data_dir_exits_4(tmp_path: Path) -> None:
     assert code == EXIT_DATABASE
     assert "held by a running arbot process" in logs[-1]["error"]
     assert not (data_dir / "arbot.db").exists()
+
+
+async def test_a_crashing_task_stops_the_daemon_with_exit_1(
+    tmp_path: Path, fakes: dict[str, LocalExchange]
+) -> None:
+    """A bug in any owned task surfaces: every task is cancelled, the traceback is logged
+    as one event and the exit code is 1 (systemd restarts the service)."""
+
+    async def crash() -> None:
+        await asyncio.sleep(0.5)
+        raise RuntimeError("boom in a task")
+
+    settings = daemon_settings(tmp_path / "data", {"okx": fakes["okx"]})
+    with capture_logs() as logs:
+        code = await run_daemon(settings, crash(), Metrics())
+    assert code == 1
+    crashed = [e for e in logs if e["event"] == "daemon_crashed"]
+    assert crashed and crashed[0]["log_level"] == "error"
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("feed-")] == []
