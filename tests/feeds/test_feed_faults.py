@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 
 import pytest
 
@@ -10,7 +12,8 @@ from arbot.errors import ExchangeSetupError
 from arbot.feeds import run_feed
 from arbot.localmarket import LocalExchange
 from arbot.metrics import Metrics
-from tests.feeds.conftest import Sink, running, sample, settings
+from arbot.models import FeedGap
+from tests.feeds.conftest import Sink, running, sample, settings, symbols_for
 
 
 async def test_dropped_websocket_reconnects_and_reports_down_then_gap() -> None:
@@ -78,14 +81,25 @@ async def test_auto_mode_polls_rest_while_websocket_is_refused_then_returns() ->
 
 
 @pytest.mark.parametrize(
-    ("status", "kind"),
-    [(429, "rate_limit"), (418, "rate_limit"), (503, "unavailable"), (500, "unavailable")],
+    ("venue", "status", "kind"),
+    [
+        ("binance", 429, "rate_limit"),
+        ("binance", 418, "rate_limit"),
+        ("okx", 429, "rate_limit"),
+        ("rest", 429, "rate_limit"),
+        ("kraken", 429, "rate_limit"),
+        ("binance", 503, "unavailable"),
+        ("rest", 500, "unavailable"),
+    ],
 )
-async def test_http_errors_are_retried_with_their_kind_counted(status: int, kind: str) -> None:
-    """REST errors count as feed errors of the right kind and polling resumes after them."""
+async def test_http_errors_are_retried_with_their_kind_counted(
+    venue: str, status: int, kind: str
+) -> None:
+    """REST errors count as feed errors of the right kind (ccxt raises DDoSProtection or
+    RateLimitExceeded for 429 depending on the exchange) and polling resumes after them."""
     metrics = Metrics()
-    async with LocalExchange("binance", rate=20) as fake:
-        cfg = settings("binance", fake.url, mode="rest")
+    async with LocalExchange(venue, symbols=symbols_for(venue), rate=20) as fake:
+        cfg = settings(venue, fake.url, mode="rest")
         async with running(cfg, metrics) as sink:
             await sink.ticks_after(1)
             fake.faults.http_status = status
@@ -212,3 +226,24 @@ async def test_unknown_exchange_id_is_a_setup_error_naming_it() -> None:
     cfg = settings("binance", "http://127.0.0.1:9", id="nosuchexchange", name="mine")
     with pytest.raises(ExchangeSetupError, match=r"'mine'.*'nosuchexchange'"):
         await run_feed(cfg, Sink().put, Metrics())
+
+
+async def test_a_restart_gap_is_reported_from_the_previous_runs_last_tick() -> None:
+    """Given the last tick time of a previous run, the first tick of this run is preceded by
+    a FeedGap covering the downtime."""
+    metrics = Metrics()
+    async with LocalExchange("okx", rate=20) as fake:
+        cfg = settings("okx", fake.url)
+        sink = Sink()
+        previous = time.time() - 100.0
+        feed = asyncio.create_task(run_feed(cfg, sink.put, metrics, last_tick=previous))
+        try:
+            await sink.ticks_after(2)
+        finally:
+            feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feed
+    gap, first = sink.items[:2]
+    assert gap == FeedGap(cfg.name, previous, sink.ticks[0].received, "restart")
+    assert first == sink.ticks[0]
+    assert len(sink.gaps) == 1 and not sink.downs

@@ -85,7 +85,7 @@ async def test_replayed_usdm_capture_flows_with_exchange_timestamps() -> None:
     """The recorded USD-M frames, replayed fast through the binance fake, arrive as ticks
     carrying (present-shifted) exchange event times."""
     metrics = Metrics()
-    source = Replay.venue("usdm", speed=20.0)
+    source = Replay.venue("usdm", speed=2.0)
     async with LocalExchange("binance", source=source, event_time=True) as fake:
         cfg = fake.exchange_settings("usdm", watch_timeout=2.0, poll_interval=0.05)
         async with running(cfg, metrics) as sink:

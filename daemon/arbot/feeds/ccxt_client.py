@@ -171,7 +171,8 @@ class ExchangeClient:
 def _kind(exc: Exception) -> str:
     import ccxt
 
-    if isinstance(exc, ccxt.DDoSProtection):  # includes RateLimitExceeded; 429 and 418
+    # 429 and 418; RateLimitExceeded is not a DDoSProtection subclass in ccxt 4.5.
+    if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
         return "rate_limit"
     if isinstance(exc, ccxt.RequestTimeout):
         return "timeout"

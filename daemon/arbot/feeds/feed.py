@@ -21,16 +21,28 @@ Put = Callable[[QueueItem], Awaitable[None]]
 
 
 async def run_feed(
-    cfg: ExchangeSettings, put: Put, metrics: Metrics, clock: Callable[[], float] = time.time
+    cfg: ExchangeSettings,
+    put: Put,
+    metrics: Metrics,
+    clock: Callable[[], float] = time.time,
+    *,
+    last_tick: float | None = None,
 ) -> None:
     """Run `cfg`'s feed until cancelled. Raises ExchangeSetupError for an unknown exchange
-    or symbol; every other problem is retried forever."""
-    await Feed(cfg, put, metrics, clock).run()
+    or symbol; every other problem is retried forever. `last_tick`, the receive time of the
+    exchange's last tick stored by a previous run, makes the first tick put a FeedGap
+    (reason "restart") covering the time the daemon was not running."""
+    await Feed(cfg, put, metrics, clock, last_tick).run()
 
 
 class Feed:
     def __init__(
-        self, cfg: ExchangeSettings, put: Put, metrics: Metrics, clock: Callable[[], float]
+        self,
+        cfg: ExchangeSettings,
+        put: Put,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        last_tick: float | None = None,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
@@ -43,9 +55,10 @@ class Feed:
         base = min(1.0, cfg.poll_interval)
         self._backoff = Backoff(base, 60 * base)
         self._ws_probe = Backoff(5 * base, 60 * base)
-        self._last_received: float | None = None
-        self._down_since: float | None = None
-        self._down_reason = ""
+        # A previous run's last tick makes this run start "down since then".
+        self._last_received: float | None = last_tick
+        self._down_since: float | None = last_tick
+        self._down_reason = "restart" if last_tick is not None else ""
         self._last_ts: dict[str, float] = {}
         self._received = metrics.ticks_received.labels(self.name)
         self._rejected = {

@@ -158,9 +158,9 @@ class Replay:
                 if start_ns is None:
                     start_ns = recv_ns
                 due = started + (recv_ns - start_ns) / 1e9 / self.speed
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                # Yield to the loop even when behind schedule: the fake shares it with the
+                # client under test, which must not be starved.
+                await asyncio.sleep(max(0.0, due - loop.time()))
                 yield _quote(payload["data"])
             if not self.loop:
                 return
