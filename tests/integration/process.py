@@ -120,3 +120,25 @@ class DaemonProcess:
 
     def tail(self, n: int = 20) -> str:
         return "\n".join(self.lines[-n:])
+
+
+async def eventually_scraped(
+    daemon: DaemonProcess, predicate: Callable[[Samples], object], within: float = 30.0
+) -> tuple[str, Samples]:
+    """Scrape until `predicate(samples)` holds; returns the last scrape."""
+    last: list[tuple[str, Samples]] = []
+
+    async def check() -> bool:
+        try:
+            last[:] = [await daemon.scrape()]
+        except aiohttp.ClientError:  # not listening yet
+            return False
+        return bool(predicate(last[0][1]))
+
+    try:
+        async with asyncio.timeout(within):
+            while not await check():  # noqa: ASYNC110  (state of another process)
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"metrics never matched; daemon log:\n{daemon.tail()}") from None
+    return last[0]

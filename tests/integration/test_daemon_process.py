@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from arbot.localmarket import LocalExchange
-from tests.integration.process import DaemonProcess, NotifyListener, eventually
+from tests.integration.process import DaemonProcess, NotifyListener, eventually, eventually_scraped
 from tests.reliability.config import daemon_doc, exchange, free_port, write_config
 from tests.reliability.daemon import Samples, metric
 
@@ -93,10 +93,12 @@ async def test_daemon_process_lifecycle(tmp_path: Path, fakes: dict[str, LocalEx
             await okx.stop()
             sent_before_restart = sum(okx.sent.values())
             _, before = await daemon.scrape()
-            for name in ("binance", "kraken"):
-                await eventually_scraped(
-                    daemon, lambda s, n=name: received(s, n) >= received(before, n) + 5
-                )
+            await eventually_scraped(
+                daemon,
+                lambda s: all(
+                    received(s, n) >= received(before, n) + 5 for n in ("binance", "kraken")
+                ),
+            )
             # Restored on the same port: the feed resumes (and records the gap).
             fakes["okx"] = okx = LocalExchange("okx", rate=5, seed=1, port=okx.port)
             await okx.start()
@@ -148,25 +150,6 @@ async def test_daemon_process_lifecycle(tmp_path: Path, fakes: dict[str, LocalEx
     assert gaps(tmp_path / "data") == ["okx"]
     leaked = [line for line in daemon.lines if "SECRET" in line]
     assert not leaked, leaked
-
-
-async def eventually_scraped(
-    daemon: DaemonProcess, predicate: object, within: float = 30.0
-) -> tuple[str, Samples]:
-    """Scrape until `predicate(samples)` holds; returns the last scrape."""
-    last: list[tuple[str, Samples]] = []
-
-    async def check() -> bool:
-        last[:] = [await daemon.scrape()]
-        return bool(predicate(last[0][1]))  # type: ignore[operator]
-
-    try:
-        async with asyncio.timeout(within):
-            while not await check():  # noqa: ASYNC110  (state of another process)
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"metrics never matched; daemon log:\n{daemon.tail()}") from None
-    return last[0]
 
 
 async def check_with_promtool(text: str) -> None:

@@ -57,8 +57,17 @@ async def fakes() -> AsyncIterator[dict[str, LocalExchange]]:
         }
 
 
-def sample(metrics: Metrics, name: str, **labels: str) -> float:
-    return metrics.registry.get_sample_value(name, labels) or 0.0
+def received(metrics: Metrics, exchange: str) -> float:
+    value = metrics.registry.get_sample_value("arbot_ticks_received_total", {"exchange": exchange})
+    return value or 0.0
+
+
+def counts(metrics: Metrics, fakes: dict[str, LocalExchange]) -> dict[str, float]:
+    return {name: received(metrics, name) for name in fakes}
+
+
+def sent_by(fakes: dict[str, LocalExchange]) -> dict[str, int]:
+    return {name: sum(fake.sent.values()) for name, fake in fakes.items()}
 
 
 async def wait_for(
@@ -95,32 +104,21 @@ async def test_every_sent_tick_is_stored_once_and_stop_drains(
             daemon = tg.create_task(
                 run_daemon(daemon_settings(data_dir, fakes), stop.wait(), metrics)
             )
-            for name in fakes:
-                await wait_for(
-                    lambda name=name: (
-                        sample(metrics, "arbot_ticks_received_total", exchange=name) >= 10
-                    ),
-                    lambda name=name: f"ticks from {name}",
-                )
+            await wait_for(
+                lambda: all(received(metrics, name) >= 10 for name in fakes),
+                lambda: f"10 ticks from each fake: {counts(metrics, fakes)}",
+            )
             for fake in fakes.values():
                 fake.faults.silent = True
-            for name, fake in fakes.items():
-                # fake.sent is read at each poll: a frame in flight when silence began
-                # still counts once its send completes.
-                await wait_for(
-                    lambda name=name, fake=fake: (
-                        sample(metrics, "arbot_ticks_received_total", exchange=name)
-                        == sum(fake.sent.values())
-                    ),
-                    lambda name=name, fake=fake: (
-                        f"{name}: every sent quote received "
-                        f"({fake.counters()} sent, "
-                        f"{sample(metrics, 'arbot_ticks_received_total', exchange=name)} received)"
-                    ),
-                )
+            # fake.sent is read at each poll: a frame in flight when silence began still
+            # counts once its send completes.
+            await wait_for(
+                lambda: counts(metrics, fakes) == sent_by(fakes),
+                lambda: f"received {counts(metrics, fakes)} == sent {sent_by(fakes)}",
+            )
             stop.set()
         assert daemon.result() == 0
-    sent = {name: sum(fake.sent.values()) for name, fake in fakes.items()}
+    sent = sent_by(fakes)
     assert stored_per_exchange(data_dir) == sent
     final = logs[-1]
     assert final["event"] == "daemon_stopped"
