@@ -247,3 +247,21 @@ async def test_a_restart_gap_is_reported_from_the_previous_runs_last_tick() -> N
     assert gap == FeedGap(cfg.name, previous, sink.ticks[0].received, "restart")
     assert first == sink.ticks[0]
     assert len(sink.gaps) == 1 and not sink.downs
+
+
+async def test_malformed_websocket_frames_emit_nothing_and_the_feed_recovers() -> None:
+    """Truncated JSON frames break ccxt's reader for that connection; the watch timeout
+    replaces the connection, and ticks flow again once frames are whole."""
+    metrics = Metrics()
+    async with LocalExchange("binance", rate=20) as fake:
+        cfg = settings("binance", fake.url, watch_timeout=0.3)
+        async with running(cfg, metrics) as sink:
+            await sink.ticks_after(1)
+            fake.faults.malformed = True
+            await sink.wait(lambda: len(sink.downs) == 1)
+            during = len(sink.ticks)
+            await sink.wait(lambda: fake.ws_accepted >= 2)
+            assert len(sink.ticks) == during
+            fake.faults.malformed = False
+            await sink.wait(lambda: len(sink.gaps) == 1)
+    assert sum(fake.sent_invalid.values()) >= 1
