@@ -1,8 +1,9 @@
 """Does data flow? The answer behind the systemd watchdog, /healthz and STATUS=.
 
 Data flows when at least one exchange delivered a tick and the writer committed a batch
-within a window. Start-up counts as the last event of both, so a daemon just started (still
-loading markets) gets one window of grace before the watchdog stops being fed."""
+within a window. For the watchdog, start-up counts as the last event of both, so a daemon
+just started (still loading markets) gets one window of grace before it stops being fed;
+/healthz has no grace (503 until data flows)."""
 
 from __future__ import annotations
 
@@ -69,12 +70,6 @@ class FlowMonitor:
         if last_commit is None or now - last_commit > window:
             return Flow(False, f"no batch committed in the last {window:g} s")
         return Flow(True, "data flows")
-
-    def seconds_since_tick(self, now: float) -> dict[str, float]:
-        """Per exchange: seconds since its last tick (since start when it never sent one)."""
-        return {
-            ex: now - (t if t is not None else self.started) for ex, t in self.last_tick.items()
-        }
 
     def status(self, now: float) -> str:
         """One line for systemd's STATUS=: live rates and feeds delivering."""
