@@ -16,15 +16,17 @@ from arbot.models import FeedGap
 from tests.feeds.conftest import Sink, running, sample, settings, symbols_for
 
 
-async def test_dropped_websocket_reconnects_and_reports_down_then_gap() -> None:
-    """A dropped connection puts FeedDown, the feed reconnects, and the first tick after it
-    puts a FeedGap spanning the last tick before the drop to the first one after."""
+@pytest.mark.parametrize("hard", [False, True])
+async def test_dropped_websocket_reconnects_and_reports_down_then_gap(hard: bool) -> None:
+    """A dropped connection (closed, or reset without a close frame) puts FeedDown, the feed
+    reconnects, and the first tick after it puts a FeedGap spanning the last tick before the
+    drop to the first one after."""
     metrics = Metrics()
     async with LocalExchange("binance", rate=20) as fake:
         cfg = settings("binance", fake.url)
         async with running(cfg, metrics) as sink:
             await sink.ticks_after(3)
-            await fake.drop_connections()
+            await fake.drop_connections(hard=hard)
             await sink.wait(lambda: len(sink.gaps) == 1)
             await sink.ticks_after(2)
             assert sample(metrics, "arbot_feed_up", exchange=cfg.name) == 1

@@ -172,12 +172,17 @@ class LocalExchange:
             await self._runner.cleanup()
             self._runner = None
 
-    async def drop_connections(self) -> int:
-        """Close every websocket now (clients see the connection drop); returns how many."""
+    async def drop_connections(self, hard: bool = False) -> int:
+        """Close every websocket now; returns how many. `hard` resets the TCP connections
+        without a close frame, as a dying network path does."""
         conns = list(self.conns)
-        for conn in conns:
-            await conn.ws.close(code=1011, message=b"dropped by fault switch")
         self.conns.difference_update(conns)
+        for conn in conns:
+            transport = conn.request.transport
+            if hard and transport is not None:
+                transport.abort()
+            else:
+                await conn.ws.close(code=1011, message=b"dropped by fault switch")
         return len(conns)
 
     def valid(self, q: Quote) -> bool:
@@ -293,7 +298,8 @@ class LocalExchange:
         value = request.query.get("value")
         try:
             if name == "drop":
-                return web.json_response({"dropped": await self.drop_connections()})
+                dropped = await self.drop_connections(hard=value == "hard")
+                return web.json_response({"dropped": dropped})
             if name == "clear":
                 self.faults.clear()
             else:
