@@ -28,12 +28,8 @@ def arbot_command(*args: str) -> list[str]:
 
 
 def start_args(config: Path) -> list[str]:
-    """The arguments that start the daemon from `config`. Until `arbot run` is registered,
-    `arbot db init` stands in for the start-up checks (same config loading and file checks)."""
-    from arbot.cli import COMMAND_MODULES
-
-    verb = ["run"] if "arbot.cli.run" in COMMAND_MODULES else ["db", "init"]
-    return [*verb, "--config", str(config)]
+    """The arguments that start the daemon from `config`."""
+    return ["run", "--config", str(config)]
 
 
 def start_command(config: Path) -> list[str]:

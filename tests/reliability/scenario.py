@@ -8,8 +8,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.reliability.config import daemon_doc, exchange, free_port, write_config
 from tests.reliability.daemon import Daemon
 from tests.reliability.datadir import scalar
@@ -23,13 +21,6 @@ BATCH_SIZE = 500
 GRACE = 10.0
 # Venues whose stored keys are unique (receive-time stamps), so stored rows == committed.
 COUNTED_VENUES = ("binance:binance", "kraken:kraken", "binance2:binance")
-
-
-def require_run_command() -> None:
-    from arbot.cli import COMMAND_MODULES
-
-    if "arbot.cli.run" not in COMMAND_MODULES:
-        pytest.skip("`arbot run` is not registered in arbot.cli.COMMAND_MODULES yet")
 
 
 def write_daemon_config(

@@ -3,6 +3,7 @@ per case of a parametrised scenario) with the figures it measured."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 
@@ -46,6 +47,13 @@ class Summary:
 
 
 def brief(text: str, root: object, width: int = 90) -> str:
-    """The last line of an error message, paths under `root` shortened, for a table cell."""
-    lines = text.strip().splitlines() or [""]
-    return lines[-1].replace(f"{root}/", "").removeprefix("arbot: error: ")[:width]
+    """The last line of an error message (the `error` of a JSON log line), paths under
+    `root` shortened, for a table cell."""
+    last = (text.strip().splitlines() or [""])[-1]
+    try:
+        event = json.loads(last)
+    except ValueError:
+        event = None
+    if isinstance(event, dict) and "error" in event:
+        last = str(event["error"])
+    return last.replace(f"{root}/", "").removeprefix("arbot: error: ")[:width]

@@ -48,6 +48,7 @@ CASES: dict[str, Callable[[Path], None]] = {
 SIDECARS = ("-wal", "-shm", "-journal")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("db_name", ["arbot", "historical"])
 @pytest.mark.parametrize("damage", list(CASES))
 def test_bad_file_refused_untouched(

@@ -12,7 +12,6 @@ import pytest
 
 from tests.reliability.daemon import Daemon
 from tests.reliability.outage import write_outage
-from tests.reliability.scenario import require_run_command
 
 HOLD_SECONDS = 10
 HOLDER = """
@@ -29,7 +28,6 @@ conn.execute("ROLLBACK")
 @pytest.mark.integration
 def test_database_locked_by_another_process(tmp_path: Path, figures: dict[str, object]) -> None:
     """Nothing lost while another writer holds the database; the backlog is committed."""
-    require_run_command()
     data_dir = tmp_path / "data"
     holders: list[subprocess.Popen[str]] = []
 

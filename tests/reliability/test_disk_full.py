@@ -14,7 +14,6 @@ import pytest
 
 from tests.reliability.daemon import Daemon
 from tests.reliability.outage import write_outage
-from tests.reliability.scenario import require_run_command
 
 TMPFS_SIZE = "48m"
 
@@ -61,7 +60,6 @@ def fill(path: Path) -> int:
 @pytest.mark.integration
 def test_disk_full_then_freed(small_fs: Path, tmp_path: Path, figures: dict[str, object]) -> None:
     """Disk full: retry, bounded memory, reported; space freed: caught up, intact."""
-    require_run_command()
     data_dir = small_fs / "data"
     filler = small_fs / "filler"
 

@@ -18,7 +18,6 @@ from tests.reliability.fakes import FakeMarket
 from tests.reliability.scenario import (
     GRACE,
     invalid_stored,
-    require_run_command,
     start,
     write_daemon_config,
 )
@@ -112,7 +111,6 @@ class Hostile:
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
-    require_run_command()
     tmp = tmp_path_factory.mktemp("hostile")
     data_dir = tmp / "data"
     with FakeMarket(VENUES, RATE, dislocate=("kraken",)) as fakes:

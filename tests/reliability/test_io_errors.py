@@ -14,7 +14,6 @@ import pytest
 
 from tests.reliability.daemon import Daemon
 from tests.reliability.outage import write_outage
-from tests.reliability.scenario import require_run_command
 
 STRACE = shutil.which("strace")
 
@@ -24,7 +23,6 @@ STRACE = shutil.which("strace")
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (apt-get install strace)")
 def test_wal_write_eio_then_recovers(tmp_path: Path, figures: dict[str, object]) -> None:
     """EIO on WAL writes: retried without exiting; after detaching nothing is lost."""
-    require_run_command()
     assert STRACE is not None
     data_dir = tmp_path / "data"
     tracers: list[subprocess.Popen[str]] = []

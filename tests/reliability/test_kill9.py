@@ -14,7 +14,6 @@ from tests.reliability.datadir import integrity, rows
 from tests.reliability.scenario import (
     BATCH_SIZE,
     market,
-    require_run_command,
     start,
     stored_ticks,
     write_daemon_config,
@@ -27,7 +26,6 @@ CYCLES = 20
 @pytest.mark.integration
 def test_kill9_under_load(tmp_path: Path, figures: dict[str, object]) -> None:
     """A crash loses at most the batch in flight; the file is never corrupt."""
-    require_run_command()
     data_dir = tmp_path / "data"
     db = data_dir / "arbot.db"
     stored_before = 0

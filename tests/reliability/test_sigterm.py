@@ -13,7 +13,6 @@ from tests.reliability.datadir import integrity
 from tests.reliability.scenario import (
     GRACE,
     market,
-    require_run_command,
     start,
     stored_ticks,
     write_daemon_config,
@@ -26,7 +25,6 @@ CYCLES = 10
 @pytest.mark.integration
 def test_sigterm_under_load(tmp_path: Path, figures: dict[str, object]) -> None:
     """Stop in data-flow order: accepted == committed at every stop, nothing lost."""
-    require_run_command()
     data_dir = tmp_path / "data"
     committed = 0
     stop_seconds: list[float] = []

@@ -18,7 +18,6 @@ from tests.reliability.datadir import integrity
 from tests.reliability.scenario import (
     GRACE,
     market,
-    require_run_command,
     start,
     stored_ticks,
     write_daemon_config,
@@ -57,7 +56,6 @@ def grew_by(values: Sequence[float]) -> float:
 @pytest.mark.integration
 def test_soak_flat_memory_fds_tasks(tmp_path: Path, figures: dict[str, object]) -> None:
     """No growth in RSS, descriptors or tasks; WAL bounded; clean stop at the end."""
-    require_run_command()
     data_dir = tmp_path / "data"
     with market() as fakes:
         config, port = write_daemon_config(
