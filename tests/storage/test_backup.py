@@ -10,6 +10,8 @@ from pathlib import Path
 
 from arbot.storage.backup import WEEKLY_DIR, parse_name, run_backup
 from arbot.storage.connection import DATABASES, connect, db_path
+from arbot.storage.restore import restore
+from arbot.storage.schema import init_all
 
 NOW = 1_700_000_000.0
 DAY = 86_400.0
@@ -104,3 +106,12 @@ def test_failed_verification_is_deleted_reported_and_rotates_nothing(
     assert not list(dest.glob("config_20231115_*")) and not list(dest.glob(".*"))
     assert (dest / "arbot_20231114_221320.db").exists()  # rotation skipped
     assert report.removed == []
+
+
+def test_backup_and_restore_in_a_directory_with_uri_characters(tmp_path: Path) -> None:
+    """'?', '#' and '%' in the data or backup path are file-name characters, not URI syntax."""
+    odd = tmp_path / "we?ird#dir%20"
+    init_all(odd / "data")
+    report = run_backup(odd / "data", odd / "backups", NOW)
+    assert report.ok, report.failed
+    restore(odd / "data", report.files[0].path, "arbot", odd / "backups", NOW + 1)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from arbot.storage.connection import APPLICATION_ID, DATABASES, db_path
+from arbot.storage.connection import APPLICATION_ID, DATABASES, db_path, sqlite_uri
 
 WEEKLY_DIR = "weekly"
 WEEK = 7 * 86_400
@@ -69,7 +69,7 @@ def parse_name(path: Path) -> tuple[str, float] | None:
 def verify_database(path: Path) -> None:
     """Raise BackupVerificationError unless `path` is an intact database of ours."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(sqlite_uri(path, "ro"), uri=True)
         try:
             result = conn.execute("PRAGMA integrity_check(1)").fetchone()[0]
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -92,7 +92,7 @@ def copy_database(
 ) -> None:
     """Online copy of `source` into a new file `dest`, from one read snapshot. `check` runs
     between steps; an exception from it aborts the copy (how the daemon stops a backup)."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, isolation_level=None)
+    src = sqlite3.connect(sqlite_uri(source, "ro"), uri=True, isolation_level=None)
     try:
         dst = sqlite3.connect(dest, isolation_level=None)
         try:
