@@ -8,6 +8,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from arbot.storage.backup import WEEKLY_DIR, parse_name, run_backup
 from arbot.storage.connection import DATABASES, connect, db_path
 from arbot.storage.restore import restore
@@ -115,3 +117,24 @@ def test_backup_and_restore_in_a_directory_with_uri_characters(tmp_path: Path) -
     report = run_backup(odd / "data", odd / "backups", NOW)
     assert report.ok, report.failed
     restore(odd / "data", report.files[0].path, "arbot", odd / "backups", NOW + 1)
+
+
+class Stop(Exception):
+    pass
+
+
+def test_a_stopped_backup_leaves_no_file(data_dir: Path, tmp_path: Path) -> None:
+    """`check` raising (the daemon stopping) aborts the run; no partial or final file stays."""
+    calls = 0
+
+    def check() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise Stop
+
+    dest = tmp_path / "backups"
+    with pytest.raises(Stop):
+        run_backup(data_dir, dest, NOW, check=check)
+    assert calls == 3
+    assert list(dest.iterdir()) == []  # arbot's copy was stopped before it counted

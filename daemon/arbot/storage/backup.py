@@ -119,14 +119,16 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _gzip(raw: Path, out: Path) -> None:
+def _gzip(raw: Path, out: Path, check: Callable[[], None]) -> None:
     # Level 1: ~4x faster than 6 for ~7% more bytes on our files (measured); a backup must
     # not take the CPU the daemon ingests with for long.
     with raw.open("rb") as f_in, gzip.open(out, "wb", compresslevel=1) as f_out:
-        shutil.copyfileobj(f_in, f_out, 1 << 20)
-    with gzip.open(out, "rb") as check:  # reads to the end: validates the CRC and length
-        while check.read(1 << 20):
-            pass
+        while block := f_in.read(1 << 20):
+            f_out.write(block)
+            check()
+    with gzip.open(out, "rb") as packed:  # reads to the end: validates the CRC and length
+        while packed.read(1 << 20):
+            check()
 
 
 def backup_database(
@@ -148,7 +150,7 @@ def backup_database(
         copy_database(db_path(data_dir, db), raw, check=check)
         verify_database(raw)
         if compress:
-            _gzip(raw, packed)
+            _gzip(raw, packed, check)
         else:
             raw.rename(packed)
         fsync_path(packed)
