@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -28,6 +29,7 @@ from arbot.settings import (
     StorageSettings,
 )
 from arbot.storage.connection import db_path
+from arbot.storage.stats import database_stats
 
 REPORT_EVERY = 10.0  # seconds between progress lines
 SYNTHETIC = ("SOL/USDT", "XRP/USDT")
@@ -69,8 +71,12 @@ async def run_demo(
             reporter = tg.create_task(_report(metrics, out))
             code = await run_daemon(settings, _until(stop, duration), metrics)
             reporter.cancel()
-    ticks, signals = _stored(metrics)
-    print(f"demo stopped (exit {code}): {ticks} ticks and {signals} signals stored", file=out)
+    rows = (await asyncio.to_thread(database_stats, data_dir, "arbot", time.time()))["rows"]
+    print(
+        f"demo stopped (exit {code}): arbot.db holds {rows['ticks']} ticks, "
+        f"{rows['arbitrage_signals']} signals, {rows['trades']} paper trades",
+        file=out,
+    )
     print(
         f"look at them: arbot query signals --data-dir {data_dir}\n"
         f"              arbot query spreads --data-dir {data_dir}",
@@ -99,7 +105,7 @@ async def _report(metrics: Metrics, out: TextIO) -> None:
     while True:
         await asyncio.sleep(REPORT_EVERY)
         ticks, signals = _stored(metrics)
-        print(f"stored so far: {ticks} ticks, {signals} signals", file=out, flush=True)
+        print(f"committed so far: {ticks} ticks, {signals} signals", file=out, flush=True)
 
 
 def _print_banner(settings: Settings, out: TextIO) -> None:
