@@ -126,7 +126,7 @@ class RetentionSettings(_Section):
     signals_days: Positive = 30
     trades_days: Positive = 365
     performance_metrics_days: Positive = 1095
-    chunk_rows: int = Field(20_000, ge=100)
+    chunk_rows: int = Field(5_000, ge=100)
 
 
 class BackupSettings(_Section):
