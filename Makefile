@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/arbot.toml
+# Under the repo by default, so `make run` works without root; systemd uses /var/lib/arbot.
+DATA_DIR ?= data
 
 .DEFAULT_GOAL := check
 .PHONY: install run demo test lint format bench reliability check clean
@@ -17,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/arbot run --config $(CONFIG)
+	$(BIN)/arbot run --config $(CONFIG) --data-dir $(DATA_DIR)
 
 demo: $(STAMP)
 	$(BIN)/arbot demo
