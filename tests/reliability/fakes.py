@@ -1,86 +1,81 @@
-"""Fake exchanges in their own process (so they do not share a core's GIL with the test),
-controlled over each fake's HTTP control endpoints (/_control/fault, /_control/counters).
-
-Run: `python -m tests.reliability.fakes --rate 200 binance:binance kraken:kraken ...`
-prints one JSON line {name: base URL} once every venue listens, then serves until SIGTERM.
-"""
+"""Fake exchanges as processes (`python -m arbot.localmarket`, one per venue, so they do
+not share the test's or the daemon's GIL), controlled over each fake's HTTP endpoints
+(/_control/fault, /_control/counters)."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
-import signal
 import subprocess
 import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-SYMBOLS = ("BTC/USDT", "ETH/USDT")
-
-
-async def _serve(venues: Sequence[str], rate: float, dislocate: Sequence[str]) -> None:
-    from arbot.localmarket import LocalExchange, RandomWalk
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    async with AsyncExitStack() as stack:
-        urls: dict[str, str] = {}
-        for i, venue in enumerate(venues):
-            name, _, kind = venue.partition(":")
-            # One seed for all: the walks move together, so only dislocations make spreads.
-            walk = RandomWalk(SYMBOLS, rate=rate, seed=1, offset=0.0001 * i)
-            if name in dislocate:
-                walk.dislocation_every, walk.dislocation_size = 4.0, 0.006
-                walk.dislocation_length = 1.5
-            ex = LocalExchange(kind=kind or name, source=walk)
-            urls[name] = (await stack.enter_async_context(ex)).url
-        print(json.dumps(urls), flush=True)
-        await stop.wait()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.reliability.fakes")
-    parser.add_argument("venues", nargs="+", help="NAME:KIND, kind = binance|okx|kraken|rest")
-    parser.add_argument("--rate", type=float, default=100.0, help="quotes/s per symbol")
-    parser.add_argument("--dislocate", action="append", default=[], help="venue with spreads")
-    args = parser.parse_args()
-    asyncio.run(_serve(args.venues, args.rate, args.dislocate))
+# One seed for all: the walks move together, so only dislocations make spreads.
+SEED = "1"
+DISLOCATION = (
+    "--dislocation-every",
+    "4",
+    "--dislocation-size",
+    "0.006",
+    "--dislocation-length",
+    "1.5",
+)
 
 
 class FakeMarket:
-    """The fakes process. `urls[name]` for url_override; faults and counters per venue."""
+    """Venues given as NAME:KIND (kind = binance|okx|kraken|rest). `urls[name]` is the base
+    URL for url_override; faults and counters per venue name."""
 
     def __init__(self, venues: Sequence[str], rate: float, dislocate: Sequence[str] = ()) -> None:
-        extra = [a for name in dislocate for a in ("--dislocate", name)]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.fakes", "--rate", str(rate), *extra, *venues],
-            cwd=REPO,
+        self.procs: dict[str, subprocess.Popen[str]] = {}
+        self.urls: dict[str, str] = {}
+        try:
+            for i, venue in enumerate(venues):
+                name, _, kind = venue.partition(":")
+                self._start(name, kind or name, rate, 0.0001 * i, name in dislocate)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, name: str, kind: str, rate: float, offset: float, dislocated: bool) -> None:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "arbot.localmarket",
+                "--kind",
+                kind,
+                "--rate",
+                str(rate),
+                "--seed",
+                SEED,
+                "--offset",
+                str(offset),
+                *(DISLOCATION if dislocated else ()),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait(10)
-            raise RuntimeError(f"fake exchanges failed to start (exit {self.proc.returncode})")
-        self.urls: dict[str, str] = json.loads(line)
+        self.procs[name] = proc
+        assert proc.stdout is not None
+        line = proc.stdout.readline().split()
+        if len(line) != 3 or line[0] != "LOCALMARKET":
+            raise RuntimeError(f"fake exchange {name} ({kind}) did not start: {line}")
+        self.urls[name] = line[2]
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
             try:
-                self.proc.wait(10)
+                proc.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                proc.kill()
+                proc.wait()
 
     def __enter__(self) -> FakeMarket:
         return self
@@ -112,7 +107,3 @@ class FakeMarket:
         """Valid quotes venue `name` has sent so far (websocket frames + REST answers)."""
         c = self.counters(name)
         return int(sum(c["sent"].values()) + sum(c["served"].values()))
-
-
-if __name__ == "__main__":
-    main()
