@@ -7,21 +7,19 @@ and balance snapshots go through the same storage ops as in the daemon, on a pri
 in-memory arbot.db; the run's totals are then read back from it. The executor always runs
 in a backtest, whatever paper.enabled says.
 
-Inputs: a CSV with header ts,exchange,symbol,bid,bid_size,ask,ask_size (ts in seconds, or
-milliseconds when above 1e11; empty sizes mean unknown depth), or the `tickers` of a data
+Inputs: the quote CSV of arbot.quotes_csv (rows in any order), or the `tickers` of a data
 dir's arbot.db in [from, to). Exchanges missing from the config get the default
 ExchangeSettings parameters (fees 0.1 %).
 """
 
 from __future__ import annotations
 
-import csv
-import math
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from arbot import quotes_csv
 from arbot.detector import Detector
 from arbot.errors import ConfigError
 from arbot.models import Signal, Tick
@@ -32,12 +30,10 @@ from arbot.storage import backtests as sql
 from arbot.storage import functions
 from arbot.storage import signals as signal_ops
 from arbot.storage.backtests import BacktestResult
-from arbot.storage.exchange_config import ExchangeParams
+from arbot.storage.exchange_config import ExchangeParams, params_from_settings, params_of
 from arbot.storage.ids import next_free_id
 from arbot.storage.schema import migrate
 
-CSV_COLUMNS = ("ts", "exchange", "symbol", "bid", "bid_size", "ask", "ask_size")
-_MS_THRESHOLD = 1e11  # 1e11 s is in the year 5138; 1e11 ms is 1973
 PROGRESS_STEP = 1000  # ticks between progress callbacks (a tqdm update costs microseconds)
 
 
@@ -68,65 +64,18 @@ def memory_db() -> sqlite3.Connection:
 
 def read_csv(path: Path) -> list[Tick]:
     """All quotes of `path`, sorted by time (ties keep file order); errors name file:line."""
-    try:
-        f = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read backtest input: {exc.strerror}") from None
-    ticks: list[Tick] = []
-    with f:
-        reader = csv.DictReader(f)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or ())]
-        if missing:
-            raise ConfigError(f"{path}: CSV header lacks column(s) {', '.join(missing)}")
-        for row in reader:
-            try:
-                ticks.append(_tick(row))
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"{path}:{reader.line_num}: bad quote: {exc}") from None
+    ticks = list(quotes_csv.read_quotes(path, ConfigError, "backtest input", in_order=False))
     ticks.sort(key=lambda t: t.timestamp)
     return ticks
-
-
-def _size(text: str | None) -> float | None:
-    return float(text) if text not in (None, "") else None
-
-
-def _tick(row: Mapping[str, str]) -> Tick:
-    ts = float(row["ts"])
-    ts = ts / 1000.0 if ts > _MS_THRESHOLD else ts
-    bid, ask = float(row["bid"]), float(row["ask"])
-    if not (math.isfinite(bid) and math.isfinite(ask) and 0 < bid <= ask):
-        raise ValueError(f"need 0 < bid <= ask, got bid {bid} ask {ask}")
-    if not row["exchange"] or "/" not in row["symbol"]:
-        raise ValueError(f"need an exchange and a unified symbol, got {row['symbol']!r}")
-    return Tick(
-        row["exchange"],
-        row["symbol"],
-        bid,
-        ask,
-        _size(row["bid_size"]),
-        _size(row["ask_size"]),
-        ts,
-        ts,
-    )
 
 
 def exchange_params(settings: Settings, seen: Iterable[str]) -> dict[str, ExchangeParams]:
     """Configured exchanges' parameters, plus ExchangeSettings' defaults for exchanges only
     seen in the data."""
-    out = {
-        e.name: ExchangeParams(e.name, e.enabled, e.arbitrage_enabled, e.region,
-                               e.premium_baseline, e.maker_fee, e.taker_fee,
-                               e.min_trade_amount, e.max_trade_amount)
-        for e in settings.exchanges
-    }  # fmt: skip
-    default = {k: f.default for k, f in ExchangeSettings.model_fields.items()}
+    out = params_from_settings(settings.exchanges)
     for name in seen:
         if name not in out:
-            out[name] = ExchangeParams(
-                name, True, True, None, default["premium_baseline"], default["maker_fee"],
-                default["taker_fee"], default["min_trade_amount"], default["max_trade_amount"],
-            )  # fmt: skip
+            out[name] = params_of(ExchangeSettings(id=name, symbols=("X/Y",)))
     return dict(sorted(out.items()))
 
 

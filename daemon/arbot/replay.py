@@ -1,10 +1,8 @@
 """Replay recorded quotes through the detector and the writer, on the file's own clock.
 
-Input: CSV with header ts,exchange,symbol,bid,bid_size,ask,ask_size; ts in UNIX seconds, or
-milliseconds when above 1e11 (decided per row; 1e11 s is the year 5138); empty sizes mean
-unknown depth (such a quote is never a leg). Rows must be in time order. The file is
-checked whole before anything runs, and the first bad row stops the replay with its line
-number: skipping rows would silently change what the detector sees.
+Input: the quote CSV of arbot.quotes_csv (a quote of unknown depth is never a leg), rows in
+time order. The file is checked whole before anything runs; the first bad row stops the
+replay with its line number.
 
 Each tick is delivered with now = received = its ts, so staleness is measured in market
 time and a replay is a pure function of (file, settings): the same signals every time.
@@ -19,13 +17,12 @@ baseline and the default trade limits (10 to 10,000 in quote currency).
 
 from __future__ import annotations
 
-import csv
-import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from arbot import quotes_csv
 from arbot.conflation import TickFilter
 from arbot.detector import Detector
 from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
@@ -33,11 +30,9 @@ from arbot.metrics import Metrics
 from arbot.models import Episode, Signal, Tick
 from arbot.settings import ExchangeSettings, Settings
 from arbot.storage import signals as signal_ops
-from arbot.storage.exchange_config import ExchangeParams
+from arbot.storage.exchange_config import ExchangeParams, params_from_settings
 from arbot.storage.writer import Op, Writer
 
-CSV_COLUMNS = ("ts", "exchange", "symbol", "bid", "bid_size", "ask", "ask_size")
-MS_THRESHOLD = 1e11
 END_REASON = "end_of_input"
 
 
@@ -64,46 +59,7 @@ class ReplaySummary:
 
 def read_quotes(path: Path) -> Iterator[Tick]:
     """Ticks of `path` in file order; ReplayInputError names path:line of the first bad row."""
-    try:
-        f = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise ReplayInputError(f"{path}: cannot read replay file: {exc.strerror}") from None
-    with f:
-        reader = csv.DictReader(f)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or ())]
-        if missing:
-            raise ReplayInputError(f"{path}: CSV header lacks column(s) {', '.join(missing)}")
-        previous = -math.inf
-        try:
-            for row in reader:
-                tick = _tick(row)
-                if tick.timestamp < previous:
-                    raise ValueError(f"ts {tick.timestamp} is earlier than the previous row's")
-                previous = tick.timestamp
-                yield tick
-        except (TypeError, ValueError, csv.Error) as exc:
-            raise ReplayInputError(f"{path}:{reader.line_num}: bad quote row: {exc}") from None
-
-
-def _size(text: str | None) -> float | None:
-    if text is None or text == "":
-        return None
-    value = float(text)
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"size must be a non-negative number, got {text!r}")
-    return value
-
-
-def _tick(row: Mapping[str, str | None]) -> Tick:
-    ts = float(row["ts"] or "")
-    ts = ts / 1000.0 if ts > MS_THRESHOLD else ts
-    bid, ask = float(row["bid"] or ""), float(row["ask"] or "")
-    if not (math.isfinite(ts) and math.isfinite(bid) and math.isfinite(ask) and 0 < bid <= ask):
-        raise ValueError(f"need finite ts and 0 < bid <= ask, got bid {bid} ask {ask}")
-    exchange, symbol = row["exchange"] or "", row["symbol"] or ""
-    if not exchange or "/" not in symbol:
-        raise ValueError(f"need an exchange and a unified symbol, got {exchange!r} {symbol!r}")
-    return Tick(exchange, symbol, bid, ask, _size(row["bid_size"]), _size(row["ask_size"]), ts, ts)
+    return quotes_csv.read_quotes(path, ReplayInputError, "replay file", in_order=True)
 
 
 def exchanges_in(path: Path) -> list[str]:
@@ -114,24 +70,9 @@ def exchanges_in(path: Path) -> list[str]:
 def replay_params(settings: Settings, seen: list[str]) -> dict[str, ExchangeParams]:
     """The config's exchanges if any, else zero-fee defaults for the exchanges seen."""
     if settings.exchanges:
-        return {e.name: _params(e) for e in settings.exchanges}
-    return {
-        name: _params(ExchangeSettings(id=name, symbols=("X/Y",), maker_fee=0.0, taker_fee=0.0))
-        for name in seen
-    }
-
-
-def _params(e: ExchangeSettings) -> ExchangeParams:
-    return ExchangeParams(
-        e.name,
-        e.enabled,
-        e.arbitrage_enabled,
-        e.region,
-        e.premium_baseline,
-        e.maker_fee,
-        e.taker_fee,
-        e.min_trade_amount,
-        e.max_trade_amount,
+        return params_from_settings(settings.exchanges)
+    return params_from_settings(
+        ExchangeSettings(id=name, symbols=("X/Y",), maker_fee=0.0, taker_fee=0.0) for name in seen
     )
 
 

@@ -57,7 +57,7 @@ def test_paper_settings_reach_the_executor(tmp_path: Path) -> None:
 def test_csv_errors_name_the_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("ts,exchange,symbol,bid,bid_size,ask,ask_size\n1,okx,BTC/USDT,2,1,1,1\n")
-    with pytest.raises(ConfigError, match=r"bad\.csv:2: bad quote: need 0 < bid <= ask"):
+    with pytest.raises(ConfigError, match=r"bad\.csv:2: bad quote row: need 0 < bid <= ask"):
         read_csv(bad)
     short = tmp_path / "short.csv"
     short.write_text("ts,exchange,symbol,bid,ask\n")

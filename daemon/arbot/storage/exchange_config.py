@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass
 
 from arbot.settings import ExchangeSettings
 
@@ -21,22 +22,29 @@ class ExchangeParams:
     max_trade_amount: float
 
 
+def params_of(e: ExchangeSettings) -> ExchangeParams:
+    """The detector's view of one configured exchange (what sync stores for it)."""
+    return ExchangeParams(
+        e.name,
+        e.enabled,
+        e.arbitrage_enabled,
+        e.region,
+        e.premium_baseline,
+        e.maker_fee,
+        e.taker_fee,
+        e.min_trade_amount,
+        e.max_trade_amount,
+    )
+
+
+def params_from_settings(exchanges: Iterable[ExchangeSettings]) -> dict[str, ExchangeParams]:
+    """Parameters by exchange name straight from settings (replays and backtests)."""
+    return {e.name: params_of(e) for e in exchanges}
+
+
 def sync(conn: sqlite3.Connection, exchanges: tuple[ExchangeSettings, ...]) -> None:
     """Make exchange_config mirror the TOML: upsert configured exchanges, disable the rest."""
-    rows = [
-        (
-            e.name,
-            e.enabled,
-            e.arbitrage_enabled,
-            e.region,
-            e.premium_baseline,
-            e.maker_fee,
-            e.taker_fee,
-            e.min_trade_amount,
-            e.max_trade_amount,
-        )
-        for e in exchanges
-    ]
+    rows = [astuple(params_of(e)) for e in exchanges]
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany(
