@@ -14,20 +14,13 @@ from arbot.cli.backtest import apply_overrides, combinations, parse_sets
 from arbot.errors import EXIT_CONFIG, ConfigError
 from arbot.settings import Settings
 from tests.backtest.data import T0, quotes, write_csv
+from tests.helpers import read
 
 
 @pytest.fixture(autouse=True)
 def _no_env_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ARBOT_CONFIG", raising=False)
     monkeypatch.delenv("ARBOT_DATA_DIR", raising=False)
-
-
-def _rows(data_dir: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(data_dir / "backtest.db")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def test_sweep_records_one_run_per_combination(
@@ -49,8 +42,10 @@ def test_sweep_records_one_run_per_combination(
         "detector.min_profit_percent=0.5 paper.latency_ms=0",
         "detector.min_profit_percent=0.5 paper.latency_ms=300",
     ]
-    runs = _rows(
-        out_dir, "SELECT sweep_id, status, input, time_from, settings_json FROM backtest_runs"
+    runs = read(
+        out_dir,
+        "SELECT sweep_id, status, input, time_from, settings_json FROM backtest_runs",
+        "backtest",
     )
     assert len(runs) == 4 and len({r[0] for r in runs}) == 1
     assert {r[1] for r in runs} == {"completed"} and runs[0][2] == str(csv_path)
@@ -58,8 +53,8 @@ def test_sweep_records_one_run_per_combination(
     assert json.loads(str(runs[2][4]))["detector"]["min_profit_percent"] == 0.5
     # 0.6 % gross minus 0.2 % fees is above 0.1 % but below 0.5 %: no signal at 0.5.
     assert [r["signals"] for r in table] == [2, 2, 0, 0]
-    assert _rows(out_dir, "SELECT count(*) FROM backtest_results") == [(4,)]
-    assert _rows(out_dir, "SELECT count(*) FROM backtest_trades") == [(4,)]
+    assert read(out_dir, "SELECT count(*) FROM backtest_results", "backtest") == [(4,)]
+    assert read(out_dir, "SELECT count(*) FROM backtest_trades", "backtest") == [(4,)]
 
 
 def test_rerun_records_identical_results(tmp_path: Path) -> None:
@@ -67,11 +62,11 @@ def test_rerun_records_identical_results(tmp_path: Path) -> None:
     out_dir = tmp_path / "data"
     for _ in range(2):
         assert main(["backtest", str(csv_path), "--data-dir", str(out_dir), "--json"]) == 0
-    results = _rows(out_dir, "SELECT * FROM backtest_results ORDER BY run_id")
+    results = read(out_dir, "SELECT * FROM backtest_results ORDER BY run_id", "backtest")
     assert [r[1:] for r in results[:1]] == [r[1:] for r in results[1:]]
-    trades = _rows(
+    trades = read(
         out_dir, "SELECT run_id, symbol, signal_time, quantity, actual_profit, fees_paid, status,"
-        " error_message FROM backtest_trades ORDER BY id",
+        " error_message FROM backtest_trades ORDER BY id", "backtest",
     )  # fmt: skip
     assert [t[1:] for t in trades if t[0] == 1] == [t[1:] for t in trades if t[0] == 2]
 
@@ -119,7 +114,9 @@ def test_from_db_replays_the_requested_range(
     assert code == 0
     [row] = json.loads(capsys.readouterr().out)
     assert (row["ticks"], row["signals"], row["filled"]) == (100, 1, 1)
-    assert _rows(out_dir, "SELECT time_from, time_to FROM backtest_runs") == [(T0, T0 + 5)]
+    assert read(out_dir, "SELECT time_from, time_to FROM backtest_runs", "backtest") == [
+        (T0, T0 + 5)
+    ]
 
 
 def test_source_arguments_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

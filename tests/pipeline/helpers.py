@@ -1,11 +1,8 @@
-"""A scripted stand-in for the detector, a recording listener, and small helpers."""
+"""A scripted stand-in for the detector, a recording listener, and tick/signal makers."""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 
 from arbot.models import Episode, Signal, Tick
 
@@ -75,17 +72,3 @@ class RecordingListener:
 
     def on_signal(self, signal_id: int, s: Signal, now: float) -> None:
         self.signals.append((signal_id, s))
-
-
-def read(data_dir: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(data_dir / "arbot.db")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(10):
-        while not condition():  # noqa: ASYNC110 - polls counters and the database, no event
-            await asyncio.sleep(0.005)

@@ -6,29 +6,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from arbot.metrics import Metrics
 from arbot.models import FeedDown, FeedGap, QueueItem
 from arbot.pipeline import Pipeline
-from arbot.settings import StorageSettings
 from arbot.storage.writer import Writer
-from tests.pipeline.helpers import (
-    T0,
-    RecordingListener,
-    ScriptedDetector,
-    read,
-    tick,
-    wait_until,
-)
+from tests.helpers import fast_storage, read, wait_until
+from tests.pipeline.helpers import T0, RecordingListener, ScriptedDetector, tick
 
 Queue = asyncio.Queue[QueueItem | None]
-
-
-def storage(data_dir: Path, **overrides: Any) -> StorageSettings:
-    return StorageSettings(
-        data_dir=data_dir, busy_timeout_ms=10, retry_max_seconds=0.05, **overrides
-    )
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:
@@ -47,7 +33,7 @@ async def test_every_tick_reaches_the_detector_and_the_database(
     data_dir: Path, metrics: Metrics
 ) -> None:
     """After the sentinel everything taken is committed: accepted == committed."""
-    settings = storage(data_dir, batch_size=64)
+    settings = fast_storage(data_dir, batch_size=64)
     writer = Writer.open(settings, metrics)
     detector, listener = ScriptedDetector(), RecordingListener()
     pipeline = Pipeline(writer, detector, metrics, settings, [listener])
@@ -66,7 +52,7 @@ async def test_every_tick_reaches_the_detector_and_the_database(
 
 async def test_a_batch_is_cut_at_batch_size(data_dir: Path, metrics: Metrics) -> None:
     """With a long linger, full batches commit and the remainder waits for more."""
-    settings = storage(data_dir, batch_size=100, linger_ms=60_000)
+    settings = fast_storage(data_dir, batch_size=100, linger_ms=60_000)
     writer = Writer.open(settings, metrics)
     pipeline = Pipeline(writer, None, metrics, settings)
     queue: Queue = asyncio.Queue(1000)
@@ -87,7 +73,7 @@ async def test_a_batch_is_cut_at_batch_size(data_dir: Path, metrics: Metrics) ->
 
 async def test_a_partial_batch_commits_after_linger(data_dir: Path, metrics: Metrics) -> None:
     """A trickle of ticks is committed linger_ms after the first, without a full batch."""
-    settings = storage(data_dir, batch_size=10_000, linger_ms=20)
+    settings = fast_storage(data_dir, batch_size=10_000, linger_ms=20)
     writer = Writer.open(settings, metrics)
     pipeline = Pipeline(writer, None, metrics, settings)
     queue: Queue = asyncio.Queue(1000)
@@ -108,7 +94,7 @@ async def test_a_locked_database_holds_back_the_feeds_and_loses_nothing(
 ) -> None:
     """While the write lock is held elsewhere the batch retries, the queue fills and put()
     waits; once released the backlog is committed in full."""
-    settings = storage(data_dir, batch_size=10, linger_ms=5, queue_size=20)
+    settings = fast_storage(data_dir, batch_size=10, linger_ms=5, queue_size=20)
     writer = Writer.open(settings, metrics)
     pipeline = Pipeline(writer, None, metrics, settings)
     queue: Queue = asyncio.Queue(settings.queue_size)
@@ -147,7 +133,7 @@ async def test_conflation_and_skip_unchanged_thin_storage_not_detection(
 ) -> None:
     """Per key, at most one stored tick per conflate_ms and no repeat of an unchanged quote;
     the detector still sees every tick and the counts add up."""
-    settings = storage(data_dir, conflate_ms=1000, skip_unchanged=True)
+    settings = fast_storage(data_dir, conflate_ms=1000, skip_unchanged=True)
     writer = Writer.open(settings, metrics)
     detector = ScriptedDetector()
     pipeline = Pipeline(writer, detector, metrics, settings)
@@ -177,7 +163,7 @@ async def test_signals_get_the_ids_they_are_committed_with(
 ) -> None:
     """Listeners learn each signal's id before commit; the committed rows carry those ids.
     Feed down closes episodes (stored); a feed gap becomes a feed_gaps row."""
-    settings = storage(data_dir, batch_size=3)
+    settings = fast_storage(data_dir, batch_size=3)
     writer = Writer.open(settings, metrics)
     detector, listener = ScriptedDetector(signal_at=frozenset({102.0, 105.0})), RecordingListener()
     pipeline = Pipeline(writer, detector, metrics, settings, [listener])
@@ -202,7 +188,7 @@ async def test_ops_submitted_by_others_are_flushed_by_linger(
     data_dir: Path, metrics: Metrics
 ) -> None:
     """An op submitted outside the pipeline (a paper trade) commits without any tick."""
-    settings = storage(data_dir, linger_ms=10)
+    settings = fast_storage(data_dir, linger_ms=10)
     writer = Writer.open(settings, metrics)
     pipeline = Pipeline(writer, None, metrics, settings)
     queue: Queue = asyncio.Queue(10)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
+from tests.helpers import fast_storage, read, wait_until
 
 from arbot.metrics import Metrics
 from arbot.models import FeedGap, Tick
-from arbot.settings import StorageSettings
 from arbot.storage.gaps import insert_gap
 from arbot.storage.writer import Writer, error_kind
 
@@ -23,22 +22,7 @@ def tick(i: int, exchange: str = "binance", symbol: str = "BTC/USDT") -> Tick:
 
 
 def open_writer(data_dir: Path, metrics: Metrics) -> Writer:
-    settings = StorageSettings(data_dir=data_dir, busy_timeout_ms=10, retry_max_seconds=0.05)
-    return Writer.open(settings, metrics)
-
-
-def read(data_dir: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(data_dir / "arbot.db")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(10):
-        while not condition():  # noqa: ASYNC110 - polls metrics and the database, no event
-            await asyncio.sleep(0.005)
+    return Writer.open(fast_storage(data_dir), metrics)
 
 
 def errors(metrics: Metrics, kind: str) -> float:
