@@ -38,6 +38,7 @@ from arbot.settings import ExchangeSettings, Settings
 from arbot.storage import exchange_config, signals
 from arbot.storage.connection import Pragmas
 from arbot.storage.exchange_config import ExchangeParams
+from arbot.storage.gaps import last_receive_times
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.schema import init_all, open_database
 from arbot.storage.writer import Op, Writer
@@ -97,6 +98,7 @@ class _Daemon:
         self.exchanges = settings.enabled_exchanges
         self.stopping = asyncio.Event()
         self.failure: ArbotError | None = None
+        self.last_ticks: dict[str, float | None] = {}
 
     async def run(self, stop: Awaitable[object]) -> int:
         s = self.settings
@@ -127,10 +129,16 @@ class _Daemon:
         return code
 
     def _open_databases(self) -> Mapping[str, ExchangeParams]:
-        """Check + migrate the four files; mirror the TOML's exchanges into config.db."""
+        """Check + migrate the four files; mirror the TOML's exchanges into config.db; note
+        each exchange's last stored tick so a restart records the outage as a feed gap."""
         st = self.settings.storage
         pragmas = Pragmas(st.cache_size_kib, st.busy_timeout_ms, st.wal_autocheckpoint_pages)
         init_all(st.data_dir, pragmas)
+        conn = open_database(st.data_dir, "arbot", pragmas, readonly=True)
+        try:
+            self.last_ticks = last_receive_times(conn, {e.name: e.symbols for e in self.exchanges})
+        finally:
+            conn.close()
         conn = open_database(st.data_dir, "config", pragmas)
         try:
             exchange_config.sync(conn, self.settings.exchanges)
@@ -141,7 +149,11 @@ class _Daemon:
     def _build(self, writer: Writer, params: Mapping[str, ExchangeParams]) -> _Stages:
         s = self.settings
         detector = Detector(s.detector, params) if s.detector.enabled else None
-        paper = PaperExecutor(s.paper, params, writer) if s.paper.enabled else None
+        paper = (
+            PaperExecutor(s.paper, params, writer, s.detector.quote_groups)
+            if s.paper.enabled
+            else None
+        )
         pipeline = Pipeline(
             writer, detector, self.metrics, s.storage, [paper] if paper is not None else []
         )
@@ -258,7 +270,9 @@ class _Daemon:
         self, cfg: ExchangeSettings, put: Callable[[QueueItem], Awaitable[None]]
     ) -> None:
         with structlog.contextvars.bound_contextvars(exchange=cfg.name):
-            await feeds.run_feed(cfg, put, self.metrics, self.clock)
+            await feeds.run_feed(
+                cfg, put, self.metrics, self.clock, last_tick=self.last_ticks.get(cfg.name)
+            )
 
     async def _sweep(self, stages: _Stages) -> None:
         """Close episodes whose quotes went stale even when their symbol gets no ticks."""
@@ -281,6 +295,14 @@ class _Daemon:
         def refresh() -> None:
             self.metrics.queue_depth.set(stages.queue.qsize())
             self.metrics.asyncio_tasks.set(len(asyncio.all_tasks()))
+            if (paper := stages.paper) is not None:
+                for status, n in (
+                    ("created", paper.created),
+                    ("completed", paper.completed),
+                    ("failed", paper.failed),
+                ):
+                    self.metrics.paper_trades.labels(status).set(n)
+                self.metrics.paper_pending.set(paper.pending())
             update_size_gauges(s, self.metrics)
 
         return MetricsServer(
