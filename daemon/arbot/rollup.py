@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -171,12 +171,6 @@ def rollup_day(conn: sqlite3.Connection, day: date) -> DailyRollup:
     sql.upsert_performance(conn, result.performance)
     sql.replace_symbol_stats(conn, day, result.symbols)
     return result
-
-
-def rollup_op(day: date) -> Callable[[sqlite3.Connection], DailyRollup]:
-    """The rollup as a writer op: the daemon submits it after midnight UTC for
-    previous_utc_day(now), so arbot.db keeps a single writer."""
-    return lambda conn: rollup_day(conn, day)
 
 
 def daily_rollup(data_dir: Path, now: float, pragmas: Pragmas | None = None) -> DailyRollup:

@@ -51,10 +51,6 @@ class Faults:
         else:
             raise ValueError(f"unknown quote fault {value!r}; known: {', '.join(QUOTE_FAULTS)}")
 
-    @property
-    def corrupts_quotes(self) -> bool:
-        return self.quote is not None or self.malformed or self.timestamp_offset != 0.0
-
     def apply(self, q: Quote) -> Quote:
         if self.timestamp_offset and q.ts is not None:
             q = q._replace(ts=q.ts + self.timestamp_offset)

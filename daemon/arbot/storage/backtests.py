@@ -207,12 +207,3 @@ def run_results(conn: sqlite3.Connection, sweep_id: str) -> list[dict[str, Any]]
     )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
-def trades_of(conn: sqlite3.Connection, run_id: int) -> list[tuple[Any, ...]]:
-    return conn.execute(
-        """SELECT symbol, buy_exchange, sell_exchange, signal_time, quantity, planned_profit,
-                  actual_profit, fees_paid, status, error_message
-           FROM backtest_trades WHERE run_id = ? ORDER BY id""",
-        (run_id,),
-    ).fetchall()
