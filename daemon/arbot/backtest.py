@@ -23,7 +23,7 @@ from arbot import quotes_csv
 from arbot.detector import Detector
 from arbot.errors import ConfigError
 from arbot.models import Signal, Tick
-from arbot.paper import Op, PaperExecutor
+from arbot.paper import PaperExecutor
 from arbot.rollup import summarise
 from arbot.settings import ExchangeSettings, Settings
 from arbot.storage import backtests as sql
@@ -31,8 +31,9 @@ from arbot.storage import functions
 from arbot.storage import signals as signal_ops
 from arbot.storage.backtests import BacktestResult
 from arbot.storage.exchange_config import ExchangeParams, params_from_settings, params_of
-from arbot.storage.ids import next_free_id
+from arbot.storage.ids import IdTable, RowIds
 from arbot.storage.schema import migrate
+from arbot.storage.writer import Op
 
 PROGRESS_STEP = 1000  # ticks between progress callbacks (a tqdm update costs microseconds)
 
@@ -42,15 +43,13 @@ class DirectSink:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._ids = {t: next_free_id(conn, t) for t in ("arbitrage_signals", "trades")}
+        self._ids = RowIds(conn)
 
     def submit(self, op: Op) -> None:
         op(self.conn)
 
-    def next_id(self, table: str) -> int:
-        value = self._ids[table]
-        self._ids[table] = value + 1
-        return value
+    def next_id(self, table: IdTable) -> int:
+        return self._ids.allocate(table)
 
 
 def memory_db() -> sqlite3.Connection:

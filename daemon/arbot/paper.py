@@ -21,8 +21,7 @@ proceeds; fees are each exchange's taker fee from exchange_config):
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
 from arbot.balances import (
@@ -40,8 +39,7 @@ from arbot.storage import signals as signal_ops
 from arbot.storage import trades as trade_ops
 from arbot.storage.exchange_config import ExchangeParams
 from arbot.storage.trades import ExecutionData, TradeParams, iso_utc
-
-Op = Callable[[sqlite3.Connection], object]
+from arbot.storage.writer import Op
 
 
 class OpSink(Protocol):

@@ -6,6 +6,8 @@ import sqlite3
 from typing import Literal
 
 Dimension = Literal["symbols", "exchanges"]
+IdTable = Literal["arbitrage_signals", "trades"]
+ID_TABLES: tuple[IdTable, ...] = ("arbitrage_signals", "trades")
 
 _SELECT_ALL = {
     "symbols": "SELECT name, id FROM symbols",
@@ -54,7 +56,20 @@ class NameIds:
         self._uncommitted.clear()
 
 
-def next_free_id(conn: sqlite3.Connection, table: Literal["arbitrage_signals", "trades"]) -> int:
+class RowIds:
+    """Explicit ids of new arbitrage_signals and trades rows, allocated in Python (seeded
+    from the database) so a caller knows a row's id before the row is committed."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._next = {table: next_free_id(conn, table) for table in ID_TABLES}
+
+    def allocate(self, table: IdTable) -> int:
+        value = self._next[table]
+        self._next[table] = value + 1
+        return value
+
+
+def next_free_id(conn: sqlite3.Connection, table: IdTable) -> int:
     """One past the largest id ever used: max(id) and AUTOINCREMENT's sqlite_sequence (ids
     of deleted rows are not reused, as AUTOINCREMENT promises)."""
     max_id = conn.execute(_MAX_ID[table]).fetchone()[0] or 0

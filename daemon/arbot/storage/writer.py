@@ -18,19 +18,17 @@ import time
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.settings import StorageSettings
 from arbot.storage.connection import Pragmas
-from arbot.storage.ids import NameIds, next_free_id
+from arbot.storage.ids import IdTable, NameIds, RowIds
 from arbot.storage.schema import open_database
 
 Op = Callable[[sqlite3.Connection], object]
-IdTable = Literal["arbitrage_signals", "trades"]
-ID_TABLES: tuple[IdTable, ...] = ("arbitrage_signals", "trades")
 FIRST_RETRY_DELAY = 0.05
 
 TICK_SQL = (
@@ -86,7 +84,7 @@ class Writer:
         self._lock = asyncio.Lock()
         self._symbols = NameIds(conn, "symbols")
         self._exchanges = NameIds(conn, "exchanges")
-        self._next_ids = {table: next_free_id(conn, table) for table in ID_TABLES}
+        self._row_ids = RowIds(conn)
         self._ticks: list[Tick] = []
         self._ops: list[Op] = []
         self._closed = False
@@ -128,9 +126,7 @@ class Writer:
 
     def next_id(self, table: IdTable) -> int:
         """Allocate the id of a row to be inserted by a submitted op, known before commit."""
-        value = self._next_ids[table]
-        self._next_ids[table] = value + 1
-        return value
+        return self._row_ids.allocate(table)
 
     def flush(self) -> Coroutine[Any, Any, None]:
         """Cut the batch NOW (everything added or submitted so far) and return the coroutine
