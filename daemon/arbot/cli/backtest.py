@@ -18,6 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from arbot.cli.common import add_config_args, emit, resolve_settings
+from arbot.cli.query import parse_time
 from arbot.errors import ConfigError, DatabaseError
 from arbot.models import Tick
 from arbot.rollup import previous_utc_day, run_rollup
@@ -56,18 +57,6 @@ def register(groups: dict[str, Any]) -> None:
     )
     add_config_args(r, json_output=True)
     r.set_defaults(handler=cmd_rollup)
-
-
-def parse_time(text: str, flag: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{flag} {text!r}: not UNIX seconds nor an ISO date/time") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def parse_sets(items: Sequence[str]) -> dict[str, list[Any]]:
@@ -195,7 +184,8 @@ def _source(
         return (lambda: iter(loaded)), str(args.csv), None, None, exchanges, len(loaded)
     if not args.time_from or not args.time_to:
         raise ConfigError("backtest: --from-db needs --from and --to")
-    t_from, t_to = parse_time(args.time_from, "--from"), parse_time(args.time_to, "--to")
+    t_from = parse_time(args.time_from, "--from", ConfigError)
+    t_to = parse_time(args.time_to, "--to", ConfigError)
     if t_to <= t_from:
         raise ConfigError(
             f"backtest: --to ({args.time_to}) must be after --from ({args.time_from})"

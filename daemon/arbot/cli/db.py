@@ -76,13 +76,10 @@ def pragmas_of(settings: Settings) -> Pragmas:
     return Pragmas(s.cache_size_kib, s.busy_timeout_ms, s.wal_autocheckpoint_pages)
 
 
-def pragmas_from(args: argparse.Namespace) -> Pragmas:
-    return pragmas_of(resolve_settings(args))
-
-
 def cmd_init(args: argparse.Namespace) -> int:
-    data_dir = resolve_settings(args).storage.data_dir
-    versions = init_all(data_dir, pragmas_from(args))
+    settings = resolve_settings(args)
+    data_dir = settings.storage.data_dir
+    versions = init_all(data_dir, pragmas_of(settings))
     emit(
         {"data_dir": str(data_dir), **{f"{k}.db": f"schema v{v}" for k, v in versions.items()}},
         args.json,

@@ -18,8 +18,9 @@ class BadTime(ArbotError):
     exit_code = EXIT_USAGE
 
 
-def parse_time(text: str) -> float:
-    """UNIX seconds, or an ISO-8601 date/time (UTC unless it names an offset)."""
+def parse_time(text: str, flag: str, error: type[ArbotError] = BadTime) -> float:
+    """UNIX seconds, or an ISO-8601 date/time (UTC unless it names an offset); a bad value
+    raises `error` naming `flag`."""
     try:
         return float(text)
     except ValueError:
@@ -27,8 +28,8 @@ def parse_time(text: str) -> float:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise BadTime(
-            f"{text!r}: not a time (UNIX seconds or ISO 8601, e.g. 2024-08-08T12:00)"
+        raise error(
+            f"{flag} {text!r}: not a time (UNIX seconds or ISO 8601, e.g. 2024-08-08T12:00)"
         ) from None
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
@@ -72,8 +73,8 @@ def _run(args: argparse.Namespace, work: Any) -> Any:
 
 def cmd_prices(args: argparse.Namespace) -> int:
     now = time.time()
-    end = parse_time(args.end) if args.end else now
-    start = parse_time(args.start) if args.start else end - 3600
+    end = parse_time(args.end, "--to") if args.end else now
+    start = parse_time(args.start, "--from") if args.start else end - 3600
     rows = _run(
         args,
         lambda c: queries.price_history(
