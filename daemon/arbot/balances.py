@@ -67,16 +67,10 @@ class Balances:
     def lock(self, lock_id: int, exchange: str, asset: str, amount: float) -> None:
         """Move `amount` from free to a lock named `lock_id`; raises InsufficientFunds."""
         key = (exchange, asset)
-        free = self._free.get(key, 0.0)
-        if not amount >= 0:
-            raise ValueError(f"cannot lock a negative amount ({amount}) of {asset} on {exchange}")
-        if amount > free:
-            raise InsufficientFunds(exchange, asset, amount, free)
-        locks = self._locks.setdefault(key, {})
-        if lock_id in locks:
+        if lock_id in self._locks.get(key, {}):
             raise ValueError(f"lock {lock_id} already holds {asset} on {exchange}")
-        self._free[key] = free - amount
-        locks[lock_id] = amount
+        self._take(exchange, asset, amount, "lock")
+        self._locks.setdefault(key, {})[lock_id] = amount
 
     def release(self, lock_id: int, exchange: str, asset: str) -> float:
         """Return a lock's whole amount to free; returns the amount (0 if no such lock)."""
@@ -87,19 +81,22 @@ class Balances:
 
     def debit(self, exchange: str, asset: str, amount: float) -> None:
         """Take `amount` from free; raises InsufficientFunds rather than go negative."""
-        key = (exchange, asset)
-        free = self._free.get(key, 0.0)
-        if not amount >= 0:
-            raise ValueError(f"cannot debit a negative amount ({amount}) of {asset} on {exchange}")
-        if amount > free:
-            raise InsufficientFunds(exchange, asset, amount, free)
-        self._free[key] = free - amount
+        self._take(exchange, asset, amount, "debit")
 
     def credit(self, exchange: str, asset: str, amount: float) -> None:
         if not amount >= 0:
             raise ValueError(f"cannot credit a negative amount ({amount}) of {asset} on {exchange}")
         key = (exchange, asset)
         self._free[key] = self._free.get(key, 0.0) + amount
+
+    def _take(self, exchange: str, asset: str, amount: float, verb: str) -> None:
+        key = (exchange, asset)
+        free = self._free.get(key, 0.0)
+        if not amount >= 0:
+            raise ValueError(f"cannot {verb} a negative amount ({amount}) of {asset} on {exchange}")
+        if amount > free:
+            raise InsufficientFunds(exchange, asset, amount, free)
+        self._free[key] = free - amount
 
     def rows(self) -> list[BalanceRow]:
         """Every (exchange, asset) ever held, sorted, for snapshots."""
