@@ -36,6 +36,7 @@ from arbot.storage import rollups as sql
 from arbot.storage.connection import Pragmas
 from arbot.storage.rollups import PerformanceRow, SymbolStatRow, TradeRow
 from arbot.storage.schema import open_database
+from arbot.storage.transaction import immediate
 
 SHARPE_WINDOW_DAYS = 30
 ANNUALISATION = math.sqrt(365)
@@ -186,11 +187,5 @@ def daily_rollup(data_dir: Path, now: float, pragmas: Pragmas | None = None) -> 
 
 def run_rollup(conn: sqlite3.Connection, day: date) -> DailyRollup:
     """Standalone (CLI): the same work in its own transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = rollup_day(conn, day)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return result
+    with immediate(conn):
+        return rollup_day(conn, day)

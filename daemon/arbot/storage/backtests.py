@@ -13,6 +13,7 @@ from typing import Any
 from arbot.models import Tick
 from arbot.storage.rollups import TradeRow
 from arbot.storage.schema import open_database
+from arbot.storage.transaction import immediate
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +129,7 @@ def start_run(conn: sqlite3.Connection, spec: RunSpec) -> int:
 
 def finish_run(conn: sqlite3.Connection, run_id: int, result: BacktestResult) -> None:
     """Store the results and mark the run completed, in one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         conn.execute(
             """INSERT INTO backtest_results (run_id, ticks, signals, episodes, trades,
                    successful_trades, total_profit, total_fees, max_drawdown, win_rate,
@@ -180,10 +180,6 @@ def finish_run(conn: sqlite3.Connection, run_id: int, result: BacktestResult) ->
                WHERE id = ?""",
             (run_id,),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def fail_run(conn: sqlite3.Connection, run_id: int, error: str) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 
 from arbot.settings import ExchangeSettings
+from arbot.storage.transaction import immediate
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +46,7 @@ def params_from_settings(exchanges: Iterable[ExchangeSettings]) -> dict[str, Exc
 def sync(conn: sqlite3.Connection, exchanges: tuple[ExchangeSettings, ...]) -> None:
     """Make exchange_config mirror the TOML: upsert configured exchanges, disable the rest."""
     rows = [astuple(params_of(e)) for e in exchanges]
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         conn.executemany(
             """INSERT INTO exchange_config (exchange, enabled, arbitrage_enabled, region,
                    premium_baseline, maker_fee, taker_fee, min_trade_amount, max_trade_amount)
@@ -68,10 +68,6 @@ def sync(conn: sqlite3.Connection, exchanges: tuple[ExchangeSettings, ...]) -> N
             f"WHERE enabled AND exchange NOT IN ({placeholders})",
             names,
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def load(conn: sqlite3.Connection) -> dict[str, ExchangeParams]:

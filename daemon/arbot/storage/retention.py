@@ -31,6 +31,7 @@ from arbot.errors import DatabaseError
 from arbot.settings import RetentionSettings
 from arbot.storage.connection import Pragmas
 from arbot.storage.schema import open_database
+from arbot.storage.transaction import immediate
 
 HOUR = 3600
 DAY = 86_400
@@ -138,18 +139,13 @@ def archive_ticks(
         hour = target if first is None else min(int(first // HOUR) * HOUR, target)
         bars = hour_bars(arbot, hour) if hour < target else []
         until = hour + HOUR if hour < target else target
-        historical.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(historical):
             historical.executemany(_INSERT_BAR, bars)
             historical.execute(
                 "INSERT INTO archive_state (timeframe, archived_until) VALUES (?, ?) "
                 "ON CONFLICT (timeframe) DO UPDATE SET archived_until = excluded.archived_until",
                 (TIMEFRAME, until),
             )
-            historical.execute("COMMIT")
-        except BaseException:
-            historical.execute("ROLLBACK")
-            raise
         written += len(bars)
         pause(0)
     return written
