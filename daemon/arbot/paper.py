@@ -32,6 +32,7 @@ from arbot.balances import (
     simulate_fill,
     split_symbol,
 )
+from arbot.detector.state import book_symbol, quote_group_names
 from arbot.errors import ConfigError
 from arbot.models import Signal, Tick
 from arbot.settings import PaperSettings
@@ -106,9 +107,9 @@ class PaperExecutor:
         quote_groups: Sequence[Sequence[str]] = (),
     ) -> None:
         self._settings = settings
-        # As in the detector, quotes of one group count as one asset (named by group[0]):
-        # a signal's symbol is then e.g. BTC/USDT for legs on BTC/USDT and BTC/USDC.
-        self._group_of = {quote: group[0] for group in quote_groups for quote in group}
+        # As in the detector, quotes of one group count as one asset: a signal's symbol is
+        # then e.g. BTC/USDT for legs on BTC/USDT and BTC/USDC.
+        self._group_of = quote_group_names(quote_groups)
         self._params = params
         self._sink = sink
         self._latency = settings.latency_ms / 1000.0
@@ -151,7 +152,7 @@ class PaperExecutor:
         self._housekeep(now)
         if not self._pending:  # the common case on the hot path: nothing waits for a fill
             return
-        symbol = self._book_key(tick.symbol) if self._group_of else tick.symbol
+        symbol = book_symbol(tick.symbol, self._group_of) if self._group_of else tick.symbol
         buy_left = tick.ask_size or 0.0  # unknown depth counts as none
         sell_left = tick.bid_size or 0.0
         ready: list[_Trade] = []
@@ -179,11 +180,6 @@ class PaperExecutor:
         """Fail every pending trade (end of a backtest's input, daemon shutdown)."""
         for trade in list(self._pending.values()):
             self._fail_pending(trade, f"stale: {reason}", now)
-
-    def _book_key(self, symbol: str) -> str:
-        base, _, quote = symbol.partition("/")
-        group = self._group_of.get(quote)
-        return f"{base}/{group}" if group is not None else symbol
 
     def _housekeep(self, now: float) -> None:
         for trade in list(self._pending.values()):

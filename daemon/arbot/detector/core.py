@@ -21,7 +21,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from arbot.detector.scoring import best_spread, confidence, trade_size, update_trend
-from arbot.detector.state import INF, Book, OpenEpisode, Quote, Venue
+from arbot.detector.state import (
+    INF,
+    Book,
+    OpenEpisode,
+    Quote,
+    Venue,
+    book_symbol,
+    quote_group_names,
+)
 from arbot.models import Episode, Signal, Tick
 from arbot.settings import DetectorSettings
 from arbot.storage.exchange_config import ExchangeParams
@@ -40,14 +48,14 @@ class Detector:
     the profit improved by improve_step_percent over the last signal or `cooldown` seconds
     passed since it; an Episode when it closes. Legs are re-checked on every tick of the
     symbol; an episode whose legs stop updating closes at the next tick of its symbol, or
-    at `sweep(now)`, which the pipeline calls periodically.
+    at `sweep(now)`, which the daemon calls periodically.
     """
 
     def __init__(self, settings: DetectorSettings, params: Mapping[str, ExchangeParams]) -> None:
         self._venues = {
             name: Venue(p) for name, p in params.items() if p.enabled and p.arbitrage_enabled
         }
-        self._group_of = {quote: group[0] for group in settings.quote_groups for quote in group}
+        self._group_of = quote_group_names(settings.quote_groups)
         self._quotes: dict[str, dict[str, Quote]] = {}
         self._books: dict[str, Book] = {}
         # Books with open episodes, insertion-ordered so outputs are deterministic.
@@ -170,9 +178,7 @@ class Detector:
         venue = self._venues.get(exchange)
         if venue is None:
             return None  # unknown or arbitrage-disabled exchange: never a leg
-        base, _, quote = symbol.partition("/")
-        group = self._group_of.get(quote)
-        key = f"{base}/{group}" if group is not None else symbol
+        key = book_symbol(symbol, self._group_of)
         book = self._books.get(key)
         if book is None:
             book = self._books[key] = Book(key)

@@ -6,9 +6,24 @@ millions of times a second; every price that can be precomputed per venue is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from arbot.storage.exchange_config import ExchangeParams
 
 INF = float("inf")
+
+
+def quote_group_names(quote_groups: Sequence[Sequence[str]]) -> dict[str, str]:
+    """Quote asset -> its group's name (the group's first asset): quotes of one group count
+    as one asset, e.g. USDC as USDT for the group ("USDT", "USDC")."""
+    return {quote: group[0] for group in quote_groups for quote in group}
+
+
+def book_symbol(symbol: str, group_names: Mapping[str, str]) -> str:
+    """The symbol of the book `symbol` trades in: BTC/USDC -> BTC/USDT in the example above."""
+    base, _, quote = symbol.partition("/")
+    group = group_names.get(quote)
+    return f"{base}/{group}" if group is not None else symbol
 
 
 class Venue:
