@@ -40,7 +40,7 @@ from arbot.storage import signals as signal_ops
 from arbot.storage import trades as trade_ops
 from arbot.storage.exchange_config import ExchangeParams
 from arbot.storage.trades import ExecutionData, TradeParams, iso_utc
-from arbot.storage.writer import Op
+from arbot.storage.writer import Op, op_calling
 
 
 class OpSink(Protocol):
@@ -138,7 +138,7 @@ class PaperExecutor:
         trade.deadline = trade.due + s.max_fill_wait
         self.created += 1
         reason = self._plan(trade)
-        self._sink.submit(_create_op(trade, now))
+        self._sink.submit(op_calling(trade_ops.create_trade, trade.id, _trade_params(trade, now)))
         if reason:
             self._finish(
                 trade,
@@ -297,8 +297,7 @@ class PaperExecutor:
             ),
             now,
         )
-        signal_id = trade.signal_id
-        self._sink.submit(lambda conn: signal_ops.mark_signal_executed(conn, signal_id))
+        self._sink.submit(op_calling(signal_ops.mark_signal_executed, trade.signal_id))
 
     def _transfer(self, trade: _Trade, fill: Fill) -> None:
         b, buy_ex, sell_ex = self.balances, trade.buy.exchange, trade.sell.exchange
@@ -325,20 +324,19 @@ class PaperExecutor:
             self.completed += 1
         else:
             self.failed += 1
-        trade_id = trade.id
-        self._sink.submit(lambda conn: trade_ops.update_trade_execution(conn, trade_id, data))
+        self._sink.submit(op_calling(trade_ops.update_trade_execution, trade.id, data))
         if self._funded:
             self._snapshot(now)
 
     def _snapshot(self, now: float) -> None:
         rows = self.balances.rows()
-        self._sink.submit(lambda conn: trade_ops.insert_balance_snapshot(conn, rows, now))
+        self._sink.submit(op_calling(trade_ops.insert_balance_snapshot, rows, now))
         self._next_snapshot = now + self._settings.snapshot_interval
 
 
-def _create_op(trade: _Trade, now: float) -> Op:
+def _trade_params(trade: _Trade, now: float) -> TradeParams:
     sig = trade.signal
-    params = TradeParams(
+    return TradeParams(
         signal_id=trade.signal_id,
         symbol=sig.symbol,
         buy_exchange=sig.buy_exchange,
@@ -352,5 +350,3 @@ def _create_op(trade: _Trade, now: float) -> Op:
         ),
         started_at=iso_utc(now),
     )
-    trade_id = trade.id
-    return lambda conn: trade_ops.create_trade(conn, trade_id, params)

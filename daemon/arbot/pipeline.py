@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from arbot.conflation import TickFilter
 from arbot.metrics import Metrics
@@ -27,7 +27,7 @@ from arbot.models import Episode, FeedDown, FeedGap, QueueItem, Signal, Tick
 from arbot.settings import StorageSettings
 from arbot.storage import signals
 from arbot.storage.gaps import insert_gap
-from arbot.storage.writer import Op, Writer
+from arbot.storage.writer import Writer, op_calling
 
 Clock = Callable[[], float]
 
@@ -126,7 +126,7 @@ class Pipeline:
                 if detector is not None:
                     self._record(detector.on_feed_down(item.exchange, now), now)
             elif isinstance(item, FeedGap):
-                self._writer.submit(_op(insert_gap, item))
+                self._writer.submit(op_calling(insert_gap, item))
         self._writer.add_ticks(stored)
         self.accepted += accepted
         self._metrics.ticks_accepted.inc(accepted)
@@ -138,12 +138,12 @@ class Pipeline:
         for out in found:
             if isinstance(out, Signal):
                 signal_id = writer.next_id("arbitrage_signals")
-                writer.submit(_op(signals.insert_signal, signal_id, out))
+                writer.submit(op_calling(signals.insert_signal, signal_id, out))
                 self._metrics.signals_recorded.inc()
                 for listener in self._listeners:
                     listener.on_signal(signal_id, out, now)
             else:
-                writer.submit(_op(signals.insert_episode, out))
+                writer.submit(op_calling(signals.insert_episode, out))
                 self._metrics.episodes_closed.inc()
 
     def _count_skipped(self, conflated_before: int, unchanged_before: int) -> None:
@@ -162,11 +162,6 @@ class Pipeline:
         for gone in self._spread_symbols - spreads.keys():
             self._metrics.best_spread.remove(gone)  # no current spread: no sample, not a stale one
         self._spread_symbols = set(spreads)
-
-
-def _op(fn: Callable[..., object], *args: Any) -> Op:
-    """A writer op calling `fn(conn, *args)`."""
-    return lambda conn: fn(conn, *args)
 
 
 async def _take(

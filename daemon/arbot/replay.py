@@ -31,7 +31,7 @@ from arbot.models import Episode, Signal, Tick
 from arbot.settings import ExchangeSettings, Settings
 from arbot.storage import signals as signal_ops
 from arbot.storage.exchange_config import ExchangeParams, params_from_settings
-from arbot.storage.writer import Op, Writer
+from arbot.storage.writer import Writer, op_calling
 
 END_REASON = "end_of_input"
 
@@ -122,17 +122,10 @@ def _record(
         if isinstance(out, Signal):
             summary.signals += 1
             if writer is not None:
-                writer.submit(_signal_op(writer.next_id("arbitrage_signals"), out))
+                signal_id = writer.next_id("arbitrage_signals")
+                writer.submit(op_calling(signal_ops.insert_signal, signal_id, out))
         else:
             summary.episodes.append(out)
             summary.close_reasons[out.close_reason] += 1
             if writer is not None:
-                writer.submit(_episode_op(out))
-
-
-def _signal_op(signal_id: int, signal: Signal) -> Op:
-    return lambda conn: signal_ops.insert_signal(conn, signal_id, signal)
-
-
-def _episode_op(episode: Episode) -> Op:
-    return lambda conn: signal_ops.insert_episode(conn, episode)
+                writer.submit(op_calling(signal_ops.insert_episode, out))

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
@@ -29,6 +29,7 @@ from arbot.storage.ids import IdTable, NameIds, RowIds
 from arbot.storage.schema import open_database
 
 Op = Callable[[sqlite3.Connection], object]
+P = ParamSpec("P")
 FIRST_RETRY_DELAY = 0.05
 
 TICK_SQL = (
@@ -40,6 +41,13 @@ TICK_SQL = (
 # Primary SQLite result codes (extended code & 0xff) -> write_errors{kind}.
 _KIND_BY_CODE = {5: "locked", 6: "locked", 13: "disk_full", 10: "io"}
 _KIND_BY_TEXT = (("locked", "locked"), ("busy", "locked"), ("full", "disk_full"), ("i/o", "io"))
+
+
+def op_calling(
+    fn: Callable[Concatenate[sqlite3.Connection, P], object], *args: P.args, **kwargs: P.kwargs
+) -> Op:
+    """The op `fn(conn, *args, **kwargs)`, its arguments bound now (not when it runs)."""
+    return lambda conn: fn(conn, *args, **kwargs)
 
 
 def error_kind(exc: BaseException) -> str:
