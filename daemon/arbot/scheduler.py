@@ -76,13 +76,13 @@ def next_run(at: str, now: float) -> float:
 
 
 def daily_jobs(settings: Settings) -> list[Job]:
-    data_dir = settings.storage.data_dir
-    s = settings.storage
-    pragmas = Pragmas(s.cache_size_kib, s.busy_timeout_ms, s.wal_autocheckpoint_pages)
+    st = settings.storage
+    data_dir = st.data_dir
+    pragmas = Pragmas(st.cache_size_kib, st.busy_timeout_ms, st.wal_autocheckpoint_pages)
 
     def prune(now: float, stop: threading.Event) -> dict[str, Any]:
         report = retention.prune(
-            data_dir, settings.retention, now, pragmas, pause=lambda s: _pause(stop, s)
+            data_dir, settings.retention, now, pragmas, pause=lambda sec: _pause(stop, sec)
         )
         return {
             "bars_written": report.bars_written,
