@@ -1,5 +1,5 @@
 """Helpers shared across test packages: read a database file, poll until a condition holds,
-storage settings that fail fast."""
+storage settings that fail fast, read a metric."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from arbot.metrics import Metrics
 from arbot.settings import StorageSettings
 
 
@@ -32,3 +33,8 @@ def fast_storage(data_dir: Path, **overrides: Any) -> StorageSettings:
     return StorageSettings(
         data_dir=data_dir, busy_timeout_ms=10, retry_max_seconds=0.05, **overrides
     )
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    """A metric sample's value; 0 when it has no sample (yet)."""
+    return metrics.registry.get_sample_value(name, labels) or 0.0

@@ -88,11 +88,6 @@ async def running(cfg: ExchangeSettings, metrics: Metrics) -> AsyncIterator[Sink
             await task
 
 
-def sample(metrics: Metrics, name: str, **labels: str) -> float:
-    value = metrics.registry.get_sample_value(name, labels)
-    return 0.0 if value is None else value
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _import_ccxt_once() -> None:
     """`import ccxt.pro` costs ~0.7 s: pay it once, before the first timed wait."""

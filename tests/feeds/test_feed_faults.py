@@ -13,7 +13,8 @@ from arbot.feeds import run_feed
 from arbot.localmarket import LocalExchange
 from arbot.metrics import Metrics
 from arbot.models import FeedGap
-from tests.feeds.conftest import Sink, running, sample, settings, symbols_for
+from tests.feeds.conftest import Sink, running, settings, symbols_for
+from tests.helpers import sample
 
 
 @pytest.mark.parametrize("hard", [False, True])

@@ -9,7 +9,8 @@ import pytest
 
 from arbot.localmarket import LocalExchange, Replay
 from arbot.metrics import Metrics
-from tests.feeds.conftest import running, sample, settings, symbols_for
+from tests.feeds.conftest import running, settings, symbols_for
+from tests.helpers import sample
 
 CASES = [
     ("binance", "ws"),

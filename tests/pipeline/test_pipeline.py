@@ -11,14 +11,10 @@ from arbot.metrics import Metrics
 from arbot.models import FeedDown, FeedGap, QueueItem
 from arbot.pipeline import Pipeline
 from arbot.storage.writer import Writer
-from tests.helpers import fast_storage, read, wait_until
+from tests.helpers import fast_storage, read, sample, wait_until
 from tests.pipeline.helpers import T0, RecordingListener, ScriptedDetector, tick
 
 Queue = asyncio.Queue[QueueItem | None]
-
-
-def sample(metrics: Metrics, name: str, **labels: str) -> float:
-    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 async def run_all(pipeline: Pipeline, items: list[QueueItem], size: int = 100_000) -> None:
