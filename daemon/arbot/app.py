@@ -25,7 +25,7 @@ import structlog
 
 from arbot import feeds
 from arbot.detector import Detector
-from arbot.errors import EXIT_OK, ArbotError, ConfigError, DatabaseError, ExchangeSetupError
+from arbot.errors import EXIT_OK, ArbotError, ConfigError, ExchangeSetupError
 from arbot.health import FlowMonitor
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
@@ -40,8 +40,8 @@ from arbot.storage.connection import Pragmas
 from arbot.storage.exchange_config import ExchangeParams
 from arbot.storage.gaps import last_receive_times
 from arbot.storage.lockfile import acquire_daemon_lock
-from arbot.storage.schema import init_all, open_database
-from arbot.storage.writer import Op, Writer
+from arbot.storage.schema import init_all, make_data_dir, open_database
+from arbot.storage.writer import Writer, op_calling
 from arbot.systemd import Notifier, keep_alive
 
 Clock = Callable[[], float]
@@ -106,12 +106,7 @@ class _Daemon:
             raise ConfigError("exchanges: no exchange is enabled; add an [[exchanges]] table")
         feeds.check_exchanges(self.exchanges)
         data_dir = s.storage.data_dir
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseError(
-                f"{data_dir}: cannot create the data directory: {exc.strerror}"
-            ) from None
+        make_data_dir(data_dir)
         with acquire_daemon_lock(data_dir):
             params = await asyncio.to_thread(self._open_databases)
             writer = await asyncio.to_thread(Writer.open, s.storage, self.metrics)
@@ -132,7 +127,7 @@ class _Daemon:
         """Check + migrate the four files; mirror the TOML's exchanges into config.db; note
         each exchange's last stored tick so a restart records the outage as a feed gap."""
         st = self.settings.storage
-        pragmas = Pragmas(st.cache_size_kib, st.busy_timeout_ms, st.wal_autocheckpoint_pages)
+        pragmas = Pragmas.of(st)
         init_all(st.data_dir, pragmas)
         conn = open_database(st.data_dir, "arbot", pragmas, readonly=True)
         try:
@@ -285,7 +280,7 @@ class _Daemon:
 
     def _persist(self, writer: Writer, episodes: list[Episode]) -> None:
         for ep in episodes:
-            writer.submit(_episode_op(ep))
+            writer.submit(op_calling(signals.insert_episode, ep))
         self.metrics.episodes_closed.inc(len(episodes))
 
     def _metrics_server(self, stages: _Stages) -> MetricsServer:
@@ -311,10 +306,6 @@ class _Daemon:
             refresh,
             lambda: monitor.check(self.clock(), s.metrics.healthy_after),
         )
-
-
-def _episode_op(ep: Episode) -> Op:
-    return lambda conn: signals.insert_episode(conn, ep)
 
 
 def _first_error(group: BaseExceptionGroup[ExchangeSetupError]) -> ExchangeSetupError:

@@ -25,12 +25,13 @@ from pathlib import Path
 from arbot import quotes_csv
 from arbot.conflation import TickFilter
 from arbot.detector import Detector
-from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
+from arbot.errors import EXIT_USAGE, ArbotError
 from arbot.metrics import Metrics
 from arbot.models import Episode, Signal, Tick
 from arbot.settings import ExchangeSettings, Settings
 from arbot.storage import signals as signal_ops
 from arbot.storage.exchange_config import ExchangeParams, params_from_settings
+from arbot.storage.schema import make_data_dir
 from arbot.storage.writer import Writer, op_calling
 
 END_REASON = "end_of_input"
@@ -107,11 +108,7 @@ async def replay(
 
 
 def _open_writer(settings: Settings) -> Writer:
-    data_dir = settings.storage.data_dir
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DatabaseError(f"{data_dir}: cannot create data directory: {exc.strerror}") from None
+    make_data_dir(settings.storage.data_dir)
     return Writer.open(settings.storage, Metrics())
 
 

@@ -78,7 +78,7 @@ def next_run(at: str, now: float) -> float:
 def daily_jobs(settings: Settings) -> list[Job]:
     st = settings.storage
     data_dir = st.data_dir
-    pragmas = Pragmas(st.cache_size_kib, st.busy_timeout_ms, st.wal_autocheckpoint_pages)
+    pragmas = Pragmas.of(st)
 
     def prune(now: float, stop: threading.Event) -> dict[str, Any]:
         report = retention.prune(

@@ -19,12 +19,12 @@ from tqdm import tqdm
 
 from arbot.cli.common import add_config_args, emit, resolve_settings
 from arbot.cli.query import parse_time
-from arbot.errors import ConfigError, DatabaseError
+from arbot.errors import ConfigError
 from arbot.models import Tick
 from arbot.rollup import previous_utc_day, run_rollup
 from arbot.settings import Settings, parse_settings
 from arbot.storage import backtests as store
-from arbot.storage.schema import open_database
+from arbot.storage.schema import make_data_dir, open_database
 
 Combination = dict[str, Any]
 
@@ -136,10 +136,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     runs = [(combo, apply_overrides(base, combo)) for combo in combos]
     source, label, t_from, t_to, exchanges, per_run = _source(args)
     data_dir = base.storage.data_dir
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DatabaseError(f"{data_dir}: cannot create data directory: {exc.strerror}") from None
+    make_data_dir(data_dir)
     conn = open_database(data_dir, "backtest")
     sweep_id = uuid.uuid4().hex[:12]
     try:

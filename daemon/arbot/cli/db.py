@@ -72,8 +72,7 @@ def register(groups: dict[str, Any]) -> None:
 
 
 def pragmas_of(settings: Settings) -> Pragmas:
-    s = settings.storage
-    return Pragmas(s.cache_size_kib, s.busy_timeout_ms, s.wal_autocheckpoint_pages)
+    return Pragmas.of(settings.storage)
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arbot.errors import DatabaseError
+from arbot.settings import StorageSettings
 from arbot.storage import functions
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -23,6 +24,10 @@ class Pragmas:
     cache_size_kib: int = 65_536
     busy_timeout_ms: int = 5000
     wal_autocheckpoint_pages: int = 10_000
+
+    @classmethod
+    def of(cls, s: StorageSettings) -> Pragmas:
+        return cls(s.cache_size_kib, s.busy_timeout_ms, s.wal_autocheckpoint_pages)
 
 
 def db_path(data_dir: Path, name: str) -> Path:

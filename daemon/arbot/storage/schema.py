@@ -95,12 +95,16 @@ def open_database(
     return conn
 
 
-def init_all(data_dir: Path, pragmas: Pragmas | None = None) -> dict[str, int]:
-    """Create or migrate all four files; idempotent. Checks every file before touching any."""
+def make_data_dir(data_dir: Path) -> None:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatabaseError(f"{data_dir}: cannot create data directory: {exc.strerror}") from None
+
+
+def init_all(data_dir: Path, pragmas: Pragmas | None = None) -> dict[str, int]:
+    """Create or migrate all four files; idempotent. Checks every file before touching any."""
+    make_data_dir(data_dir)
     for db in DATABASES:
         check_file(db_path(data_dir, db), max_version=len(migrations(db)))
     versions: dict[str, int] = {}

@@ -104,12 +104,7 @@ class Writer:
     @classmethod
     def open(cls, settings: StorageSettings, metrics: Metrics) -> Writer:
         """Open (creating or migrating) data_dir/arbot.db with the configured pragmas."""
-        pragmas = Pragmas(
-            cache_size_kib=settings.cache_size_kib,
-            busy_timeout_ms=settings.busy_timeout_ms,
-            wal_autocheckpoint_pages=settings.wal_autocheckpoint_pages,
-        )
-        conn = open_database(settings.data_dir, "arbot", pragmas)
+        conn = open_database(settings.data_dir, "arbot", Pragmas.of(settings))
         return cls(conn, metrics, retry_max_seconds=settings.retry_max_seconds)
 
     @property
