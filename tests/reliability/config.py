@@ -9,6 +9,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+BATCH_SIZE = 500
+GRACE = 10.0
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -75,7 +78,7 @@ def daemon_doc(
     doc: dict[str, Any] = {
         "storage": {
             "data_dir": str(data_dir),
-            "batch_size": 500,
+            "batch_size": BATCH_SIZE,
             "linger_ms": 100,
             "queue_size": 20_000,
             "busy_timeout_ms": 1000,
@@ -85,7 +88,7 @@ def daemon_doc(
         "logging": {"format": "json", "level": "info"},
         "retention": {"enabled": False},
         "backup": {"enabled": False},
-        "service": {"grace_timeout": 10.0},
+        "service": {"grace_timeout": GRACE},
         "exchanges": list(exchanges),
     }
     for name, body in sections.items():

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,10 +82,6 @@ class LogReader:
     def join(self, timeout: float = 5.0) -> None:
         self._thread.join(timeout)
 
-    def find(self, event: str, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            return [e for e in self.events[since:] if e.get("event") == event]
-
     @property
     def text(self) -> str:
         with self._lock:
@@ -122,23 +118,17 @@ class Daemon:
     """`arbot run --config PATH` as a child process. Use as a context manager: whatever
     happens in the test, the process is killed and reaped at exit."""
 
-    def __init__(
-        self,
-        config: Path,
-        metrics_port: int | None = None,
-        env: Mapping[str, str] | None = None,
-        wrapper: Sequence[str] = (),
-    ) -> None:
+    def __init__(self, config: Path, metrics_port: int | None = None) -> None:
         self.config = config
         self.metrics_port = metrics_port
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        full_env.pop("NOTIFY_SOCKET", None)
+        # Not under systemd here, even if the test runner is.
+        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
         self.proc = subprocess.Popen(
-            [*wrapper, *start_command(config)],
+            start_command(config),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=full_env,
+            env={**env, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,
         )
         assert self.proc.stdout is not None and self.proc.stderr is not None
@@ -183,16 +173,6 @@ class Daemon:
             return samples if samples and metric(samples, name, **labels) >= at_least else None
 
         result: Samples = wait_until(reached, timeout, f"{name}{labels or ''} >= {at_least}")
-        return result
-
-    def wait_log(self, event: str, timeout: float = 30.0, since: int = 0) -> dict[str, Any]:
-        def found() -> dict[str, Any] | None:
-            hits = self.stderr.find(event, since)
-            if not hits:
-                self.check_alive()
-            return hits[0] if hits else None
-
-        result: dict[str, Any] = wait_until(found, timeout, f"log event {event!r}")
         return result
 
     def check_alive(self) -> None:

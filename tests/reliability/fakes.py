@@ -12,6 +12,8 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from arbot.localmarket.dialects import ALIASES
+
 # One seed for all: the walks move together, so only dislocations make spreads.
 SEED = "1"
 DISLOCATION = (
@@ -31,6 +33,7 @@ class FakeMarket:
     def __init__(self, venues: Sequence[str], rate: float, dislocate: Sequence[str] = ()) -> None:
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.urls: dict[str, str] = {}
+        self.ccxt_ids: dict[str, str] = {}
         try:
             for i, venue in enumerate(venues):
                 name, _, kind = venue.partition(":")
@@ -65,6 +68,7 @@ class FakeMarket:
         if len(line) != 3 or line[0] != "LOCALMARKET":
             raise RuntimeError(f"fake exchange {name} ({kind}) did not start: {line}")
         self.urls[name] = line[2]
+        self.ccxt_ids[name] = ALIASES.get(kind, kind)
 
     def close(self) -> None:
         for proc in self.procs.values():

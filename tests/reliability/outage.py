@@ -10,12 +10,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tests.reliability.config import GRACE
 from tests.reliability.daemon import Daemon, metric
 from tests.reliability.datadir import integrity
 from tests.reliability.scenario import (
-    GRACE,
     market,
-    start,
     stored_ticks,
     write_daemon_config,
 )
@@ -42,9 +41,9 @@ def write_outage(
     with market() as fakes:
         # A small queue fills within the fault: the feeds then wait (back-pressure).
         config, port = write_daemon_config(
-            tmp_path, data_dir, fakes.urls, storage={"queue_size": QUEUE_SIZE, **(storage or {})}
+            tmp_path, data_dir, fakes, storage={"queue_size": QUEUE_SIZE, **(storage or {})}
         )
-        with start(config, port) as daemon:
+        with Daemon(config, port) as daemon:
             daemon.wait_metric("arbot_ticks_committed_total", 1, timeout=60)
             time.sleep(1.0)
             base = daemon.sample()

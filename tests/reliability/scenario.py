@@ -9,44 +9,25 @@ from pathlib import Path
 from typing import Any
 
 from tests.reliability.config import daemon_doc, exchange, free_port, write_config
-from tests.reliability.daemon import Daemon
 from tests.reliability.datadir import scalar
 from tests.reliability.fakes import FakeMarket
 
-# Quotes per second per symbol each fake sends ("full rate": the fakes' process is the
-# bottleneck well before this on 2 cores; ccxt keeps only the latest quote per symbol
-# between two watch calls, so the daemon receives a fraction of what is sent).
+# Quotes per second per symbol each fake sends: "full rate" for 2 cores shared by the fakes
+# and the daemon. ccxt keeps only the latest quote per symbol between two watch calls, so
+# the daemon receives a fraction of what is sent.
 RATE = float(os.environ.get("ARBOT_RELIABILITY_RATE", "1000"))
-BATCH_SIZE = 500
-GRACE = 10.0
 # Venues whose stored keys are unique (receive-time stamps), so stored rows == committed.
 COUNTED_VENUES = ("binance:binance", "kraken:kraken", "binance2:binance")
 
 
 def write_daemon_config(
-    tmp: Path,
-    data_dir: Path,
-    urls: Mapping[str, str],
-    *,
-    exchange_extra: Mapping[str, Mapping[str, Any]] | None = None,
-    **sections: Mapping[str, Any],
+    tmp: Path, data_dir: Path, fakes: FakeMarket, **sections: Mapping[str, Any]
 ) -> tuple[Path, int]:
-    """A config with every fake of `urls` as an exchange; returns (path, metrics port)."""
+    """A config with every fake as an exchange; returns (path, metrics port)."""
     port = free_port()
-    extra = exchange_extra or {}
-    kinds = {"binance2": "binance", "rest": "coinbaseexchange"}
-    exchanges = [
-        exchange(name, kinds.get(name, name), url, **extra.get(name, {}))
-        for name, url in urls.items()
-    ]
+    exchanges = [exchange(name, fakes.ccxt_ids[name], url) for name, url in fakes.urls.items()]
     doc = daemon_doc(data_dir, exchanges, port, **sections)
-    doc["storage"]["batch_size"] = BATCH_SIZE
-    doc["service"]["grace_timeout"] = GRACE
     return write_config(tmp / "arbot.toml", doc), port
-
-
-def start(config: Path, port: int, **kw: Any) -> Daemon:
-    return Daemon(config, port, **kw)
 
 
 def stored_ticks(data_dir: Path) -> int:

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability.config import GRACE
 from tests.reliability.daemon import Daemon, Samples, metric
 from tests.reliability.datadir import integrity
 from tests.reliability.fakes import FakeMarket
 from tests.reliability.scenario import (
-    GRACE,
     invalid_stored,
-    start,
     write_daemon_config,
 )
 from tests.reliability.signals_check import check_signals
@@ -117,10 +116,10 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
         config, port = write_daemon_config(
             tmp,
             data_dir,
-            fakes.urls,
+            fakes,
             detector={"max_quote_age": MAX_QUOTE_AGE, "max_leg_skew": MAX_LEG_SKEW},
         )
-        with start(config, port) as daemon:
+        with Daemon(config, port) as daemon:
             for name in NAMES:
                 daemon.wait_metric("arbot_ticks_received_total", 1, timeout=60, exchange=name)
             yield Hostile(fakes, daemon, data_dir)

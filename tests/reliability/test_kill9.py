@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.daemon import metric
+from tests.reliability.config import BATCH_SIZE
+from tests.reliability.daemon import Daemon, metric
 from tests.reliability.datadir import integrity, rows
 from tests.reliability.scenario import (
-    BATCH_SIZE,
     market,
-    start,
     stored_ticks,
     write_daemon_config,
 )
@@ -32,9 +31,9 @@ def test_kill9_under_load(tmp_path: Path, figures: dict[str, object]) -> None:
     worst_missing = 0
     kills: list[float] = []
     with market() as fakes:
-        config, port = write_daemon_config(tmp_path, data_dir, fakes.urls)
+        config, port = write_daemon_config(tmp_path, data_dir, fakes)
         for cycle in range(CYCLES):
-            with start(config, port) as daemon:
+            with Daemon(config, port) as daemon:
                 daemon.wait_metric("arbot_ticks_committed_total", 1, timeout=60)
                 time.sleep(0.5)
                 samples = daemon.scrape()
@@ -54,7 +53,7 @@ def test_kill9_under_load(tmp_path: Path, figures: dict[str, object]) -> None:
             assert missing <= 2 * BATCH_SIZE, f"cycle {cycle}: {missing} accepted ticks lost"
             figures.update(cycles_ok=cycle + 1, max_missing=worst_missing)
         # One more start: it must come up on the crashed file and record the last outage.
-        with start(config, port) as daemon:
+        with Daemon(config, port) as daemon:
             daemon.wait_metric("arbot_ticks_committed_total", 1, timeout=60)
             time.sleep(1.0)
             code, _ = daemon.terminate(30)

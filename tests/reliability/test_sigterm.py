@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability.config import GRACE
+from tests.reliability.daemon import Daemon
 from tests.reliability.datadir import integrity
 from tests.reliability.scenario import (
-    GRACE,
     market,
-    start,
     stored_ticks,
     write_daemon_config,
 )
@@ -29,9 +29,9 @@ def test_sigterm_under_load(tmp_path: Path, figures: dict[str, object]) -> None:
     committed = 0
     stop_seconds: list[float] = []
     with market() as fakes:
-        config, port = write_daemon_config(tmp_path, data_dir, fakes.urls)
+        config, port = write_daemon_config(tmp_path, data_dir, fakes)
         for cycle in range(CYCLES):
-            with start(config, port) as daemon:
+            with Daemon(config, port) as daemon:
                 daemon.wait_metric("arbot_ticks_committed_total", 1, timeout=60)
                 time.sleep(1.0)  # under load: ticks queued, a batch buffering
                 code, seconds = daemon.terminate(GRACE + 5)

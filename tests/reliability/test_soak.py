@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.daemon import Sample, metric
+from tests.reliability.config import GRACE
+from tests.reliability.daemon import Daemon, Sample, metric
 from tests.reliability.datadir import integrity
 from tests.reliability.scenario import (
-    GRACE,
     market,
-    start,
     stored_ticks,
     write_daemon_config,
 )
@@ -54,6 +53,7 @@ def grew_by(values: Sequence[float]) -> float:
 
 @pytest.mark.slow
 @pytest.mark.integration
+@pytest.mark.timeout(SOAK_SECONDS + 240)
 def test_soak_flat_memory_fds_tasks(tmp_path: Path, figures: dict[str, object]) -> None:
     """No growth in RSS, descriptors or tasks; WAL bounded; clean stop at the end."""
     data_dir = tmp_path / "data"
@@ -61,11 +61,11 @@ def test_soak_flat_memory_fds_tasks(tmp_path: Path, figures: dict[str, object]) 
         config, port = write_daemon_config(
             tmp_path,
             data_dir,
-            fakes.urls,
+            fakes,
             # A small page cache fills in seconds: its growth must not look like a leak.
             storage={"wal_autocheckpoint_pages": WAL_PAGES, "cache_size_kib": 2048},
         )
-        with start(config, port) as daemon:
+        with Daemon(config, port) as daemon:
             daemon.wait_metric("arbot_ticks_committed_total", 1, timeout=60)
             started = time.monotonic()
             next_drop = started + DROP_EVERY
