@@ -34,6 +34,8 @@ from arbot.storage.stats import database_stats
 REPORT_EVERY = 10.0  # seconds between progress lines
 SYNTHETIC = ("SOL/USDT", "XRP/USDT")
 REPLAY_NAMES = ("binance_spot", "binance_usdm")
+# Paper money per venue: enough of each asset for a few trades of max_trade_amount each way.
+DEMO_FUNDS = {"USDT": 50_000.0, "SOL": 300.0, "XRP": 20_000.0, "BTC": 0.5, "ETH": 10.0}
 
 
 def demo_settings(
@@ -46,8 +48,17 @@ def demo_settings(
         metrics=MetricsSettings(listen=metrics_listen),
         retention=RetentionSettings(enabled=False),
         backup=BackupSettings(enabled=False),
-        paper=PaperSettings(enabled=True),
+        paper=PaperSettings(
+            enabled=True,
+            snapshot_interval=30.0,
+            balances={name: _funds(fake) for name, fake in venues.items()},
+        ),
     )
+
+
+def _funds(fake: LocalExchange) -> dict[str, float]:
+    assets = {"USDT", *(symbol.split("/")[0] for symbol in fake.symbols)}
+    return {asset: DEMO_FUNDS[asset] for asset in sorted(assets)}
 
 
 async def run_demo(
@@ -74,7 +85,8 @@ async def run_demo(
     rows = (await asyncio.to_thread(database_stats, data_dir, "arbot", time.time()))["rows"]
     print(
         f"demo stopped (exit {code}): arbot.db holds {rows['ticks']} ticks, "
-        f"{rows['arbitrage_signals']} signals, {rows['trades']} paper trades",
+        f"{rows['arbitrage_signals']} signals, {rows['trades']} paper trades, "
+        f"{rows['balances']} balance snapshots",
         file=out,
     )
     print(

@@ -117,7 +117,11 @@ async def test_demo_is_scraped_by_prometheus(tmp_path: Path, prometheus: tuple[s
     with sqlite3.connect(data_dir / "arbot.db") as conn:
         assert conn.execute("SELECT count(*) FROM ticks").fetchone()[0] == ticks > 0
         assert conn.execute("SELECT count(*) FROM arbitrage_signals").fetchone()[0] == signals
+        trades = conn.execute("SELECT count(*) FROM trades").fetchone()[0]
+        snapshots = conn.execute("SELECT count(*) FROM balances").fetchone()[0]
     assert signals > 0, "the dislocated synthetic venue should produce signals"
+    assert trades > 0, "the demo runs the paper executor on every signal"
+    assert snapshots > 0, "paper balances are snapshotted after each trade"
 
 
 async def eventually_async(probe: Any, what: str, within: float) -> list[dict[str, Any]]:

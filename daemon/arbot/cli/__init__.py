@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from arbot.errors import EXIT_USAGE, ArbotError
+from arbot.errors import EXIT_OK, EXIT_USAGE, ArbotError
 
 # Modules that add subcommands; each has `register(groups)` where groups maps
 # "root", "db" and "query" to argparse sub-parser collections.
@@ -46,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_USAGE
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other CLI tools do.
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":
