@@ -41,3 +41,38 @@ class TickFilter:
                 return False
         self._last[key] = tick
         return True
+
+
+# Exchanges stamping in milliseconds (OKX, Binance futures) send several different quotes of
+# one symbol within one millisecond; under UNIQUE(symbol, exchange, timestamp) the last would
+# replace the others. 1 µs is below every exchange's resolution and above a double's
+# resolution at today's UNIX times (~0.24 µs), so such rows stay distinct and in order.
+SEPARATION = 1e-6
+
+
+class TimestampSeparator:
+    """Keeps every differing quote: a tick repeating its key's last exchange timestamp with
+    other prices or sizes is stored 1 µs after the previous one of that timestamp. An
+    identical repeat keeps the previous stored timestamp, so a resent quote still replaces
+    itself (the key's dedup semantics hold)."""
+
+    def __init__(self) -> None:
+        # key -> (exchange timestamp, stored timestamp, (bid, ask, bid_size, ask_size))
+        self._last: dict[tuple[str, str], tuple[float, float, tuple[object, ...]]] = {}
+        self.separated = 0
+
+    def stored_form(self, tick: Tick) -> Tick:
+        key = (tick[0], tick[1])
+        ts = tick[6]
+        values = tick[2:6]
+        last = self._last.get(key)
+        if last is not None and last[0] == ts:
+            if last[2] == values:
+                stored = last[1]
+            else:
+                stored = last[1] + SEPARATION
+                self.separated += 1
+            if stored != ts:
+                tick = tick._replace(timestamp=stored)
+        self._last[key] = (ts, tick[6], values)
+        return tick

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
-from arbot.conflation import TickFilter
+from arbot.conflation import TickFilter, TimestampSeparator
 from arbot.metrics import Metrics
 from arbot.models import Episode, FeedDown, FeedGap, QueueItem, Signal, Tick
 from arbot.settings import StorageSettings
@@ -59,6 +59,7 @@ class Pipeline:
         self._batch_size = storage_settings.batch_size
         self._linger = storage_settings.linger_ms / 1000
         self._filter = TickFilter(storage_settings.conflate_ms, storage_settings.skip_unchanged)
+        self._separator = TimestampSeparator()
         self._listeners = tuple(listeners)
         self._spread_symbols: set[str] = set()
         self.accepted = 0
@@ -108,6 +109,7 @@ class Pipeline:
         detector = self._detector
         listeners = self._listeners
         keep = self._filter.keep if self._filter.active else None
+        separate = self._separator.stored_form
         stored: list[Tick] = []
         conflated, unchanged = self._filter.conflated, self._filter.unchanged
         accepted = 0
@@ -121,7 +123,7 @@ class Pipeline:
                 for listener in listeners:
                     listener.on_tick(item, now)
                 if keep is None or keep(item):
-                    stored.append(item)
+                    stored.append(separate(item))
             elif isinstance(item, FeedDown):
                 if detector is not None:
                     self._record(detector.on_feed_down(item.exchange, now), now)

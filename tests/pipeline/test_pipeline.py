@@ -198,3 +198,29 @@ async def test_ops_submitted_by_others_are_flushed_by_linger(
         await wait_until(lambda: read(data_dir, "SELECT count(*) FROM feed_gaps") == [(1,)])
         await queue.put(None)
     await writer.close()
+
+
+async def test_differing_quotes_in_one_exchange_millisecond_are_all_stored(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """Several different quotes of one key stamped with the same exchange millisecond each
+    get a row (1 µs apart, in arrival order); an identical resend still replaces its row."""
+    settings = fast_storage(data_dir)
+    writer = Writer.open(settings, metrics)
+    pipeline = Pipeline(writer, None, metrics, settings)
+    same_ms = [tick(0.5, bid=100.0 + k) for k in range(3)]
+    resend = same_ms[2]
+    other_exchange = tick(0.5, "okx", bid=100.0)
+    await run_all(pipeline, [tick(0), *same_ms, resend, other_exchange, tick(1)])
+    rows = read(
+        data_dir,
+        "SELECT exchange, timestamp, bid FROM tickers"
+        " WHERE exchange = 'binance' ORDER BY timestamp",
+    )
+    assert [bid for _, _, bid in rows] == [100.0, 100.0, 101.0, 102.0, 101.0]
+    stamps = [ts for _, ts, _ in rows]
+    assert stamps[1] == T0 + 0.5
+    assert abs(stamps[2] - stamps[1] - 1e-6) < 1e-7
+    assert abs(stamps[3] - stamps[2] - 1e-6) < 1e-7
+    assert read(data_dir, "SELECT count(*) FROM tickers WHERE exchange = 'okx'") == [(1,)]
+    await writer.close()
