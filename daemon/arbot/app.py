@@ -16,6 +16,7 @@ import inspect
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
@@ -46,6 +47,7 @@ from arbot.systemd import Notifier, keep_alive
 
 Clock = Callable[[], float]
 EXIT_UNCLEAN = 1  # a crash, a forced stop, or a drain longer than service.grace_timeout
+HARD_STOP_MARGIN = 5.0  # seconds past service.grace_timeout before the process is ended
 SWEEP_INTERVAL = 1.0  # seconds between detector sweeps (episodes whose quotes went stale)
 
 
@@ -308,14 +310,23 @@ class _Daemon:
         )
 
 
+def _hard_stop() -> None:
+    get_logger().error("stop_deadline_exceeded")
+    sys.stderr.flush()
+    os._exit(EXIT_UNCLEAN)
+
+
 def _first_error(group: BaseExceptionGroup[ExchangeSetupError]) -> ExchangeSetupError:
     first = group.exceptions[0]
     return first if isinstance(first, ExchangeSetupError) else _first_error(first)
 
 
-def run_until_signalled(main: Callable[[Awaitable[object]], Awaitable[int]]) -> int:
+def run_until_signalled(
+    main: Callable[[Awaitable[object]], Awaitable[int]], grace: float = 20.0
+) -> int:
     """Run `main(stop)` on uvloop (when installed) until it returns its exit code. SIGTERM or
-    SIGINT completes `stop`, starting the drain; a second one exits at once."""
+    SIGINT completes `stop`, starting the drain; a second one exits at once, and so does the
+    process if it still runs `grace` + HARD_STOP_MARGIN seconds after the first."""
     try:
         import uvloop
 
@@ -323,10 +334,10 @@ def run_until_signalled(main: Callable[[Awaitable[object]], Awaitable[int]]) -> 
     except ImportError:  # optional: not built for every platform
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_with_signals(main))
+        return runner.run(_with_signals(main, grace))
 
 
-async def _with_signals(main: Callable[[Awaitable[object]], Awaitable[int]]) -> int:
+async def _with_signals(main: Callable[[Awaitable[object]], Awaitable[int]], grace: float) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     log = get_logger()
@@ -338,6 +349,11 @@ async def _with_signals(main: Callable[[Awaitable[object]], Awaitable[int]]) -> 
             os._exit(EXIT_UNCLEAN)
         log.info("stop_requested", signal=sig.name)
         stop.set()
+        # The drain is bounded by `grace`, but a task that swallows its cancellation (or a
+        # blocked loop) could still keep the process alive; a thread timer cannot be stalled.
+        deadline = threading.Timer(grace + HARD_STOP_MARGIN, _hard_stop)
+        deadline.daemon = True
+        deadline.start()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)

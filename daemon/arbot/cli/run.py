@@ -40,7 +40,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = load_settings(config_path(args.config), args.data_dir)
     logs.configure(settings.logging.format, settings.logging.level)
-    return run_until_signalled(lambda stop: run_daemon(settings, stop))
+    return run_until_signalled(
+        lambda stop: run_daemon(settings, stop), settings.service.grace_timeout
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
