@@ -57,22 +57,20 @@ class TimestampSeparator:
     itself (the key's dedup semantics hold)."""
 
     def __init__(self) -> None:
-        # key -> (exchange timestamp, stored timestamp, (bid, ask, bid_size, ask_size))
-        self._last: dict[tuple[str, str], tuple[float, float, tuple[object, ...]]] = {}
+        # key -> (last tick as received, the timestamp it was stored under)
+        self._last: dict[tuple[str, str], tuple[Tick, float]] = {}
         self.separated = 0
 
     def stored_form(self, tick: Tick) -> Tick:
         key = (tick[0], tick[1])
-        ts = tick[6]
-        values = tick[2:6]
         last = self._last.get(key)
-        if last is not None and last[0] == ts:
-            if last[2] == values:
-                stored = last[1]
-            else:
-                stored = last[1] + SEPARATION
-                self.separated += 1
-            if stored != ts:
-                tick = tick._replace(timestamp=stored)
-        self._last[key] = (ts, tick[6], values)
-        return tick
+        # Tick fields 2..5: bid, ask, bid_size, ask_size; 6: timestamp.
+        if last is None or last[0][6] != tick[6]:
+            self._last[key] = (tick, tick[6])
+            return tick
+        previous, stored = last
+        if previous[2:6] != tick[2:6]:
+            stored += SEPARATION
+            self.separated += 1
+        self._last[key] = (tick, stored)
+        return tick._replace(timestamp=stored) if stored != tick[6] else tick
