@@ -21,6 +21,7 @@ import random
 import resource
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +36,7 @@ from arbot.pipeline import Pipeline
 from arbot.settings import StorageSettings
 from arbot.storage.connection import Pragmas, connect
 from arbot.storage.schema import open_database
-from arbot.storage.writer import TICK_SQL, Writer
+from arbot.storage.writer import SWITCH_INTERVAL, TICK_SQL, Writer
 from bench.layout import PRICE_HISTORY, SPEC_INSERT, spec_tickers_ddl
 
 EXCHANGES = tuple(f"ex{i:02d}" for i in range(20))
@@ -72,6 +73,7 @@ async def run_pipeline(settings: StorageSettings, rows: int) -> tuple[float, int
     """Seconds from the first put until everything is committed, and rows committed."""
     settings.data_dir.mkdir()
     writer = Writer.open(settings, Metrics())
+    sys.setswitchinterval(SWITCH_INTERVAL)  # as the daemon does (app.py)
     queue: asyncio.Queue[Tick | None] = asyncio.Queue(settings.queue_size)
     pipeline = Pipeline(writer, None, Metrics(), settings)
     per_feed = rows // len(EXCHANGES)

@@ -42,7 +42,7 @@ from arbot.storage.exchange_config import ExchangeParams
 from arbot.storage.gaps import last_receive_times
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.schema import init_all, make_data_dir, open_database
-from arbot.storage.writer import Writer, op_calling
+from arbot.storage.writer import SWITCH_INTERVAL, Writer, op_calling
 from arbot.systemd import Notifier, keep_alive
 
 Clock = Callable[[], float]
@@ -112,6 +112,7 @@ class _Daemon:
         with acquire_daemon_lock(data_dir):
             params = await asyncio.to_thread(self._open_databases)
             writer = await asyncio.to_thread(Writer.open, s.storage, self.metrics)
+            sys.setswitchinterval(SWITCH_INTERVAL)  # why: storage/writer.py
             async with AsyncExitStack() as stack:
                 stack.push_async_callback(self._close_writer, writer)
                 stages = self._build(writer, params)

@@ -12,7 +12,9 @@ from tests.helpers import fast_storage, read, wait_until
 
 from arbot.metrics import Metrics
 from arbot.models import FeedGap, Tick
+from arbot.storage.connection import Pragmas
 from arbot.storage.gaps import insert_gap
+from arbot.storage.schema import open_database
 from arbot.storage.writer import Writer, error_kind
 
 
@@ -51,6 +53,30 @@ async def test_rows_appear_in_the_tickers_view_with_spec_columns(
     assert writer.committed == 3
     assert metrics.registry.get_sample_value("arbot_ticks_committed_total") == 3
     await writer.close()
+
+
+async def test_a_batch_spanning_several_statements_keeps_every_row_and_the_last_repeat(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """With room for 3 rows a statement, 10 ticks take 4 statements; a key repeated across
+    statements ends with its later quote, as executemany's row-by-row replace would."""
+    writer = Writer(connect_limited(data_dir, variables=3 * 8 + 5), metrics)
+    ticks = [tick(i, "okx" if i % 2 else "binance") for i in range(9)]
+    repeat = ticks[1]._replace(bid=1.0, ask=2.0)
+    writer.add_ticks([*ticks, repeat])
+    await writer.flush()
+    assert writer.committed == 10
+    rows = read(data_dir, "SELECT exchange, bid, timestamp FROM tickers ORDER BY timestamp")
+    expected = [(t.exchange, t.bid, t.timestamp) for t in ticks]
+    expected[1] = ("okx", 1.0, ticks[1].timestamp)
+    assert rows == expected
+    await writer.close()
+
+
+def connect_limited(data_dir: Path, variables: int) -> sqlite3.Connection:
+    conn = open_database(data_dir, "arbot", Pragmas.of(fast_storage(data_dir)))
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variables)
+    return conn
 
 
 async def test_ops_run_in_the_batch_transaction_in_order(data_dir: Path, metrics: Metrics) -> None:
