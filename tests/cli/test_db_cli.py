@@ -12,7 +12,7 @@ from tests.storage.dbops_data import insert_ticks, random_ticks
 
 from arbot.cli import main
 from arbot.storage.lockfile import acquire_daemon_lock
-from arbot.storage.schema import open_database
+from arbot.storage.schema import migrations, open_database
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,9 @@ def test_backup_then_restore_round_trip(data_dir: Path, capsys: pytest.CaptureFi
     conn.execute("DELETE FROM ticks")
     conn.close()
     restored = run_json(capsys, "db", "restore", arbot_file, *dd)
-    assert restored["restored"].endswith("arbot.db") and restored["schema_version"] == 1
+    assert restored["restored"].endswith("arbot.db") and restored["schema_version"] == len(
+        migrations("arbot")
+    )
 
     stats = run_json(capsys, "db", "stats", *dd)
     arbot = next(s for s in stats if s["database"] == "arbot")
@@ -66,8 +68,8 @@ def test_explain_prints_a_plan_and_refuses_writes(
 ) -> None:
     """A SELECT gets its plan; a DELETE is a usage error (exit 2) and nothing is deleted."""
     dd = ["--data-dir", str(data_dir)]
-    assert main(["db", "explain", "SELECT * FROM ticks WHERE ts > 5", *dd]) == 0
-    assert "ticks_ts" in capsys.readouterr().out
+    assert main(["db", "explain", "SELECT * FROM tickers WHERE timestamp > 5", *dd]) == 0
+    assert "SEARCH t USING PRIMARY KEY (symbol_id=? AND ts>?)" in capsys.readouterr().out
     assert main(["db", "explain", "DELETE FROM ticks", *dd]) == 2
     assert "only a single SELECT" in capsys.readouterr().err
 

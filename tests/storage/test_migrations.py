@@ -131,3 +131,29 @@ def test_read_only_open_refuses_a_missing_or_outdated_file(data_dir: Path) -> No
     conn.close()
     with pytest.raises(DatabaseError, match=r"config\.db: schema version 0 differs"):
         open_database(data_dir, "config", readonly=True)
+
+
+def test_v1_ticks_survive_the_move_to_v2(tmp_path: Path) -> None:
+    """arbot_002 drops ticks_ts and re-creates the view: a v1 file keeps every tick, and the
+    view's insert and delete triggers still work."""
+    path = tmp_path / "arbot.db"
+    conn = connect(path)
+    assert migrate(conn, "arbot", path, migrations("arbot")[:1]) == 1
+    conn.executemany(
+        "INSERT INTO tickers (symbol, exchange, bid, ask, bid_size, ask_size, timestamp)"
+        " VALUES (?, ?, ?, ?, 1.0, 2.0, ?)",
+        [(s, e, 100.0 + i, 101.0 + i, 10.0 * i) for i in range(5) for s in "AB" for e in "xy"],
+    )
+    before = conn.execute("SELECT * FROM tickers ORDER BY symbol, timestamp, exchange").fetchall()
+    assert migrate(conn, "arbot", path) == 2
+    indexes = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    assert ("ticks_ts",) not in indexes
+    assert conn.execute(
+        "SELECT * FROM tickers ORDER BY symbol, timestamp, exchange"
+    ).fetchall() == (before)
+    conn.execute("DELETE FROM tickers WHERE timestamp < 20")
+    conn.execute(
+        "INSERT INTO tickers (symbol, exchange, bid, ask, timestamp) VALUES ('C', 'z', 1, 2, 99)"
+    )
+    assert conn.execute("SELECT count(*), min(timestamp) FROM tickers").fetchone() == (13, 20.0)
+    conn.close()

@@ -13,6 +13,7 @@ from typing import Any
 from arbot.models import Tick
 from arbot.storage.rollups import TradeRow
 from arbot.storage.schema import open_database
+from arbot.storage.ticks import count_ticks, ticks_in_time_order
 from arbot.storage.transaction import immediate
 
 
@@ -52,14 +53,7 @@ def read_ticks(data_dir: Path, time_from: float, time_to: float) -> Iterator[Tic
     (ties by exchange, symbol), streamed from a read-only connection."""
     conn = open_database(data_dir, "arbot", readonly=True)
     try:
-        cur = conn.execute(
-            """SELECT exchange, symbol, bid, ask, bid_size, ask_size, timestamp, timestamp
-               FROM tickers WHERE timestamp >= ? AND timestamp < ?
-               ORDER BY timestamp, exchange, symbol""",
-            (time_from, time_to),
-        )
-        for row in cur:
-            yield Tick(*row)
+        yield from ticks_in_time_order(conn, time_from, time_to)
     finally:
         conn.close()
 
@@ -69,12 +63,10 @@ def tick_range_info(data_dir: Path, time_from: float, time_to: float) -> tuple[l
     conn = open_database(data_dir, "arbot", readonly=True)
     try:
         names = [r[0] for r in conn.execute("SELECT name FROM exchanges ORDER BY name")]
-        count = conn.execute(
-            "SELECT count(*) FROM ticks WHERE ts >= ? AND ts < ?", (time_from, time_to)
-        ).fetchone()[0]
+        count = count_ticks(conn, time_from, time_to)
     finally:
         conn.close()
-    return names, int(count)
+    return names, count
 
 
 def run_trades(conn: sqlite3.Connection) -> tuple[list[TradeRow], tuple[BacktestTrade, ...]]:

@@ -31,6 +31,7 @@ from arbot.errors import DatabaseError
 from arbot.settings import RetentionSettings
 from arbot.storage.connection import Pragmas
 from arbot.storage.schema import open_database
+from arbot.storage.ticks import first_tick_time
 from arbot.storage.transaction import immediate
 
 HOUR = 3600
@@ -38,9 +39,9 @@ DAY = 86_400
 TIMEFRAME = "1h"
 
 # Per-hour bars. Ticks are clustered by (symbol_id, ts): CROSS JOIN keeps `symbols` as the
-# outer loop so each symbol's hour is one primary-key range scan (no per-row lookup through
-# ticks_ts). Open/close are primary-key lookups of the first/last tick of each group, which
-# is correct where the spec's FIRST_VALUE/LAST_VALUE-with-GROUP-BY is not.
+# outer loop so each symbol's hour is one primary-key range scan. Open/close are primary-key
+# lookups of the first/last tick of each group, which is correct where the spec's
+# FIRST_VALUE/LAST_VALUE-with-GROUP-BY is not.
 _HOUR_BARS = """
 WITH g AS (
     SELECT t.symbol_id, t.exchange_id, min(t.ts) AS t_open, max(t.ts) AS t_close,
@@ -132,10 +133,7 @@ def archive_ticks(
     until = archived_until(historical)
     written = 0
     while until is None or until < target:
-        if until is None:
-            first = arbot.execute("SELECT min(ts) FROM ticks").fetchone()[0]
-        else:
-            first = arbot.execute("SELECT min(ts) FROM ticks WHERE ts >= ?", (until,)).fetchone()[0]
+        first = first_tick_time(arbot) if until is None else first_tick_time(arbot, until)
         hour = target if first is None else min(int(first // HOUR) * HOUR, target)
         bars = hour_bars(arbot, hour) if hour < target else []
         until = hour + HOUR if hour < target else target
@@ -157,23 +155,34 @@ def delete_ticks_before(
     chunk_rows: int,
     pause: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Delete ticks with ts < until, about `chunk_rows` per transaction. After each chunk the
-    connection pauses as long as the chunk took, so a waiting writer gets the lock in between
-    (SQLite's busy handler retries after 1-100 ms sleeps; back-to-back chunks would starve it)."""
+    """Delete ticks with ts < until, symbol by symbol, about `chunk_rows` per transaction
+    (each a primary-key range). After each chunk the connection pauses as long as the chunk
+    took, so a waiting writer gets the lock in between (SQLite's busy handler retries after
+    1-100 ms sleeps; back-to-back chunks would starve it)."""
     deleted = 0
-    while True:
-        # The chunk's last ts, found outside any write transaction (index-only read).
-        row = arbot.execute(
-            "SELECT ts FROM ticks WHERE ts < ? ORDER BY ts LIMIT 1 OFFSET ?",
-            (until, chunk_rows - 1),
-        ).fetchone()
-        started = time.monotonic()
-        if row is None:
-            deleted += arbot.execute("DELETE FROM ticks WHERE ts < ?", (until,)).rowcount
-            return deleted
-        # <= so a chunk always makes progress even if many ticks share its last ts.
-        deleted += arbot.execute("DELETE FROM ticks WHERE ts <= ?", (row[0],)).rowcount
-        pause(max(0.005, time.monotonic() - started))
+    for (symbol_id,) in arbot.execute("SELECT id FROM symbols ORDER BY id").fetchall():
+        while True:
+            # The chunk's last ts, found outside any write transaction.
+            row = arbot.execute(
+                "SELECT ts FROM ticks WHERE symbol_id = ? AND ts < ? ORDER BY ts LIMIT 1 OFFSET ?",
+                (symbol_id, until, chunk_rows - 1),
+            ).fetchone()
+            started = time.monotonic()
+            if row is None:
+                n = arbot.execute(
+                    "DELETE FROM ticks WHERE symbol_id = ? AND ts < ?", (symbol_id, until)
+                ).rowcount
+            else:
+                # <= so a chunk always makes progress even if many ticks share its last ts.
+                n = arbot.execute(
+                    "DELETE FROM ticks WHERE symbol_id = ? AND ts <= ?", (symbol_id, row[0])
+                ).rowcount
+            deleted += n
+            if n:
+                pause(max(0.005, time.monotonic() - started))
+            if row is None:
+                break
+    return deleted
 
 
 def delete_old_rows(

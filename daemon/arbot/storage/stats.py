@@ -9,6 +9,7 @@ from typing import Any
 
 from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
 from arbot.storage.connection import DATABASES, connect, db_path
+from arbot.storage.ticks import count_ticks
 
 DAY = 86_400
 
@@ -41,18 +42,18 @@ def _pragma(conn: sqlite3.Connection, name: str) -> int:
 
 
 def ingestion(conn: sqlite3.Connection, now: float, used_bytes: int) -> dict[str, Any]:
-    """Tick rates over the last minute and hour (ticks_ts range counts) and the disk growth
+    """Tick rates over the last minute and hour (per-symbol key range counts) and the disk growth
     per day they imply, at the file's current bytes per stored tick (an upper bound: the
     file holds the other tables too)."""
-    last_minute = conn.execute("SELECT count(*) FROM ticks WHERE ts >= ?", (now - 60,)).fetchone()
-    last_hour = conn.execute("SELECT count(*) FROM ticks WHERE ts >= ?", (now - 3600,)).fetchone()
+    last_minute = count_ticks(conn, now - 60)
+    last_hour = count_ticks(conn, now - 3600)
     total = conn.execute("SELECT count(*) FROM ticks").fetchone()[0]
     per_tick = used_bytes / total if total else None
-    per_second = last_hour[0] / 3600
+    per_second = last_hour / 3600
     return {
-        "ticks_last_minute": last_minute[0],
-        "ticks_last_hour": last_hour[0],
-        "ticks_per_second_minute": last_minute[0] / 60,
+        "ticks_last_minute": last_minute,
+        "ticks_last_hour": last_hour,
+        "ticks_per_second_minute": last_minute / 60,
         "ticks_per_second_hour": per_second,
         "bytes_per_tick": per_tick,
         "projected_growth_bytes_per_day": per_tick * per_second * DAY if per_tick else None,
