@@ -69,7 +69,7 @@ def test_explain_prints_a_plan_and_refuses_writes(
     """A SELECT gets its plan; a DELETE is a usage error (exit 2) and nothing is deleted."""
     dd = ["--data-dir", str(data_dir)]
     assert main(["db", "explain", "SELECT * FROM tickers WHERE timestamp > 5", *dd]) == 0
-    assert "SEARCH t USING PRIMARY KEY (symbol_id=? AND ts>?)" in capsys.readouterr().out
+    assert "SEARCH ticks USING PRIMARY KEY (symbol_id=? AND ts>?)" in capsys.readouterr().out
     assert main(["db", "explain", "DELETE FROM ticks", *dd]) == 2
     assert "only a single SELECT" in capsys.readouterr().err
 

@@ -41,7 +41,7 @@ def invalid_stored(data_dir: Path) -> int:
         str(
             scalar(
                 data_dir / "arbot.db",
-                "SELECT count(*) FROM ticks WHERE bid > ask OR bid <= 0 OR ask <= 0"
+                "SELECT count(*) FROM tick_values WHERE bid > ask OR bid <= 0 OR ask <= 0"
                 " OR bid_size < 0 OR ask_size < 0 OR bid IS NULL OR ask IS NULL"
                 " OR recv_delta_ms < -5000 OR recv_delta_ms > 120000",
             )

@@ -266,14 +266,14 @@ def planned(request: pytest.FixtureRequest, conn: sqlite3.Connection) -> sqlite3
 def test_price_history_searches_the_primary_key(planned: sqlite3.Connection) -> None:
     """Price history is a range search on ticks' key, already in timestamp order."""
     steps = plan(planned, PRICE_HISTORY, ("BTC/USDT", "okx", 0.0, 1.0))
-    assert any(s.startswith("SEARCH t USING PRIMARY KEY (symbol_id=? AND ts") for s in steps)
+    assert any(s.startswith("SEARCH ticks USING PRIMARY KEY (symbol_id=? AND ts") for s in steps)
     assert not any(s.startswith("SCAN t") for s in steps), steps
     assert not any("TEMP B-TREE" in s for s in steps), steps
 
 
 def test_latest_ticks_of_a_symbol_search_the_primary_key(planned: sqlite3.Connection) -> None:
     steps = plan(planned, SPREAD_ANALYSIS, ("BTC/USDT", 100))
-    assert any(s.startswith("SEARCH t USING PRIMARY KEY (symbol_id=?)") for s in steps), steps
+    assert any(s.startswith("SEARCH ticks USING PRIMARY KEY (symbol_id=?)") for s in steps), steps
     assert not any(s.startswith("SCAN t") or "TEMP B-TREE" in s for s in steps), steps
 
 
@@ -292,7 +292,7 @@ def test_time_window_queries_search_ticks(
     """Time-only filters search ticks' key once per symbol (the view's fixed join order),
     never scan it."""
     steps = plan(planned, sql, params)
-    assert any(s.startswith("SEARCH t USING PRIMARY KEY (symbol_id=? AND ts") for s in steps)
+    assert any(s.startswith("SEARCH ticks USING PRIMARY KEY (symbol_id=? AND ts") for s in steps)
     assert not any(s.startswith("SCAN t") for s in steps), steps
 
 

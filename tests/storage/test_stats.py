@@ -56,7 +56,7 @@ def test_stats_of_all_files_and_a_missing_one(loaded: Path) -> None:
 def test_explain_plans_a_select_with_parameters(loaded: Path) -> None:
     """Positional and named parameters are bound as NULL; the plan shows the key used."""
     plan = explain(loaded, "arbot", "SELECT * FROM tickers WHERE symbol = ? AND timestamp > ?")
-    assert "SEARCH t USING PRIMARY KEY (symbol_id=? AND ts>?)" in plan_text(plan)
+    assert "SEARCH ticks USING PRIMARY KEY (symbol_id=? AND ts>?)" in plan_text(plan)
     plan = explain(loaded, "arbot", "  -- note\nWITH x AS (SELECT ts FROM ticks WHERE ts > :t) "
                    "SELECT count(*) FROM x;")  # fmt: skip
     assert "SCAN ticks" in plan_text(plan)

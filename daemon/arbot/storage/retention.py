@@ -46,15 +46,15 @@ _HOUR_BARS = """
 WITH g AS (
     SELECT t.symbol_id, t.exchange_id, min(t.ts) AS t_open, max(t.ts) AS t_close,
            max((t.bid + t.ask) / 2) AS high, min((t.bid + t.ask) / 2) AS low, count(*) AS n
-    FROM symbols AS s CROSS JOIN ticks AS t
+    FROM symbols AS s CROSS JOIN tick_values AS t
     WHERE t.symbol_id = s.id AND t.ts >= :start AND t.ts < :end
     GROUP BY t.symbol_id, t.exchange_id
 )
 SELECT s.name, e.name,
-       (SELECT (o.bid + o.ask) / 2 FROM ticks AS o
+       (SELECT (o.bid + o.ask) / 2 FROM tick_values AS o
         WHERE o.symbol_id = g.symbol_id AND o.ts = g.t_open AND o.exchange_id = g.exchange_id),
        g.high, g.low,
-       (SELECT (c.bid + c.ask) / 2 FROM ticks AS c
+       (SELECT (c.bid + c.ask) / 2 FROM tick_values AS c
         WHERE c.symbol_id = g.symbol_id AND c.ts = g.t_close AND c.exchange_id = g.exchange_id),
        g.n
 FROM g JOIN symbols AS s ON s.id = g.symbol_id JOIN exchanges AS e ON e.id = g.exchange_id

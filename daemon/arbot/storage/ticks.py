@@ -27,7 +27,7 @@ FROM symbols AS s
 # of each timestamp's exchanges is SQLite's "temp b-tree for right part of order by".
 _OF_SYMBOL = """
 SELECT e.name, ?, t.bid, t.ask, t.bid_size, t.ask_size, t.ts, t.ts
-FROM ticks AS t CROSS JOIN exchanges AS e ON e.id = t.exchange_id
+FROM tick_values AS t CROSS JOIN exchanges AS e ON e.id = t.exchange_id
 WHERE t.symbol_id = ? AND t.ts >= ? AND t.ts < ?
 ORDER BY t.ts, e.name
 """

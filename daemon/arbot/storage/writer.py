@@ -46,18 +46,28 @@ MAX_ROWS_PER_STATEMENT = 4000
 # writer idles less and the loop pays one forced switch a millisecond.
 SWITCH_INTERVAL = 0.001
 
-TICK_SQL = (
-    "INSERT OR REPLACE INTO ticks"
-    " (symbol_id, ts, exchange_id, bid, ask, bid_size, ask_size, recv_delta_ms)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-TICK_COLUMNS = 8
+TICK_COLUMNS = "symbol_id, ts, exchange_id, bid, ask, bid_size, ask_size, recv_delta_ms"
+# One row of raw values (prices and sizes stored as REAL): what a plain client would write.
+TICK_SQL = f"INSERT OR REPLACE INTO ticks ({TICK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+TICK_PARAMS = 8
+
+
+def _encoded(value: str) -> str:
+    """SQL storing `value` as an INTEGER count of 1e-8 when that is exact, else as is
+    (arbot_002.sql; tick_values decodes)."""
+    units = f"CAST(round({value} * 1e8) AS INTEGER)"
+    return f"iif({units} / 1e8 = {value}, {units}, {value})"
 
 
 @functools.lru_cache(maxsize=8)
 def insert_ticks_sql(rows: int) -> str:
-    """TICK_SQL inserting `rows` rows in one statement."""
-    return TICK_SQL + ", (?, ?, ?, ?, ?, ?, ?, ?)" * (rows - 1)
+    """Insert `rows` rows of raw values in one statement, prices and sizes encoded."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    prices = ", ".join(_encoded(f"column{i}") for i in (4, 5, 6, 7))
+    return (
+        f"INSERT OR REPLACE INTO ticks ({TICK_COLUMNS}) "
+        f"SELECT column1, column2, column3, {prices}, column8 FROM (VALUES {values})"
+    )
 
 
 # Primary SQLite result codes (extended code & 0xff) -> write_errors{kind}.
@@ -116,7 +126,7 @@ class Writer:
         self._exchanges = NameIds(conn, "exchanges")
         self._row_ids = RowIds(conn)
         variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._max_rows = max(1, min(MAX_ROWS_PER_STATEMENT, variables // TICK_COLUMNS))
+        self._max_rows = max(1, min(MAX_ROWS_PER_STATEMENT, variables // TICK_PARAMS))
         self._ticks: list[Tick] = []
         self._ops: list[Op] = []
         self._closed = False

@@ -1,0 +1,105 @@
+"""Prices and sizes are stored as INTEGER 1e-8 units when exact (arbot_002.sql) and read
+back bit-exact, whichever path wrote them."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arbot.storage.schema import open_database
+from arbot.storage.writer import insert_ticks_sql
+
+positive = st.floats(min_value=1e-12, max_value=1e15, allow_nan=False, allow_infinity=False)
+# Quotes as exchanges send them: decimal strings with up to 8 fractional digits.
+decimal_quote = st.builds(
+    lambda units, digits: float(f"{units / 10**digits:.{digits}f}"),
+    st.integers(1, 10**14),
+    st.integers(0, 8),
+)
+size = st.one_of(st.none(), st.just(0.0), positive, decimal_quote)
+
+
+@pytest.fixture(scope="module")
+def conn(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
+    c = open_database(tmp_path_factory.mktemp("enc"), "arbot")
+    c.execute("INSERT INTO symbols (id, name) VALUES (1, 'X/USDT')")
+    c.execute("INSERT INTO exchanges (id, name) VALUES (1, 'ex')")
+    return c
+
+
+Quote = tuple[float, float, float | None, float | None]
+
+
+def stored(
+    conn: sqlite3.Connection, values: list[Quote]
+) -> tuple[list[tuple[object, ...]], list[Quote]]:
+    conn.execute("DELETE FROM ticks")
+    rows = [(1, float(i), 1, *v, 5) for i, v in enumerate(values)]
+    conn.execute(insert_ticks_sql(len(rows)), list(itertools.chain.from_iterable(rows)))
+    raw = conn.execute("SELECT bid, ask, bid_size, ask_size FROM ticks ORDER BY ts").fetchall()
+    view = conn.execute("SELECT bid, ask, bid_size, ask_size FROM tickers ORDER BY timestamp")
+    return raw, view.fetchall()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(positive, decimal_quote), st.one_of(positive, decimal_quote), size, size
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_every_value_reads_back_bit_exact(conn: sqlite3.Connection, values: list[Quote]) -> None:
+    raw, view = stored(conn, values)
+    assert view == values
+    for got, want in zip(itertools.chain(*view), itertools.chain(*values), strict=True):
+        assert (got is None and want is None) or math.copysign(1, got) == math.copysign(1, want)
+    for stored_row, row in zip(raw, values, strict=True):
+        for value, original in zip(stored_row, row, strict=True):
+            if isinstance(value, int):
+                assert value / 1e8 == original  # the decoding the views do
+
+
+@settings(max_examples=200, deadline=None)
+@given(decimal_quote, decimal_quote)
+def test_decimal_quotes_are_stored_as_integers(
+    conn: sqlite3.Connection, bid: float, bid_size: float
+) -> None:
+    """A quote with at most 8 decimals below 9.2e10 takes the compact INTEGER form."""
+    raw, _ = stored(conn, [(bid, bid, bid_size, None)])
+    limit = 2**63 / 1e8
+    assert [type(v) for v in raw[0]] == [
+        int if bid < limit else float,
+        int if bid < limit else float,
+        int if bid_size < limit else float,
+        type(None),
+    ]
+
+
+def test_spec_inserts_through_the_view_are_encoded_too(data_dir: Path) -> None:
+    conn = open_database(data_dir, "arbot")
+    conn.execute(
+        "INSERT INTO tickers (symbol, exchange, bid, ask, bid_size, ask_size, timestamp)"
+        " VALUES ('BTC/USDT', 'okx', 65000.1, 65000.2, 0.123, NULL, 5)"
+    )
+    assert conn.execute("SELECT bid, ask, bid_size, ask_size FROM ticks").fetchone() == (
+        6500010000000,
+        6500020000000,
+        12300000,
+        None,
+    )
+    assert conn.execute("SELECT bid, ask, bid_size, ask_size FROM tickers").fetchone() == (
+        65000.1,
+        65000.2,
+        0.123,
+        None,
+    )
+    conn.close()
