@@ -36,9 +36,12 @@ from arbot.pipeline import Pipeline
 from arbot.settings import StorageSettings
 from arbot.storage.connection import Pragmas, connect
 from arbot.storage.schema import open_database
-from arbot.storage.writer import SWITCH_INTERVAL, TICK_SQL, Writer
+from arbot.storage.writer import SWITCH_INTERVAL, TICK_COLUMNS, Writer
 from bench.layout import PRICE_HISTORY, SPEC_INSERT, spec_tickers_ddl
 
+# Baseline (a): one row of ids and raw values (prices and sizes stay REAL), as a plain client
+# would write them.
+PLAIN_SQL = f"INSERT OR REPLACE INTO ticks ({TICK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 EXCHANGES = tuple(f"ex{i:02d}" for i in range(20))
 SYMBOLS = tuple(f"S{i:03d}/USDT" for i in range(100))
 T0 = 1_700_000_000.0
@@ -58,9 +61,15 @@ def tick(exchange: str, k: int, seq: int) -> Tick:
 async def feed(
     queue: asyncio.Queue[Tick | None], exchange: str, n: int, market: Iterator[int]
 ) -> None:
-    put = queue.put
+    # As a feed with a burst in hand: no suspension while the queue has room, the
+    # backpressure wait when it is full.
+    put, put_nowait = queue.put, queue.put_nowait
     for k in range(n):
-        await put(tick(exchange, k, next(market)))
+        item = tick(exchange, k, next(market))
+        try:
+            put_nowait(item)
+        except asyncio.QueueFull:
+            await put(item)
 
 
 def cpu_seconds() -> float:
@@ -106,7 +115,7 @@ def plain_executemany(data_dir: Path, pragmas: Pragmas, rows: int, batch: int) -
             buf.append((k % 100 + 1, t.timestamp, e, t.bid, t.ask, 1.5, 2.5, 20))
         if len(buf) >= batch or k == per_feed - 1:
             conn.execute("BEGIN")
-            conn.executemany(TICK_SQL, buf)
+            conn.executemany(PLAIN_SQL, buf)
             conn.execute("COMMIT")
             buf = []
     elapsed = time.perf_counter() - start

@@ -8,7 +8,8 @@ synchronous=NORMAL, the default cache), so only the layout differs:
             (`insert_ticker`) for a bounded sample;
   unique    the spec's columns in a plain rowid table with only UNIQUE(symbol, exchange,
             timestamp);
-  ours      arbot.db as migrated, executemany into `ticks` with integer symbol/exchange ids.
+  ours      arbot.db as migrated, written as storage/writer.py does (multi-row INSERTs that
+            resolve integer symbol/exchange ids and encode prices in SQL).
 Data: 200 symbols x 20 exchanges, each round a shuffled pass over all pairs, timestamps
 increasing by 0.5 ms per row, random-walk prices; the same seeded rows for every layout.
 
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from arbot.storage.connection import connect
 from arbot.storage.schema import open_database
+from arbot.storage.writer import MAX_ROWS_PER_STATEMENT, insert_ticks_sql
 
 SPEC_SQL = Path(__file__).resolve().parents[1] / "tests" / "data" / "spec_schema.sql"
 SYMBOLS = tuple(f"S{i:03d}/USDT" for i in range(200))
@@ -43,9 +45,6 @@ HISTORY_WINDOW = 0.1  # fraction of the time span, ending at the last row
 
 SPEC_INSERT = """INSERT OR REPLACE INTO tickers
     (symbol, exchange, bid, ask, bid_size, ask_size, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)"""
-OURS_INSERT = """INSERT OR REPLACE INTO ticks
-    (symbol_id, ts, exchange_id, bid, ask, bid_size, ask_size, recv_delta_ms)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
 PRICE_HISTORY = """SELECT timestamp, bid, ask, bid_size, ask_size
     FROM tickers
     WHERE symbol = ? AND exchange = ?
@@ -216,19 +215,12 @@ def ours_setup(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
 
 
-SYMBOL_IDS = {s: i for i, s in enumerate(SYMBOLS, 1)}
-EXCHANGE_IDS = {e: i for i, e in enumerate(EXCHANGES, 1)}
-
-
 def ours_write(conn: sqlite3.Connection, chunk: list[Row]) -> None:
-    # The writer maps names to ids in Python (dimension tables are tiny and cached).
-    conn.executemany(
-        OURS_INSERT,
-        [
-            (SYMBOL_IDS[s], ts, EXCHANGE_IDS[e], bid, ask, bs, as_, 0)
-            for s, e, bid, ask, bs, as_, ts in chunk
-        ],
-    )
+    for start in range(0, len(chunk), MAX_ROWS_PER_STATEMENT):
+        part = chunk[start : start + MAX_ROWS_PER_STATEMENT]
+        # Tick field order; received = the timestamp.
+        params = [v for s, e, b, a, bs, as_, ts in part for v in (e, s, b, a, bs, as_, ts, ts)]
+        conn.execute(insert_ticks_sql(len(part)), params)
 
 
 SPEC = Layout("spec", spec_setup, spec_write, "tickers")

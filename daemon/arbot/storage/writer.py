@@ -47,8 +47,6 @@ MAX_ROWS_PER_STATEMENT = 4000
 SWITCH_INTERVAL = 0.001
 
 TICK_COLUMNS = "symbol_id, ts, exchange_id, bid, ask, bid_size, ask_size, recv_delta_ms"
-# One row of raw values (prices and sizes stored as REAL): what a plain client would write.
-TICK_SQL = f"INSERT OR REPLACE INTO ticks ({TICK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 TICK_PARAMS = 8
 
 
@@ -61,12 +59,18 @@ def _encoded(value: str) -> str:
 
 @functools.lru_cache(maxsize=8)
 def insert_ticks_sql(rows: int) -> str:
-    """Insert `rows` rows of raw values in one statement, prices and sizes encoded."""
+    """Insert `rows` Ticks, passed as their flattened fields, in one statement. Ids, the
+    receive delay and the value encoding are computed by SQLite, without the GIL. A name
+    missing from symbols/exchanges fails the NOT NULL constraint of its id."""
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
-    prices = ", ".join(_encoded(f"column{i}") for i in (4, 5, 6, 7))
+    # Tick fields: 1 exchange, 2 symbol, 3 bid, 4 ask, 5 bid_size, 6 ask_size, 7 timestamp,
+    # 8 received.
+    prices = ", ".join(_encoded(f"column{i}") for i in (3, 4, 5, 6))
     return (
         f"INSERT OR REPLACE INTO ticks ({TICK_COLUMNS}) "
-        f"SELECT column1, column2, column3, {prices}, column8 FROM (VALUES {values})"
+        "SELECT (SELECT id FROM symbols WHERE name = column2), column7, "
+        f"(SELECT id FROM exchanges WHERE name = column1), {prices}, "
+        f"CAST(round((column8 - column7) * 1000) AS INTEGER) FROM (VALUES {values})"
     )
 
 
@@ -238,7 +242,7 @@ class Writer:
         try:
             conn.execute("BEGIN IMMEDIATE")
             if batch.ticks:
-                self._insert(conn, self._rows(batch.ticks))
+                self._insert(conn, batch.ticks)
             for index, op in enumerate(batch.ops):
                 try:
                     op(conn)
@@ -258,32 +262,20 @@ class Writer:
         self._symbols.commit()
         self._exchanges.commit()
 
-    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-        """`rows` in as few statements as the variable limit allows, of near-equal size (a
+    def _insert(self, conn: sqlite3.Connection, ticks: list[Tick]) -> None:
+        """`ticks` in as few statements as the variable limit allows, of near-equal size (a
         steady batch size reuses the same two prepared statements)."""
-        statements = -(-len(rows) // self._max_rows)
-        size = -(-len(rows) // statements)
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            conn.execute(insert_ticks_sql(len(chunk)), list(itertools.chain.from_iterable(chunk)))
-
-    def _rows(self, ticks: list[Tick]) -> list[tuple[Any, ...]]:
-        try:
-            return self._build_rows(ticks)
-        except KeyError:
-            # First sighting of a symbol or exchange: insert it in this transaction.
-            conn = self._conn
-            for t in ticks:
-                self._symbols.get_or_insert(conn, t.symbol)
-                self._exchanges.get_or_insert(conn, t.exchange)
-            return self._build_rows(ticks)
-
-    def _build_rows(self, ticks: list[Tick]) -> list[tuple[Any, ...]]:
-        sym = self._symbols.ids
-        exc = self._exchanges.ids
-        # Tick fields: 0 exchange, 1 symbol, 2 bid, 3 ask, 4 bid_size, 5 ask_size,
-        # 6 timestamp, 7 received (indexing beats attribute access in this hot loop).
-        return [
-            (sym[t[1]], t[6], exc[t[0]], t[2], t[3], t[4], t[5], round((t[7] - t[6]) * 1000))
-            for t in ticks
-        ]
+        statements = -(-len(ticks) // self._max_rows)
+        size = -(-len(ticks) // statements)
+        for start in range(0, len(ticks), size):
+            chunk = ticks[start : start + size]
+            sql = insert_ticks_sql(len(chunk))
+            params = list(itertools.chain.from_iterable(chunk))
+            try:
+                conn.execute(sql, params)
+            except sqlite3.IntegrityError:
+                # First sighting of a symbol or exchange: add it in this transaction, retry.
+                for t in chunk:
+                    self._symbols.get_or_insert(conn, t.symbol)
+                    self._exchanges.get_or_insert(conn, t.exchange)
+                conn.execute(sql, params)
