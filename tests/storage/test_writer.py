@@ -58,14 +58,26 @@ async def test_rows_appear_in_the_tickers_view_with_spec_columns(
 async def test_a_batch_spanning_several_statements_keeps_every_row_and_the_last_repeat(
     data_dir: Path, metrics: Metrics
 ) -> None:
-    """With room for 3 rows a statement, 10 ticks take 4 statements; a key repeated across
-    statements ends with its later quote, as executemany's row-by-row replace would."""
-    writer = Writer(connect_limited(data_dir, variables=3 * 8 + 5), metrics)
-    ticks = [tick(i, "okx" if i % 2 else "binance") for i in range(9)]
+    """With room for 5 rows a statement, 11 ticks go in as 4 + 4 + 2 + 1 (power-of-two
+    sizes bound the prepared statements kept); a key repeated across statements ends with
+    its later quote, as executemany's row-by-row replace would."""
+    conn = connect_limited(data_dir, variables=5 * 8 + 3)
+    conn.execute("INSERT INTO symbols (name) VALUES ('BTC/USDT')")
+    conn.executemany("INSERT INTO exchanges (name) VALUES (?)", [("okx",), ("binance",)])
+    sizes: list[int] = []
+
+    def count_rows(sql: str) -> None:  # the traced SQL has its parameters expanded
+        if sql.startswith("INSERT OR REPLACE INTO ticks"):
+            sizes.append(sql.split("FROM (VALUES ", 1)[1].count("), (") + 1)
+
+    conn.set_trace_callback(count_rows)
+    writer = Writer(conn, metrics)
+    ticks = [tick(i, "okx" if i % 2 else "binance") for i in range(10)]
     repeat = ticks[1]._replace(bid=1.0, ask=2.0)
     writer.add_ticks([*ticks, repeat])
     await writer.flush()
-    assert writer.committed == 10
+    assert writer.committed == 11
+    assert sizes == [4, 4, 2, 1]
     rows = read(data_dir, "SELECT exchange, bid, timestamp FROM tickers ORDER BY timestamp")
     expected = [(t.exchange, t.bid, t.timestamp) for t in ticks]
     expected[1] = ("okx", 1.0, ticks[1].timestamp)

@@ -37,10 +37,12 @@ from arbot.storage.schema import open_database
 Op = Callable[[sqlite3.Connection], object]
 P = ParamSpec("P")
 FIRST_RETRY_DELAY = 0.05
-# Fewer, longer GIL-free statements; 8 parameters a row stay under SQLite's default
-# 32766-variable limit. Each statement is prepared once per row count (cached below and by
-# sqlite3's statement cache).
-MAX_ROWS_PER_STATEMENT = 4000
+# Fewer, longer GIL-free statements. Statements have power-of-two row counts (a batch of
+# 5000 is 4096 + 512 + 256 + 128 + 8): a prepared 4096-row statement holds ~5 MB, and
+# sqlite3 caches up to 128 statements, so arbitrary counts could pin hundreds of MB; this
+# way at most 13 distinct ones exist. SQLite's default limit of 32766 variables (8 a row)
+# allows 2048 rows; Python's bundled SQLite allows more.
+MAX_ROWS_PER_STATEMENT = 4096
 # After each statement the writer thread needs the GIL back; beside a busy event loop it
 # waits up to the interpreter's switch interval for it (5 ms by default). At 1 ms the
 # writer idles less and the loop pays one forced switch a millisecond.
@@ -57,7 +59,7 @@ def _encoded(value: str) -> str:
     return f"iif({units} / 1e8 = {value}, {units}, {value})"
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def insert_ticks_sql(rows: int) -> str:
     """Insert `rows` Ticks, passed as their flattened fields, in one statement. Ids, the
     receive delay and the value encoding are computed by SQLite, without the GIL. A name
@@ -130,7 +132,8 @@ class Writer:
         self._exchanges = NameIds(conn, "exchanges")
         self._row_ids = RowIds(conn)
         variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._max_rows = max(1, min(MAX_ROWS_PER_STATEMENT, variables // TICK_PARAMS))
+        fits = max(1, min(MAX_ROWS_PER_STATEMENT, variables // TICK_PARAMS))
+        self._max_rows = 1 << (fits.bit_length() - 1)
         self._ticks: list[Tick] = []
         self._ops: list[Op] = []
         self._closed = False
@@ -263,12 +266,13 @@ class Writer:
         self._exchanges.commit()
 
     def _insert(self, conn: sqlite3.Connection, ticks: list[Tick]) -> None:
-        """`ticks` in as few statements as the variable limit allows, of near-equal size (a
-        steady batch size reuses the same two prepared statements)."""
-        statements = -(-len(ticks) // self._max_rows)
-        size = -(-len(ticks) // statements)
-        for start in range(0, len(ticks), size):
+        """`ticks` in statements of power-of-two sizes, largest first."""
+        start = 0
+        while start < len(ticks):
+            left = len(ticks) - start
+            size = min(self._max_rows, 1 << (left.bit_length() - 1))
             chunk = ticks[start : start + size]
+            start += size
             sql = insert_ticks_sql(len(chunk))
             params = list(itertools.chain.from_iterable(chunk))
             try:
