@@ -1,8 +1,12 @@
-"""Run every benchmark part and print its table. `python -m bench [part ...]`."""
+"""Run benchmark parts and print their tables. `python -m bench [part ...]`.
+
+With several parts, each runs in its own process, so one part's memory (peak RSS is
+reported) and heap state do not carry into the next."""
 
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 
 # Each part module has `main() -> None` that prints its own table.
@@ -11,9 +15,18 @@ PARTS: tuple[str, ...] = ("layout", "ingest", "detector", "dbops")
 
 def main(argv: list[str]) -> int:
     chosen = argv or list(PARTS)
+    unknown = sorted(set(chosen) - set(PARTS))
+    if unknown:
+        print(f"unknown bench part(s): {', '.join(unknown)}; parts: {', '.join(PARTS)}")
+        return 2
+    if len(chosen) == 1:
+        print(f"\n=== bench: {chosen[0]} ===", flush=True)
+        importlib.import_module(f"bench.{chosen[0]}").main()
+        return 0
     for part in chosen:
-        print(f"\n=== bench: {part} ===", flush=True)
-        importlib.import_module(f"bench.{part}").main()
+        done = subprocess.run([sys.executable, "-m", "bench", part], check=False)
+        if done.returncode != 0:
+            return done.returncode
     return 0
 
 

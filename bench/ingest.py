@@ -14,7 +14,6 @@ skip-unchanged on recorded Binance bookTicker data: how many rows and bytes they
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import itertools
 import os
@@ -71,22 +70,6 @@ async def feed(
             put_nowait(item)
         except asyncio.QueueFull:
             await put(item)
-
-
-def reset_peak_rss() -> None:
-    """Restart Linux's peak-RSS count (VmHWM), so the peak read later is the pipeline's and
-    not that of a bench part run before it in this process."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def peak_rss() -> float:
-    """MiB: VmHWM where Linux has it, else the process's lifetime peak."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def cpu_seconds() -> float:
@@ -290,12 +273,11 @@ def main() -> None:
             settings.cache_size_kib, settings.busy_timeout_ms, settings.wal_autocheckpoint_pages
         )
         print(f"  pipeline: {rows:,} ticks ...", flush=True)
-        reset_peak_rss()
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             cpu = cpu_seconds()
             elapsed, committed = runner.run(run_pipeline(settings, rows))
             cpu = cpu_seconds() - cpu
-        peak_rss_mib = peak_rss()
+        peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         size = disk_bytes(settings.data_dir)
         ours = open_database(settings.data_dir, "arbot", pragmas)
         ours.execute("ANALYZE")
