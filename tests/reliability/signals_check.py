@@ -2,10 +2,9 @@
 price is the ask and its sell price the bid of ticks received at most max_quote_age before
 the signal, with exchange timestamps at most max_leg_skew apart.
 
-A venue that stamps quotes in milliseconds can send two quotes with one timestamp; the
-(symbol, ts, exchange) key keeps the later one, so a leg's exact price may be gone. Such a
-leg is checked on the fresh ticks of its venue (freshness and skew still hold) and counted
-as unverified instead of failing."""
+Prices are read decoded (tick_values): the raw columns of `ticks` hold INTEGER 1e-8 counts.
+A leg whose exact price is not among the stored ticks is checked on the fresh ticks of its
+venue (freshness and skew still hold) and counted as unverified instead of failing."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from tests.reliability.datadir import open_ro
 
 LEG_SQL = (
     "SELECT t.ts, t.ts + coalesce(t.recv_delta_ms, 0) / 1000.0"
-    " FROM ticks t JOIN symbols s ON s.id = t.symbol_id"
+    " FROM tick_values t JOIN symbols s ON s.id = t.symbol_id"
     " JOIN exchanges e ON e.id = t.exchange_id"
     " WHERE s.name = ? AND e.name = ? AND t.ts BETWEEN ? AND ?"
 )
