@@ -10,8 +10,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from arbot.metrics import Metrics
-from arbot.scheduler import SIZE_INTERVAL, next_run, run_daily_jobs
+from arbot.scheduler import SIZE_INTERVAL, first_due, next_run, run_daily_jobs
 from arbot.settings import BackupSettings, RetentionSettings, Settings, StorageSettings
+from arbot.storage import job_runs
 from arbot.storage.schema import open_database
 from tests.storage.dbops_data import insert_ticks, random_ticks
 
@@ -133,3 +134,39 @@ async def test_cancelling_the_daemon_stops_a_running_prune(
     conn = open_database(data_dir, "arbot", readonly=True)
     assert conn.execute("SELECT count(*) FROM ticks").fetchone()[0] > 0
     conn.close()
+
+
+def test_first_due_catches_up_only_a_missed_time() -> None:
+    """At 05:00 with a 03:30 job: completed yesterday 03:30 -> now; completed today 03:31 or
+    never -> tomorrow's 03:30."""
+    now = MIDNIGHT + 5 * 3600
+    tomorrow = MIDNIGHT + DAY + 3.5 * 3600
+    assert first_due("03:30", now, MIDNIGHT - DAY + 3.5 * 3600) == now
+    assert first_due("03:30", now, MIDNIGHT + 3.5 * 3600 + 60) == tomorrow
+    assert first_due("03:30", now, None) == tomorrow
+
+
+async def test_a_job_missed_while_down_runs_at_start_and_is_recorded(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """Last backup two days ago, daemon back at 05:00: the backup runs at once (not at
+    tomorrow's 04:00); retention, completed after today's 03:30, waits. Completions are
+    recorded, so the next start does not repeat them."""
+    now = MIDNIGHT + 5 * 3600
+    job_runs.record_completed(data_dir, "backup", now - 2 * DAY)
+    job_runs.record_completed(data_dir, "retention", MIDNIGHT + 3.5 * 3600 + 5)
+    job_runs.record_completed(data_dir, "rollup", MIDNIGHT + 300)
+    settings = Settings(storage=StorageSettings(data_dir=data_dir))
+    fake = FakeTime(now, now + 600)
+
+    with capture_logs() as logs:
+        await run_until_end(settings, metrics, fake)
+
+    events = [(e["event"], e.get("job")) for e in logs if e["event"].startswith("daily_job")]
+    assert events == [
+        ("daily_job_missed", "backup"),
+        ("daily_job_started", "backup"),
+        ("daily_job_done", "backup"),
+    ]
+    assert len(list((data_dir / "backups").glob("arbot_20231114_050000.db.gz"))) == 1
+    assert job_runs.completed(data_dir)["backup"] == now

@@ -8,6 +8,9 @@ a backup fell from ~7/76-107 ms to 4.5/69 ms). A failing job is logged and retri
 next time; it never stops the daemon. Cancelling the daemon asks a running job to stop at its
 next chunk (prune) or page step (backup): both are safe to interrupt. Times are wall-clock
 UTC from the injected clock, so tests drive a fake day.
+Each job's last completion is kept in config.db (job_runs). At start-up a job whose latest
+scheduled time passed after its last completion (the daemon was down, or the job failed)
+runs at once; a job that never completed waits for its time.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -23,10 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from arbot import rollup
+from arbot.errors import ArbotError
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.settings import Settings
-from arbot.storage import retention
+from arbot.storage import job_runs, retention
 from arbot.storage.backup import run_backup
 from arbot.storage.connection import DATABASES, Pragmas
 from arbot.storage.stats import file_sizes
@@ -73,6 +78,15 @@ def next_run(at: str, now: float) -> float:
     hours, minutes = (int(p) for p in at.split(":"))
     candidate = now // DAY * DAY + hours * 3600 + minutes * 60
     return candidate if candidate > now else candidate + DAY
+
+
+def first_due(at: str, now: float, last_completed: float | None) -> float:
+    """When a job first runs after start-up: now if its latest scheduled time at or before
+    `now` is after its last completion, else its next scheduled time."""
+    upcoming = next_run(at, now)
+    if last_completed is not None and last_completed < upcoming - DAY:
+        return now
+    return upcoming
 
 
 def daily_jobs(settings: Settings) -> list[Job]:
@@ -136,13 +150,29 @@ async def _size_loop(settings: Settings, metrics: Metrics, sleep: Sleep) -> None
         await sleep(SIZE_INTERVAL)
 
 
-async def _jobs_loop(jobs: list[Job], clock: Clock, sleep: Sleep) -> None:
+async def _jobs_loop(jobs: list[Job], settings: Settings, clock: Clock, sleep: Sleep) -> None:
     log = get_logger(component="scheduler")
-    due = {job.name: next_run(job.at, clock()) for job in jobs}
+    data_dir, pragmas = settings.storage.data_dir, Pragmas.of(settings.storage)
     stop = threading.Event()
     executor = ThreadPoolExecutor(1, "arbot-daily-job", initializer=_lower_priority)
     loop = asyncio.get_running_loop()
+
+    def run_and_record(job: Job, now: float) -> dict[str, Any]:
+        facts = job.run(now, stop)
+        job_runs.record_completed(data_dir, job.name, now, pragmas)
+        return facts
+
     try:
+        try:
+            last = await loop.run_in_executor(executor, job_runs.completed, data_dir, pragmas)
+        except (ArbotError, sqlite3.Error) as exc:  # no catch-up this time; the jobs still run
+            log.warning("job_runs_unavailable", error=str(exc))
+            last = {}
+        now = clock()
+        due = {job.name: first_due(job.at, now, last.get(job.name)) for job in jobs}
+        for job in jobs:
+            if due[job.name] == now:
+                log.info("daily_job_missed", job=job.name, last_completed=last[job.name])
         while True:
             job = min(jobs, key=lambda j: due[j.name])
             wait = due[job.name] - clock()
@@ -153,7 +183,7 @@ async def _jobs_loop(jobs: list[Job], clock: Clock, sleep: Sleep) -> None:
             due[job.name] = next_run(job.at, now)
             log.info("daily_job_started", job=job.name)
             try:
-                facts = await loop.run_in_executor(executor, job.run, now, stop)
+                facts = await loop.run_in_executor(executor, run_and_record, job, now)
             except Exception as exc:  # a failed job waits for its next run; the daemon goes on
                 log.error(
                     "daily_job_failed", job=job.name, error=str(exc), exc_type=type(exc).__name__
@@ -174,4 +204,6 @@ async def run_daily_jobs(
     """Run forever (until cancelled): the daily jobs and the size gauges."""
     async with asyncio.TaskGroup() as tg:
         tg.create_task(_size_loop(settings, metrics, sleep), name="db-size-gauges")
-        tg.create_task(_jobs_loop(daily_jobs(settings), clock, sleep), name="daily-job-runner")
+        tg.create_task(
+            _jobs_loop(daily_jobs(settings), settings, clock, sleep), name="daily-job-runner"
+        )
