@@ -171,7 +171,9 @@ class Engine:
         self._sweep(at)
         detector, paper = self.detector, self.paper
         if paper is not None:
-            for tick in group:
+            # Stable (exchange, symbol) order: a quote's fills do not depend on the order
+            # of other keys' rows; rows of one key keep theirs.
+            for tick in sorted(group, key=_key) if len(group) > 1 else group:
                 paper.on_tick(tick, at)
         if detector is not None:
             for o in detector.on_instant(group, at):
@@ -216,3 +218,7 @@ class Engine:
         if self._records:
             out.records.extend(self._records)
             self._records.clear()
+
+
+def _key(tick: Tick) -> tuple[str, str]:
+    return (tick[0], tick[1])
