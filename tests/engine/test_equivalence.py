@@ -21,6 +21,7 @@ from arbot.storage.backtests import run_trades
 from arbot.storage.schema import init_all
 from arbot.storage.writer import Writer
 
+from ..helpers import wait_until
 from .helpers import params, settings, table_rows, write_csv
 
 T0 = 1_760_000_000.0
@@ -78,9 +79,7 @@ async def through_daemon_path(s: Settings, groups: list[list[Tick]]) -> None:
             for tick in group:
                 queue.put_nowait(tick)
             sent += len(group)
-            async with asyncio.timeout(10):
-                while engine.accepted < sent:
-                    await asyncio.sleep(0.001)
+            await wait_until(lambda n=sent: engine.accepted >= n)
         await queue.put(None)
         await consumer
         sink.close()
