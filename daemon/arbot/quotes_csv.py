@@ -6,8 +6,9 @@ Two layouts, told apart by the header (extra columns are ignored):
 - Tardis `quotes`: `exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,
   bid_price,bid_amount`; `timestamp` is the exchange's time, `local_timestamp` the received
   time. Exchange names are kept; a symbol whose quote asset is one of QUOTE_ASSETS is
-  unified (BTCUSDT, BTC-USDT, btc_usdt -> BTC/USDT, also for futures venues), others
-  (BTC-PERPETUAL, BTCUSD_PERP) are an error.
+  unified (BTCUSDT, BTC-USDT, btc_usdt -> BTC/USDT, also for futures venues; the longest
+  known suffix wins), others (BTC-PERPETUAL, BTCUSD_PERP, and XBTUSD: USD or TUSD?) are an
+  error.
 
 Times are epoch numbers or ISO 8601, each time column's kind and unit fixed by the file's
 first row: below 1e11 seconds, below 1e14 milliseconds, below 1e17 microseconds, else
@@ -191,6 +192,8 @@ def unified_symbol(raw: str) -> str:
         ends = [q for q in QUOTE_ASSETS if text.endswith(q) and q != text]
         quote = max(ends, key=len, default="")  # BTCFDUSD is BTC/FDUSD, not BTCFD/USD
         base = text.removesuffix(quote)
+        if quote == "TUSD" or (quote == "USD" and base.endswith("T")):
+            raise ValueError(f"symbol {raw!r} is ambiguous: quoted in USD or in TUSD?")
     if base.isalnum() and quote in QUOTE_ASSETS:
         return f"{base}/{quote}"
     raise ValueError(f"cannot map symbol {raw!r} to BASE/QUOTE (known quote assets only)")
@@ -306,13 +309,14 @@ def _open(
             raw = _CountingFile(path, progress) if progress else io.FileIO(path, "rb")
             source: io.BufferedReader[Any] = io.BufferedReader(raw, BUFFER_BYTES)
             stack.enter_context(source)
-            zipped = source.peek(len(GZIP_MAGIC)).startswith(GZIP_MAGIC)
-            if zipped:
-                unzipped = io.BufferedReader(gzip.GzipFile(fileobj=source), BUFFER_BYTES)
-                source = stack.enter_context(unzipped)
-            _check_head(
-                source.peek(1), f"{cannot}: {'its gzip data' if zipped else 'the file'}", error
-            )
+            if not source.peek(len(GZIP_MAGIC)).startswith(GZIP_MAGIC):
+                _check_head(source.peek(1), f"{cannot}: the file", error)
+            else:
+                unzipped = gzip.GzipFile(fileobj=source)
+                # GzipFile's own peek inflates one small chunk: a bad byte further on is
+                # then met row by row, where its line is known.
+                _check_head(unzipped.peek(1), f"{cannot}: its gzip data", error)
+                source = stack.enter_context(io.BufferedReader(unzipped, BUFFER_BYTES))
         except (EOFError, zlib.error, gzip.BadGzipFile):
             raise error(f"{path}: gzip data is truncated or corrupt") from None
         except OSError as exc:
