@@ -106,7 +106,7 @@ def read_quotes(
             raise error(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
         except IndexError:
             raise error(f"{path}:{rows.line_num}: bad quote row: only {len(row)} fields") from None
-        except (TypeError, ValueError, csv.Error) as exc:
+        except (ValueError, csv.Error) as exc:
             raise error(f"{path}:{rows.line_num}: bad quote row: {exc}") from None
 
 
@@ -126,7 +126,7 @@ def progress_bar(path: Path, *, enabled: bool | None = None) -> Iterator[Progres
 
 
 class HeaderError(ValueError):
-    pass
+    """The header fits neither layout."""
 
 
 def row_parser(header: Sequence[str]) -> Callable[[list[str]], Tick]:

@@ -22,7 +22,9 @@ FIXTURE = Path(__file__).parents[1] / "data/tardis/binance_btcusdt_quotes_60s.cs
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # 1973-03-03 to about 5000 AD: the range where every unit can be told by magnitude.
 MICROS = st.integers(min_value=10**14, max_value=95 * 10**15)
-TMP = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
+TMP = settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50, deadline=None
+)
 
 
 class InputError(ArbotError):
