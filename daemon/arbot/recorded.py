@@ -41,17 +41,19 @@ class QuoteFile:
 
 
 def open_quote_file(path: Path) -> QuoteFile:
-    """Check the whole file (InputError names file and line of the first bad row)."""
+    """Check the whole file (InputError names file and line of the first bad row); on a
+    terminal a progress bar counts the bytes read."""
     rows = 0
     exchanges: dict[str, None] = {}
     previous = float("-inf")
     in_order = True
-    for tick in _read(path):
-        rows += 1
-        exchanges[tick.exchange] = None
-        if tick.received < previous:
-            in_order = False
-        previous = tick.received
+    with quotes_csv.progress_bar(path) as progress:
+        for tick in _read(path, progress):
+            rows += 1
+            exchanges[tick.exchange] = None
+            if tick.received < previous:
+                in_order = False
+            previous = tick.received
     return QuoteFile(path, rows, tuple(exchanges), in_order, _sha256(path))
 
 
@@ -75,8 +77,8 @@ def run(
     yield engine.finish(None, END_REASON, keep_open=False)
 
 
-def _read(path: Path) -> Iterator[Tick]:
-    return quotes_csv.read_quotes(path, InputError, "quote file", in_order=False)
+def _read(path: Path, progress: quotes_csv.Progress | None = None) -> Iterator[Tick]:
+    return quotes_csv.read_quotes(path, InputError, "quote file", in_order=False, progress=progress)
 
 
 def _received(tick: Tick) -> float:
