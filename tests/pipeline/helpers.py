@@ -61,6 +61,9 @@ class ScriptedDetector:
         self.ticks.extend(ticks)
         return [signal(t.symbol, t.timestamp) for t in ticks if t.bid in self.signal_at]
 
+    def on_tick(self, t: Tick, now: float) -> list[Signal | Episode]:
+        return self.on_instant((t,), now)
+
     def on_feed_down(self, exchange: str, now: float) -> list[Episode]:
         self.feed_downs.append(exchange)
         return [episode(f"down-{exchange}")]
@@ -110,9 +113,7 @@ def daemon_pipeline(
     """The daemon's stages on storage.data_dir, the engine's detector and paper executor
     replaced by the scripted ones given (none: storage only)."""
     writer = Writer.open(storage, metrics)
-    engine = Engine(
-        Settings(storage=storage), {}, writer.resume_state(), paper=False, detect=False
-    )
+    engine = Engine(Settings(storage=storage), {}, writer.resume_state(), paper=False, detect=False)
     engine.detector = detector  # type: ignore[assignment]
     engine.paper = paper  # type: ignore[assignment]
     return Pipeline(engine, StorageSink(writer, storage, metrics), metrics)
