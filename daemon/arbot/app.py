@@ -27,7 +27,7 @@ import structlog
 from arbot import feeds
 from arbot.detector import Detector
 from arbot.errors import EXIT_OK, ArbotError, ConfigError, ExchangeSetupError
-from arbot.health import FlowMonitor
+from arbot.health import FlowMonitor, heartbeat
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.metrics_server import MetricsServer
@@ -186,6 +186,8 @@ class _Daemon:
                     name="systemd",
                 ),
             ]
+            if s.logging.heartbeat > 0:
+                helpers.append(tg.create_task(self._heartbeat(stages), name="heartbeat"))
             self.notifier.notify("READY=1", "STATUS=started, waiting for ticks")
             self.log.info(
                 "daemon_started",
@@ -271,6 +273,10 @@ class _Daemon:
             await feeds.run_feed(
                 cfg, put, self.metrics, self.clock, last_tick=self.last_ticks.get(cfg.name)
             )
+
+    async def _heartbeat(self, stages: _Stages) -> None:
+        interval = self.settings.logging.heartbeat
+        await heartbeat(stages.monitor, stages.queue.qsize, interval, self.clock)
 
     async def _sweep(self, stages: _Stages) -> None:
         """Close episodes whose quotes went stale even when their symbol gets no ticks."""

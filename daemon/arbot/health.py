@@ -7,9 +7,12 @@ just started (still loading markets) gets one window of grace before it stops be
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from arbot.logs import get_logger
 from arbot.models import QueueItem, Tick
 
 
@@ -31,8 +34,8 @@ class FlowMonitor:
         started: float,
     ) -> None:
         self.started = started
-        self._accepted = accepted
-        self._committed = committed
+        self.accepted = accepted
+        self.committed = committed
         self.last_tick: dict[str, float | None] = dict.fromkeys(exchanges)
         self.last_commit: float | None = None
         self._seen_committed = 0
@@ -46,13 +49,13 @@ class FlowMonitor:
 
     def sample(self, now: float) -> None:
         """Note a commit seen since the last sample; update accepted/committed rates."""
-        committed = self._committed()
+        committed = self.committed()
         if committed > self._seen_committed:
             self._seen_committed = committed
             self.last_commit = now
         t0, a0, c0 = self._rate_base
         if now - t0 >= 1.0:
-            accepted = self._accepted()
+            accepted = self.accepted()
             self.rates = ((accepted - a0) / (now - t0), (committed - c0) / (now - t0))
             self._rate_base = (now, accepted, committed)
 
@@ -71,11 +74,41 @@ class FlowMonitor:
             return Flow(False, f"no batch committed in the last {window:g} s")
         return Flow(True, "data flows")
 
+    def feeds_up(self, now: float) -> int:
+        """Feeds that delivered a tick in the last 10 s."""
+        return sum(1 for t in self.last_tick.values() if t is not None and now - t < 10)
+
     def status(self, now: float) -> str:
         """One line for systemd's STATUS=: live rates and feeds delivering."""
         self.sample(now)
-        live = sum(1 for t in self.last_tick.values() if t is not None and now - t < 10)
         return (
             f"ticks {self.rates[0]:.0f}/s accepted, {self.rates[1]:.0f}/s committed; "
-            f"feeds live {live}/{len(self.last_tick)}"
+            f"feeds live {self.feeds_up(now)}/{len(self.last_tick)}"
         )
+
+
+async def heartbeat(
+    monitor: FlowMonitor,
+    queue_depth: Callable[[], int],
+    interval: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> None:
+    """Until cancelled: one `heartbeat` info line every `interval` seconds with the tick and
+    commit rates over that interval, so a healthy daemon with nothing to report is seen
+    working in `journalctl -f`."""
+    log = get_logger(component="heartbeat")
+    since, accepted, committed = clock(), monitor.accepted(), monitor.committed()
+    while True:
+        await sleep(interval)
+        now, a, c = clock(), monitor.accepted(), monitor.committed()
+        span = max(now - since, 1e-9)
+        log.info(
+            "heartbeat",
+            ticks_per_second=round((a - accepted) / span, 1),
+            commits_per_second=round((c - committed) / span, 1),
+            queue_depth=queue_depth(),
+            feeds_up=monitor.feeds_up(now),
+            feeds=len(monitor.last_tick),
+        )
+        since, accepted, committed = now, a, c

@@ -117,6 +117,8 @@ class MetricsSettings(_Section):
 class LoggingSettings(_Section):
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
+    # Seconds between `heartbeat` info lines (rates, queue depth, feeds up); 0 turns them off.
+    heartbeat: float = Field(60.0, ge=0)
 
 
 class RetentionSettings(_Section):

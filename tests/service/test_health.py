@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from arbot.health import FlowMonitor
+import pytest
+from structlog.testing import capture_logs
+
+from arbot.health import FlowMonitor, heartbeat
 from arbot.models import Tick
 
 
@@ -67,3 +70,33 @@ def test_status_reports_rates_and_live_feeds() -> None:
     c.accepted, c.committed = 200, 150
     m.on_item(tick("binance", 1001.5))
     assert m.status(1002.0) == "ticks 100/s accepted, 75/s committed; feeds live 1/2"
+
+
+async def test_heartbeat_reports_rates_over_its_interval() -> None:
+    """Each heartbeat line gives the rates since the previous one, queue depth and feeds up."""
+    c = Counters()
+    m = monitor(c)
+    now = [1000.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+        c.accepted += 600
+        c.committed += 300
+        m.on_item(tick("binance", now[0] - 1))
+        if now[0] >= 1120:
+            raise TimeoutError
+
+    with capture_logs() as logged, pytest.raises(TimeoutError):
+        await heartbeat(m, lambda: 7, 60.0, lambda: now[0], sleep)
+    assert logged == [
+        {
+            "event": "heartbeat",
+            "log_level": "info",
+            "component": "heartbeat",
+            "ticks_per_second": 10.0,
+            "commits_per_second": 5.0,
+            "queue_depth": 7,
+            "feeds_up": 1,
+            "feeds": 2,
+        }
+    ]
