@@ -58,7 +58,10 @@ class ExchangeSettings(_Section):
     premium_baseline: float = Field(0.0, gt=-1, lt=10)
     min_trade_amount: float = Field(10.0, ge=0)
     max_trade_amount: float = Field(10_000.0, gt=0)
+    # ccxt's per-exchange `options` (deep-merged into the exchange's defaults).
     ccxt_options: dict[str, Any] = Field(default_factory=dict)
+    # Other ccxt constructor settings: enableRateLimit, timeout, apiKey, secret, ...
+    ccxt_config: dict[str, Any] = Field(default_factory=dict)
     url_override: str | None = Field(None, pattern=r"^(https?|wss?)://")
     sandbox: bool = False
 
@@ -68,6 +71,8 @@ class ExchangeSettings(_Section):
             object.__setattr__(self, "name", self.id)
         if self.min_trade_amount > self.max_trade_amount:
             raise ValueError("min_trade_amount must not exceed max_trade_amount")
+        if "options" in self.ccxt_config:
+            raise ValueError("ccxt_config.options: put ccxt's options in ccxt_options")
         return self
 
     @field_validator("symbols")

@@ -31,9 +31,9 @@ FLOW_WINDOW = 2.0
 def config(tmp_path: Path, fakes: dict[str, LocalExchange], metrics_port: int) -> Path:
     # Websockets only: REST polling would keep fetching quotes while the fakes are silent.
     exchanges = [exchange(name, fake.kind, fake.url, mode="ws") for name, fake in fakes.items()]
-    # Credentials in ccxt_options must never reach a log line. (Kraken loads its markets
+    # Credentials in ccxt_config must never reach a log line. (Kraken loads its markets
     # from public endpoints even with keys; binance and okx would call private ones.)
-    exchanges[2]["ccxt_options"] = {"enableRateLimit": False, **SECRETS}
+    exchanges[2]["ccxt_config"] = {"enableRateLimit": False, **SECRETS}
     doc = daemon_doc(
         tmp_path / "data",
         exchanges,
