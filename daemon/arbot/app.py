@@ -27,7 +27,7 @@ import structlog
 from arbot import feeds
 from arbot.detector import Detector
 from arbot.errors import EXIT_OK, ArbotError, ConfigError, ExchangeSetupError
-from arbot.health import FlowMonitor, heartbeat
+from arbot.health import FeedStatus, FlowMonitor, heartbeat
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.metrics_server import MetricsServer
@@ -156,21 +156,22 @@ class _Daemon:
             writer, detector, self.metrics, s.storage, [paper] if paper is not None else []
         )
         self.metrics.queue_capacity.set(s.storage.queue_size)
+        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(s.storage.queue_size)
         monitor = FlowMonitor(
             (e.name for e in self.exchanges),
             accepted=lambda: pipeline.accepted,
             committed=lambda: pipeline.committed,
             started=self.clock(),
+            waiting=lambda: queue.qsize() + writer.pending,
         )
-        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(s.storage.queue_size)
         return _Stages(queue, pipeline, detector, paper, writer, monitor)
 
     async def _serve(self, stop: Awaitable[object], stages: _Stages) -> int:
         s = self.settings
         monitor = stages.monitor
 
-        def flowing() -> bool:
-            return monitor.check(self.clock(), s.service.flow_window, grace=True).flowing
+        def stuck() -> str | None:
+            return monitor.stuck(self.clock(), s.service.flow_window)
 
         async with asyncio.TaskGroup() as tg:
             pipeline_task = tg.create_task(
@@ -182,7 +183,7 @@ class _Daemon:
                 tg.create_task(run_daily_jobs(s, self.metrics, self.clock), name="daily-jobs"),
                 tg.create_task(self._sweep(stages), name="sweep"),
                 tg.create_task(
-                    keep_alive(self.notifier, flowing, lambda: monitor.status(self.clock())),
+                    keep_alive(self.notifier, stuck, lambda: monitor.status(self.clock())),
                     name="systemd",
                 ),
             ]
@@ -261,17 +262,26 @@ class _Daemon:
         try:
             async with asyncio.TaskGroup() as tg:
                 for cfg in self.exchanges:
-                    tg.create_task(self._run_feed(cfg, put), name=f"feed-{cfg.name}")
+                    status = monitor.feeds[cfg.name]
+                    tg.create_task(self._run_feed(cfg, put, status), name=f"feed-{cfg.name}")
         except* ExchangeSetupError as group:
             self.failure = _first_error(group)
             self.stopping.set()
 
     async def _run_feed(
-        self, cfg: ExchangeSettings, put: Callable[[QueueItem], Awaitable[None]]
+        self,
+        cfg: ExchangeSettings,
+        put: Callable[[QueueItem], Awaitable[None]],
+        status: FeedStatus | None = None,
     ) -> None:
         with structlog.contextvars.bound_contextvars(exchange=cfg.name):
             await feeds.run_feed(
-                cfg, put, self.metrics, self.clock, last_tick=self.last_ticks.get(cfg.name)
+                cfg,
+                put,
+                self.metrics,
+                self.clock,
+                last_tick=self.last_ticks.get(cfg.name),
+                status=status,
             )
 
     async def _heartbeat(self, stages: _Stages) -> None:
@@ -313,7 +323,7 @@ class _Daemon:
             s.metrics.listen,
             self.metrics,
             refresh,
-            lambda: monitor.check(self.clock(), s.metrics.healthy_after),
+            lambda: monitor.health(self.clock(), s.metrics.healthy_after, s.metrics.min_feeds_up),
         )
 
 

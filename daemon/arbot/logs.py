@@ -195,5 +195,21 @@ def print_error(message: str, exit_code: int, stream: TextIO | None = None) -> N
         print(f"arbot: error: {message}", file=out)
 
 
+def error_chain(exc: BaseException, limit: int = 200) -> str | None:
+    """The causes under `exc` (`raise ... from`), outermost first, each as "Type: message",
+    joined by " <- ": the DNS failure, refused connection, TLS error or HTTP status behind a
+    ccxt NetworkError. Causes whose text `exc` already shows are left out; None if none."""
+    seen = str(exc)
+    parts: list[str] = []
+    cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    while cause is not None and len(parts) < 5:
+        text = str(cause)
+        if text and text not in seen:
+            parts.append(f"{type(cause).__name__}: {text[:limit]}")
+            seen += text
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+    return " <- ".join(parts) or None
+
+
 def get_logger(**bind: Any) -> Any:
     return structlog.get_logger("arbot").bind(**bind)

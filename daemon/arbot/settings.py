@@ -109,6 +109,8 @@ class MetricsSettings(_Section):
     enabled: bool = True
     listen: str = Field("127.0.0.1:9108", pattern=r"^[^\s:]+:\d{1,5}$")
     healthy_after: Positive = 60.0
+    # /healthz answers 503 while fewer feeds than this are up or degraded ("all": every one).
+    min_feeds_up: Annotated[int, Field(ge=0)] | Literal["all"] = 1
 
     @property
     def host(self) -> str:
