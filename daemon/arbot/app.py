@@ -34,6 +34,7 @@ from arbot.metrics_server import MetricsServer
 from arbot.models import Episode, QueueItem
 from arbot.paper import PaperExecutor
 from arbot.pipeline import Pipeline
+from arbot.reload import Reloader
 from arbot.scheduler import run_daily_jobs, update_size_gauges
 from arbot.settings import ExchangeSettings, Settings
 from arbot.storage import exchange_config, signals
@@ -58,11 +59,15 @@ async def run_daemon(
     *,
     clock: Clock = time.time,
     notifier: Notifier | None = None,
+    reloader: Reloader | None = None,
 ) -> int:
     """Run until `stop` completes (or a feed finds a configuration error); return the exit
-    code. Errors the operator must fix are logged with their message, not raised."""
+    code. Errors the operator must fix are logged with their message, not raised. A
+    `reloader` gets the daemon's on_reload hook (SIGHUP)."""
     log = get_logger()
     daemon = _Daemon(settings, metrics or Metrics(), clock, notifier or Notifier.from_environ())
+    if reloader is not None:
+        reloader.hooks.append(daemon.on_reload)
     try:
         return await daemon.run(stop)
     except ArbotError as exc:
@@ -101,6 +106,12 @@ class _Daemon:
         self.stopping = asyncio.Event()
         self.failure: ArbotError | None = None
         self.last_ticks: dict[str, float | None] = {}
+
+    def on_reload(self, new: Settings) -> set[str]:
+        """SIGHUP with a valid new configuration: apply what can change while running and
+        return the dotted keys applied (see reload.changed_keys); every other changed key
+        is logged as needing a restart. The detector, paper and exchanges hook in here."""
+        return set()
 
     async def run(self, stop: Awaitable[object]) -> int:
         s = self.settings
@@ -339,11 +350,14 @@ def _first_error(group: BaseExceptionGroup[ExchangeSetupError]) -> ExchangeSetup
 
 
 def run_until_signalled(
-    main: Callable[[Awaitable[object]], Awaitable[int]], grace: float = 20.0
+    main: Callable[[Awaitable[object]], Awaitable[int]],
+    grace: float = 20.0,
+    reload: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """Run `main(stop)` on uvloop (when installed) until it returns its exit code. SIGTERM or
     SIGINT completes `stop`, starting the drain; a second one exits at once, and so does the
-    process if it still runs `grace` + HARD_STOP_MARGIN seconds after the first."""
+    process if it still runs `grace` + HARD_STOP_MARGIN seconds after the first. SIGHUP
+    runs `reload()` (one at a time) and never stops the process."""
     try:
         import uvloop
 
@@ -351,12 +365,33 @@ def run_until_signalled(
     except ImportError:  # optional: not built for every platform
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_with_signals(main, grace))
+        return runner.run(_with_signals(main, grace, reload))
 
 
-async def _with_signals(main: Callable[[Awaitable[object]], Awaitable[int]], grace: float) -> int:
+async def _reload_on(hup: asyncio.Event, reload: Callable[[], Awaitable[None]] | None) -> None:
+    """Until cancelled: one reload per SIGHUP burst; a failing reload is logged, never
+    raised (it would end the daemon through the task group)."""
+    log = get_logger(component="reload")
+    while True:
+        await hup.wait()
+        hup.clear()
+        if reload is None:
+            log.warning("reload_unsupported", signal="SIGHUP")
+            continue
+        try:
+            await reload()
+        except Exception:
+            log.exception("reload_crashed")
+
+
+async def _with_signals(
+    main: Callable[[Awaitable[object]], Awaitable[int]],
+    grace: float,
+    reload: Callable[[], Awaitable[None]] | None = None,
+) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    hup = asyncio.Event()
     log = get_logger()
 
     def on_signal(sig: signal.Signals) -> None:
@@ -374,8 +409,14 @@ async def _with_signals(main: Callable[[Awaitable[object]], Awaitable[int]], gra
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
+    loop.add_signal_handler(signal.SIGHUP, hup.set)
     try:
-        return await main(stop.wait())
+        async with asyncio.TaskGroup() as tg:
+            reloads = tg.create_task(_reload_on(hup, reload), name="reload")
+            try:
+                return await main(stop.wait())
+            finally:
+                reloads.cancel()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)

@@ -244,16 +244,23 @@ def config_path(cli_value: str | None) -> Path:
     return Path(cli_value or os.environ.get("ARBOT_CONFIG") or DEFAULT_CONFIG)
 
 
-def load_settings(path: Path, data_dir: Path | None = None) -> Settings:
-    """Read, parse and validate `path`; apply ARBOT_DATA_DIR or an explicit data dir."""
+def read_toml(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    settings = parse_settings(data, str(path))
+
+
+def with_data_dir_override(settings: Settings, data_dir: Path | None = None) -> Settings:
+    """Apply an explicit data dir, else ARBOT_DATA_DIR, if any."""
     override = data_dir or (Path(env) if (env := os.environ.get("ARBOT_DATA_DIR")) else None)
     return settings.with_data_dir(override) if override else settings
+
+
+def load_settings(path: Path, data_dir: Path | None = None) -> Settings:
+    """Read, parse and validate `path`; apply ARBOT_DATA_DIR or an explicit data dir."""
+    return with_data_dir_override(parse_settings(read_toml(path), str(path)), data_dir)
