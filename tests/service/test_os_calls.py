@@ -21,9 +21,7 @@ def test_refused_setpriority_is_one_warning(monkeypatch: pytest.MonkeyPatch) -> 
     with capture_logs() as logged:
         monkeypatch.setattr(os, "setpriority", refuse)
         scheduler._lower_priority()
-    assert [(e["event"], e["log_level"]) for e in logged] == [
-        ("job_priority_unchanged", "warning")
-    ]
+    assert [(e["event"], e["log_level"]) for e in logged] == [("job_priority_unchanged", "warning")]
     assert "not permitted" in logged[0]["error"]
 
 
