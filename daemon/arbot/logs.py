@@ -27,6 +27,11 @@ _PRIORITY = {"debug": 7, "info": 6, "warning": 4, "error": 3, "critical": 2}
 _RANK = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 
+def is_secret(key: str) -> bool:
+    """A key whose value is a credential (api key, secret, password, ...)."""
+    return _SECRET_KEY.search(key) is not None
+
+
 def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if _SECRET_KEY.search(key):

@@ -84,6 +84,19 @@ def apply_overrides(
     return settings
 
 
+def value_at(settings: Settings, path: str) -> Any:
+    """The value of a dotted key in validated settings (exchanges by name)."""
+    split_key(path)
+    data = settings.model_dump(mode="json")
+    data["exchanges"] = {e["name"]: e for e in data["exchanges"]}
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"{path}: no such settings key")
+        node = node[part]
+    return node
+
+
 def stored(data_dir: Path) -> list[StoredOverride]:
     """The overrides in data_dir/config.db; none when the file does not exist yet."""
     path = data_dir / "config.db"

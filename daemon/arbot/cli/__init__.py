@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "arbot.cli.query",
     "arbot.cli.replay",
     "arbot.cli.backtest",
+    "arbot.cli.config",
 )
 
 
