@@ -199,7 +199,7 @@ class FlowMonitor:
         )
 
     def health(
-        self, now: float, window: float, min_feeds_up: int | Literal["all"] = 1
+        self, now: float, window: float, min_feeds_up: int = 1
     ) -> tuple[bool, dict[str, Any]]:
         """/healthz: (healthy, body). Healthy when data flows within `window` and at least
         `min_feeds_up` feeds are up or degraded; "degraded" when healthy with some feed not
@@ -207,7 +207,7 @@ class FlowMonitor:
         flow = self.check(now, window)
         feeds = {name: f.report(now, window) for name, f in self.feeds.items()}
         up = sum(1 for r in feeds.values() if r["state"] != "down")
-        need = len(feeds) if min_feeds_up == "all" else min_feeds_up
+        need = min_feeds_up
         healthy = flow.flowing and up >= need
         if not flow.flowing:
             reason = flow.reason

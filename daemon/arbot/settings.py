@@ -109,8 +109,8 @@ class MetricsSettings(_Section):
     enabled: bool = True
     listen: str = Field("127.0.0.1:9108", pattern=r"^[^\s:]+:\d{1,5}$")
     healthy_after: Positive = 60.0
-    # /healthz answers 503 while fewer feeds than this are up or degraded ("all": every one).
-    min_feeds_up: Annotated[int, Field(ge=0)] | Literal["all"] = 1
+    # /healthz answers 503 while fewer feeds than this are up or degraded.
+    min_feeds_up: int = Field(1, ge=0)
 
     @property
     def host(self) -> str:
@@ -165,7 +165,8 @@ class PaperSettings(_Section):
 
 class ServiceSettings(_Section):
     grace_timeout: Positive = 20.0
-    # Data counts as flowing when a tick arrived and a batch committed within this window.
+    # The watchdog's window: a writer with work waiting and no commit this long is wedged
+    # (the daemon is restarted); also the STATUS= line's "feeds live" horizon.
     flow_window: Positive = 30.0
 
 

@@ -130,7 +130,7 @@ def test_feed_states_and_error_report() -> None:
 
 def test_healthz_policy_counts_feeds_up() -> None:
     """Data flows with one of two feeds up: healthy and "degraded" under min_feeds_up = 1,
-    unhealthy (naming the count) under "all"; "ok" once both are up."""
+    unhealthy (naming the count) under 2; "ok" once both are up."""
     c = Counters()
     m = monitor(c)
     m.on_item(tick("binance", 1001.0))
@@ -138,10 +138,10 @@ def test_healthz_policy_counts_feeds_up() -> None:
     healthy, body = m.health(1002.0, 30, 1)
     assert healthy and body["status"] == "degraded" and body["feeds_up"] == 1
     assert body["feeds"]["okx"]["state"] == "down"
-    healthy, body = m.health(1002.0, 30, "all")
+    healthy, body = m.health(1002.0, 30, 2)
     assert not healthy and body["reason"] == "1 of 2 feeds up, 2 required"
     m.on_item(tick("okx", 1002.0))
-    healthy, body = m.health(1003.0, 30, "all")
+    healthy, body = m.health(1003.0, 30, 2)
     assert healthy and body["status"] == "ok"
 
 
