@@ -174,6 +174,7 @@ class _Daemon:
             committed=lambda: pipeline.committed,
             started=self.clock(),
             waiting=lambda: queue.qsize() + writer.pending,
+            queue_full=queue.full,
         )
         return _Stages(queue, pipeline, detector, paper, writer, monitor)
 

@@ -106,11 +106,13 @@ class FlowMonitor:
         started: float,
         *,
         waiting: Callable[[], int] = lambda: 0,
+        queue_full: Callable[[], bool] = lambda: False,
     ) -> None:
         self.started = started
         self.accepted = accepted
         self.committed = committed
         self._waiting = waiting
+        self._queue_full = queue_full
         self.feeds = {name: FeedStatus(name, started) for name in exchanges}
         self.last_commit: float | None = None
         self._seen_committed = 0
@@ -169,12 +171,15 @@ class FlowMonitor:
 
     def stuck(self, now: float, window: float) -> str | None:
         """Why the daemon's own machinery is stuck, or None: the writer has had work waiting
-        for `window` seconds without a commit, or a feed supervisor stopped moving."""
+        for `window` seconds without a commit, or a feed supervisor stopped moving (unless
+        the queue is full: then it waits on back-pressure, and the writer check applies)."""
         self.sample(now)
         if self._waiting_since is not None and now - self._waiting_since > window:
             return (
                 f"writer wedged: work waiting and no commit for {now - self._waiting_since:.0f} s"
             )
+        if self._queue_full():
+            return None
         stuck = [name for name, feed in self.feeds.items() if feed.stuck(now)]
         if stuck:
             return f"feed supervisor not progressing: {', '.join(stuck)}"

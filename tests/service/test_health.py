@@ -151,12 +151,14 @@ def test_stuck_means_a_wedged_writer_or_a_silent_supervisor() -> None:
     a retry past its limit is."""
     c = Counters()
     waiting = [0]
+    full = [False]
     m = FlowMonitor(
         ["binance", "okx"],
         accepted=lambda: c.accepted,
         committed=lambda: c.committed,
         started=1000.0,
         waiting=lambda: waiting[0],
+        queue_full=lambda: full[0],
     )
     for feed in m.feeds.values():
         feed.stuck_after = 120.0
@@ -178,7 +180,10 @@ def test_stuck_means_a_wedged_writer_or_a_silent_supervisor() -> None:
     assert reason is not None and reason.startswith("writer wedged")
     c.committed = 20
     assert m.stuck(1432.0, 30) is None
-    # okx's supervisor goes silent (no answer, no retry scheduled) beyond stuck_after.
+    # okx's supervisor goes silent (no answer, no retry scheduled) beyond stuck_after...
     waiting[0] = 0
     m.feeds["binance"].answered(1530.0)
     assert m.stuck(1530.0, 30) == "feed supervisor not progressing: okx"
+    # ... unless the queue is full: then it waits on back-pressure, not stuck.
+    full[0] = True
+    assert m.stuck(1530.0, 30) is None

@@ -4,6 +4,7 @@ count, and credentials never reach a log line."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -19,9 +20,14 @@ from arbot import logs
 @pytest.fixture
 def json_logs() -> Iterator[None]:
     """Configure JSON logs in the test body (configure binds the sys.stderr of that moment,
-    which capsys replaces only for the call phase); restore structlog's defaults after."""
+    which capsys replaces only for the call phase); restore structlog's defaults and the
+    standard library's root logger after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     yield
     structlog.reset_defaults()
+    root.handlers, root.level = handlers, level
+    logging.captureWarnings(False)
 
 
 def lines(err: str) -> list[dict[str, object]]:

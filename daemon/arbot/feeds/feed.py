@@ -232,6 +232,7 @@ class Feed:
             await self._put(tick)
         if self._last_received == received:
             self._metrics.last_tick.labels(self.name).set(received)
+        self.status.answered(self._clock())  # the puts may have waited on a full queue
         await self._check_rejecting(valid, received)
 
     async def _check_rejecting(self, valid: int, received: float) -> None:
