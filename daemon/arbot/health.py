@@ -154,15 +154,11 @@ class FlowMonitor:
             self.rates = ((accepted - a0) / (now - t0), (committed - c0) / (now - t0))
             self._rate_base = (now, accepted, committed)
 
-    def check(self, now: float, window: float, *, grace: bool = False) -> Flow:
-        """Flowing if a tick arrived and a batch committed within `window` seconds; with
-        `grace`, the start-up time counts as both."""
+    def check(self, now: float, window: float) -> Flow:
+        """Flowing if a tick arrived and a batch committed within `window` seconds."""
         self.sample(now)
-        floor = [self.started] if grace else []
-        ticks = [t for t in self.last_tick.values() if t is not None]
-        last_tick = max([*ticks, *floor], default=None)
-        commits = [] if self.last_commit is None else [self.last_commit]
-        last_commit = max([*commits, *floor], default=None)
+        last_tick = max((t for t in self.last_tick.values() if t is not None), default=None)
+        last_commit = self.last_commit
         if last_tick is None or now - last_tick > window:
             return Flow(False, f"no tick received from any exchange in the last {window:g} s")
         if last_commit is None or now - last_commit > window:

@@ -54,14 +54,6 @@ def test_one_live_exchange_is_enough() -> None:
         assert m.check(float(t), 30).flowing
 
 
-def test_start_up_grace_counts_the_start_as_activity() -> None:
-    """With grace, a just-started daemon (no tick yet) counts as flowing for one window."""
-    m = monitor(Counters())
-    assert m.check(1010.0, 30, grace=True).flowing
-    assert not m.check(1031.0, 30, grace=True).flowing
-    assert not m.check(1010.0, 30).flowing
-
-
 def test_status_reports_rates_and_live_feeds() -> None:
     """STATUS= line: rates over the last sample interval and feeds heard from lately."""
     c = Counters()

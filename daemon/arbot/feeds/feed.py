@@ -211,7 +211,6 @@ class Feed:
     async def _emit(
         self, raws: list[dict[str, Any]], received: float, dedupe: bool = False
     ) -> None:
-        self.status.answered(received)
         valid = 0
         for raw in raws:
             tick = to_tick(self.name, raw, received)
