@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from arbot import logs
 from arbot.errors import EXIT_OK, EXIT_USAGE, ArbotError
 
 # Modules that add subcommands; each has `register(groups)` where groups maps
@@ -17,6 +18,7 @@ COMMAND_MODULES = (
     "arbot.cli.query",
     "arbot.cli.replay",
     "arbot.cli.backtest",
+    "arbot.cli.config",
 )
 
 
@@ -42,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except ArbotError as exc:
-        print(f"arbot: error: {exc}", file=sys.stderr)
+        logs.print_error(str(exc), exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_USAGE

@@ -124,8 +124,8 @@ def _listify(value: Any) -> Any:
 
 
 def _settings_record(settings: Settings) -> dict[str, Any]:
-    # ccxt_options may hold credentials: they are no part of a backtest's settings.
-    exclude = {"exchanges": {"__all__": {"ccxt_options"}}}
+    # ccxt_config may hold credentials: they are no part of a backtest's settings.
+    exclude = {"exchanges": {"__all__": {"ccxt_options", "ccxt_config"}}}
     return settings.model_dump(mode="json", exclude=exclude)
 
 

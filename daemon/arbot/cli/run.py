@@ -8,7 +8,7 @@ from typing import Any
 
 from arbot import logs
 from arbot.cli.common import add_config_args
-from arbot.settings import config_path, load_settings
+from arbot.settings import config_path
 
 
 def register(groups: dict[str, Any]) -> None:
@@ -37,11 +37,17 @@ def register(groups: dict[str, Any]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     # Imported here: the daemon's modules (aiohttp, feeds) would slow every other command.
     from arbot.app import run_daemon, run_until_signalled
+    from arbot.overrides import load_runtime_settings
+    from arbot.reload import Reloader
 
-    settings = load_settings(config_path(args.config), args.data_dir)
+    path = config_path(args.config)
+    settings = load_runtime_settings(path, args.data_dir)
     logs.configure(settings.logging.format, settings.logging.level)
+    reloader = Reloader(lambda: load_runtime_settings(path, args.data_dir), settings)
     return run_until_signalled(
-        lambda stop: run_daemon(settings, stop), settings.service.grace_timeout
+        lambda stop: run_daemon(settings, stop, reloader=reloader),
+        settings.service.grace_timeout,
+        reload=reloader.reload,
     )
 
 

@@ -12,7 +12,8 @@ from arbot.errors import FatalFeedError, TransientFeedError
 from arbot.feeds.backoff import Backoff
 from arbot.feeds.ccxt_client import ExchangeClient
 from arbot.feeds.validate import to_tick
-from arbot.logs import get_logger
+from arbot.health import SUPERVISOR_SLACK, FeedStatus
+from arbot.logs import error_chain, get_logger
 from arbot.metrics import REJECT_REASONS, Metrics
 from arbot.models import FeedDown, FeedGap, QueueItem
 from arbot.settings import ExchangeSettings
@@ -27,12 +28,14 @@ async def run_feed(
     clock: Callable[[], float] = time.time,
     *,
     last_tick: float | None = None,
+    status: FeedStatus | None = None,
 ) -> None:
     """Run `cfg`'s feed until cancelled. Raises ExchangeSetupError for an unknown exchange
     or symbol; every other problem is retried forever. `last_tick`, the receive time of the
     exchange's last tick stored by a previous run, makes the first tick put a FeedGap
-    (reason "restart") covering the time the daemon was not running."""
-    await Feed(cfg, put, metrics, clock, last_tick).run()
+    (reason "restart") covering the time the daemon was not running. `status` receives the
+    feed's errors, answers and retries (health and watchdog)."""
+    await Feed(cfg, put, metrics, clock, last_tick, status=status).run()
 
 
 class Feed:
@@ -43,6 +46,8 @@ class Feed:
         metrics: Metrics,
         clock: Callable[[], float],
         last_tick: float | None = None,
+        *,
+        status: FeedStatus | None = None,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
@@ -60,6 +65,11 @@ class Feed:
         self._down_since: float | None = last_tick
         self._down_reason = "restart" if last_tick is not None else ""
         self._last_ts: dict[str, float] = {}
+        self._started = clock()
+        self.status = status or FeedStatus(cfg.name, self._started)
+        self.status.stuck_after = 2 * max(cfg.watch_timeout, cfg.poll_interval) + SUPERVISOR_SLACK
+        # Since when every answer was rejected (None: the last answer had a valid quote).
+        self._rejecting_since: float | None = None
         self._received = metrics.ticks_received.labels(self.name)
         self._rejected = {
             reason: metrics.ticks_rejected.labels(self.name, reason) for reason in REJECT_REASONS
@@ -94,6 +104,7 @@ class Feed:
                 await self._failed(exc, "load_markets")
                 continue
             self._backoff.reset()
+            self.status.answered(self._clock())
             self._log.info("markets_loaded", watch=client.watch_method, fetch=client.fetch_method)
             return
 
@@ -107,7 +118,9 @@ class Feed:
             except (TransientFeedError, FatalFeedError) as exc:
                 if fall_back:
                     await self._down(exc, "ws")
-                    self._log.warning("ws_failed_polling_rest", error=str(exc))
+                    self._log.warning(
+                        "ws_failed_polling_rest", error=str(exc), cause=error_chain(exc)
+                    )
                     return
                 await self._failed(exc, "ws")
                 continue
@@ -151,7 +164,12 @@ class Feed:
             except (TransientFeedError, FatalFeedError) as exc:
                 self._count_error(exc)
                 retry_after = exc.retry_after if isinstance(exc, TransientFeedError) else None
-                self._log.info("ws_probe_failed", error=str(exc), retry_after=retry_after)
+                self._log.info(
+                    "ws_probe_failed",
+                    error=str(exc),
+                    cause=error_chain(exc),
+                    retry_after=retry_after,
+                )
                 continue
             return raws, self._clock()
 
@@ -163,10 +181,12 @@ class Feed:
         if isinstance(exc, FatalFeedError):
             # Retrying cannot fix it, but giving up would silence the exchange for good.
             delay = self._backoff.cap
+        self.status.retrying(self._clock() + delay)
         self._log.warning(
             "feed_error",
             where=where,
             error=str(exc),
+            cause=error_chain(exc),
             retry_in=round(delay, 3),
             retry_after=retry_after,
         )
@@ -179,15 +199,19 @@ class Feed:
         if self._down_since is None and self._last_received is not None:
             self._down_since = self._clock()
             self._down_reason = f"{where} {_kind(exc)}"
-            self._log.warning("feed_down", reason=self._down_reason, error=str(exc))
+            self._log.warning(
+                "feed_down", reason=self._down_reason, error=str(exc), cause=error_chain(exc)
+            )
             await self._put(FeedDown(self.name, self._down_since, self._down_reason))
 
     def _count_error(self, exc: TransientFeedError | FatalFeedError) -> None:
         self._metrics.feed_errors.labels(self.name, _kind(exc)).inc()
+        self.status.failed(self._clock(), _kind(exc), str(exc))
 
     async def _emit(
         self, raws: list[dict[str, Any]], received: float, dedupe: bool = False
     ) -> None:
+        valid = 0
         for raw in raws:
             tick = to_tick(self.name, raw, received)
             if isinstance(tick, str):
@@ -196,6 +220,7 @@ class Feed:
                 continue
             if tick.symbol not in self._symbols:
                 continue
+            valid += 1
             if raw.get("timestamp") is not None:
                 if dedupe and self._last_ts.get(tick.symbol) == tick.timestamp:
                     continue  # REST returned the quote we already have
@@ -206,9 +231,34 @@ class Feed:
             await self._put(tick)
         if self._last_received == received:
             self._metrics.last_tick.labels(self.name).set(received)
+        self.status.answered(self._clock())  # the puts may have waited on a full queue
+        await self._check_rejecting(valid, received)
+
+    async def _check_rejecting(self, valid: int, received: float) -> None:
+        """Answers that keep coming but carry no valid quote (an HTML maintenance page, a
+        changed format) for watch_timeout mean the feed is down, as silence would."""
+        if valid:
+            self._rejecting_since = None
+            return
+        if self._rejecting_since is None:
+            self._rejecting_since = received
+            return
+        timeout = self.cfg.watch_timeout
+        if received - self._rejecting_since < timeout or self._down_since is not None:
+            return
+        exc = TransientFeedError(
+            f"every answer rejected as malformed for {timeout:g} s", kind="malformed"
+        )
+        if self._last_received is not None:
+            await self._down(exc, "data")
+        else:  # never up: nothing to record a gap from, but say it once
+            self._count_error(exc)
+            self._down_since = received
+            self._log.warning("feed_down", reason="data malformed", error=str(exc))
 
     async def _resume(self, received: float) -> None:
         if self._last_received is None:
+            self._down_since = None  # set when a never-up feed only sent garbage
             self._metrics.feed_up.labels(self.name).set(1)
             self._log.info("feed_up")
         elif self._down_since is not None:
@@ -230,8 +280,8 @@ class Feed:
             self._log.debug("tick_rejected", reason="malformed", symbol=symbol)
 
     def _seconds_since_tick(self) -> float:
-        last = self._last_received
-        return 0.0 if last is None else max(0.0, self._clock() - last)
+        """From start-up for a feed that never delivered."""
+        return max(0.0, self._clock() - (self._last_received or self._started))
 
 
 def _kind(exc: Exception) -> str:
