@@ -176,8 +176,9 @@ class FlowMonitor:
 
     def stuck(self, now: float, window: float) -> str | None:
         """Why the daemon's own machinery is stuck, or None: the writer has had work waiting
-        for `window` seconds without finishing a write attempt, or a feed supervisor stopped moving (unless
-        the queue is full: then it waits on back-pressure, and the writer check applies)."""
+        for `window` seconds without finishing a write attempt, or a feed supervisor stopped
+        moving (unless the queue is full: then it waits on back-pressure, and the writer
+        check applies)."""
         self.sample(now)
         if self._waiting_since is not None and now - self._waiting_since > window:
             return (
