@@ -35,7 +35,7 @@ from arbot.metrics import Metrics
 from arbot.metrics_server import MetricsServer
 from arbot.models import ExchangeParams, QueueItem
 from arbot.pipeline import Pipeline
-from arbot.reload import Reloader
+from arbot.reload import Reloader, changed_keys
 from arbot.scheduler import run_daily_jobs, update_size_gauges
 from arbot.settings import ExchangeSettings, Settings
 from arbot.sink import StorageSink
@@ -46,6 +46,7 @@ from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.schema import init_all, make_data_dir, open_database
 from arbot.storage.writer import SWITCH_INTERVAL, Writer
 from arbot.systemd import Notifier, keep_alive
+from arbot.venues import params_from_settings
 
 Clock = Callable[[], float]
 EXIT_UNCLEAN = 1  # a crash, a forced stop, or a drain longer than service.grace_timeout
@@ -105,12 +106,50 @@ class _Daemon:
         self.stopping = asyncio.Event()
         self.failure: ArbotError | None = None
         self.last_ticks: dict[str, float | None] = {}
+        self._stages: _Stages | None = None
+        self._feed_tasks: dict[str, asyncio.Task[None]] = {}
+        self._start_feed: Callable[[ExchangeSettings], None] | None = None
 
     def on_reload(self, new: Settings) -> set[str]:
         """SIGHUP with a valid new configuration: apply what can change while running and
         return the dotted keys applied (see reload.changed_keys); every other changed key
-        is logged as needing a restart. The detector, paper and exchanges hook in here."""
-        return set()
+        is logged as needing a restart. Live: detector thresholds, exchange fees and
+        limits, paper settings (not balances), exchanges added, removed or changed (their
+        feeds restart; the others never pause)."""
+        stages = self._stages
+        if stages is None:
+            return set()
+        old = self.settings
+        changed = changed_keys(old, new)
+        params = params_from_settings(new.exchanges)
+        stages.pipeline.engine.reconfigure(new, params)
+        self._sync_exchanges(new)
+        applied = {k for k in changed if _live(k)}
+        before = {e.name: e for e in old.enabled_exchanges}
+        after = {e.name: e for e in new.enabled_exchanges}
+        for name, cfg in before.items():
+            if after.get(name) != cfg:
+                task = self._feed_tasks.pop(name, None)
+                if task is not None:
+                    task.cancel()
+                # A restarted feed records the gap from its last tick, as after a restart.
+                self.last_ticks[name] = stages.monitor.last_tick.get(name)
+                stages.monitor.remove_feed(name)
+        for name, cfg in after.items():
+            if before.get(name) != cfg and self._start_feed is not None:
+                self._start_feed(cfg)
+        applied |= {k for k in changed if k.split(".")[0] == "exchanges"}
+        self.settings = new
+        self.exchanges = new.enabled_exchanges
+        return applied
+
+    def _sync_exchanges(self, new: Settings) -> None:
+        st = new.storage
+        conn = open_database(st.data_dir, "config", Pragmas.of(st))
+        try:
+            exchange_config.sync(conn, new.exchanges)
+        finally:
+            conn.close()
 
     async def run(self, stop: Awaitable[object]) -> int:
         s = self.settings
@@ -173,7 +212,8 @@ class _Daemon:
             attempts=lambda: writer.attempts,
             queue_full=queue.full,
         )
-        return _Stages(queue, pipeline, sink, writer, monitor)
+        self._stages = _Stages(queue, pipeline, sink, writer, monitor)
+        return self._stages
 
     async def _serve(self, stop: Awaitable[object], stages: _Stages) -> int:
         s = self.settings
@@ -264,19 +304,27 @@ class _Daemon:
         self.stopping.set()
 
     async def _run_feeds(self, stages: _Stages) -> None:
-        """One task per exchange; a configuration error found by a feed (a symbol the
-        exchange does not list) stops the daemon through the normal drain."""
+        """One task per exchange, started and stopped by reload too; a configuration error
+        found by a feed (a symbol the exchange does not list) stops the daemon through the
+        normal drain."""
         queue, monitor = stages.queue, stages.monitor
 
         async def put(item: QueueItem) -> None:
             monitor.on_item(item)
             await queue.put(item)
 
+        def start(cfg: ExchangeSettings) -> None:
+            status = monitor.add_feed(cfg.name, self.clock())
+            self._feed_tasks[cfg.name] = tg.create_task(
+                self._run_feed(cfg, put, status), name=f"feed-{cfg.name}"
+            )
+
         try:
             async with asyncio.TaskGroup() as tg:
+                self._start_feed = start
                 for cfg in self.exchanges:
-                    status = monitor.feeds[cfg.name]
-                    tg.create_task(self._run_feed(cfg, put, status), name=f"feed-{cfg.name}")
+                    start(cfg)
+                await asyncio.Future()  # until the drain cancels the feeds
         except* ExchangeSetupError as group:
             self.failure = _first_error(group)
             self.stopping.set()
@@ -336,6 +384,17 @@ def _hard_stop() -> None:
     get_logger().error("stop_deadline_exceeded")
     sys.stderr.flush()
     os._exit(EXIT_UNCLEAN)
+
+
+# Settings applied while running (reload); exchanges are handled feed by feed.
+_LIVE_PREFIXES = ("detector.", "paper.", "logging.level")
+_RESTART_KEYS = ("detector.quote_groups", "detector.enabled", "paper.enabled")
+
+
+def _live(key: str) -> bool:
+    if key.startswith(_RESTART_KEYS) or key.startswith("paper.balances"):
+        return False
+    return key.startswith(_LIVE_PREFIXES)
 
 
 def _first_error(group: BaseExceptionGroup[ExchangeSetupError]) -> ExchangeSetupError:

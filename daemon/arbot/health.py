@@ -126,6 +126,16 @@ class FlowMonitor:
         self._rate_base = (started, 0, 0)
         self.rates = (0.0, 0.0)
 
+    def add_feed(self, name: str, now: float) -> FeedStatus:
+        """The status of feed `name` (a new one when reload adds it)."""
+        feed = self.feeds.get(name)
+        if feed is None:
+            feed = self.feeds[name] = FeedStatus(name, now)
+        return feed
+
+    def remove_feed(self, name: str) -> None:
+        self.feeds.pop(name, None)
+
     @property
     def last_tick(self) -> dict[str, float | None]:
         return {name: feed.last_tick for name, feed in self.feeds.items()}

@@ -1,6 +1,7 @@
 """SIGHUP reloads the configuration of the running `arbot run` process and never ends it:
-the log level applies live, other changed keys are named as needing a restart, a bad file
-is refused with one error line, and nothing accepted is lost across reloads."""
+thresholds and the log level apply live, a new exchange starts feeding, keys that cannot
+change live are named as needing a restart, a bad file is refused with one error line, and
+nothing accepted is lost across reloads."""
 
 from __future__ import annotations
 
@@ -14,20 +15,29 @@ from tests.integration.process import DaemonProcess, eventually
 from tests.reliability.config import daemon_doc, write_config
 
 
-def doc(data_dir: Path, fake: LocalExchange, **sections: Any) -> dict[str, Any]:
-    exchange = {
+def exchange(name: str, fake: LocalExchange) -> dict[str, Any]:
+    return {
         "id": "binance",
-        "name": "binance",
+        "name": name,
         "symbols": ["BTC/USDT", "ETH/USDT"],
         "url_override": fake.url,
         "ccxt_config": {"enableRateLimit": False},
     }
-    return daemon_doc(data_dir, [exchange], 0, metrics={"enabled": False}, **sections)
+
+
+def doc(
+    data_dir: Path, fake: LocalExchange, *more: dict[str, Any], **sections: Any
+) -> dict[str, Any]:
+    exchanges = [exchange("binance", fake), *more]
+    return daemon_doc(data_dir, exchanges, 0, metrics={"enabled": False}, **sections)
 
 
 async def test_sighup_reloads_and_never_kills(tmp_path: Path) -> None:
     config = tmp_path / "arbot.toml"
-    async with LocalExchange("binance", rate=50) as fake:
+    async with (
+        LocalExchange("binance", rate=50) as fake,
+        LocalExchange("binance", rate=50) as second,
+    ):
         write_config(config, doc(tmp_path / "data", fake))
         daemon = await DaemonProcess.start(config, 0, {})
         reader = asyncio.create_task(daemon.read_logs())
@@ -43,8 +53,27 @@ async def test_sighup_reloads_and_never_kills(tmp_path: Path) -> None:
             write_config(config, changed)
             daemon.proc.send_signal(signal.SIGHUP)
             (reloaded,) = await eventually(lambda: daemon.find("config_reloaded"), daemon.tail)
-            assert reloaded["applied"] == ["logging.level"]
-            assert reloaded["restart_required"] == ["detector.min_profit_percent"]
+            assert reloaded["applied"] == ["detector.min_profit_percent", "logging.level"]
+            assert reloaded["restart_required"] == []
+
+            # An exchange added: its feed starts, the running one never pauses.
+            grown = doc(
+                tmp_path / "data",
+                fake,
+                exchange("binance2", second),
+                detector={"min_profit_percent": 0.5, "quote_groups": [["USDT", "USDC"]]},
+                logging={"level": "debug"},
+            )
+            write_config(config, grown)
+            daemon.proc.send_signal(signal.SIGHUP)
+            await eventually(lambda: len(daemon.find("config_reloaded")) == 2, daemon.tail)
+            again = daemon.find("config_reloaded")[1]
+            assert again["restart_required"] == ["detector.quote_groups"]
+            assert "exchanges.binance2.name" in again["applied"]
+            await eventually(
+                lambda: [e for e in daemon.find("feed_up") if e.get("exchange") == "binance2"],
+                daemon.tail,
+            )
 
             bad = doc(tmp_path / "data", fake, detector={"min_profit_percent": "x"})
             write_config(config, bad)
@@ -70,7 +99,7 @@ async def test_sighup_reloads_and_never_kills(tmp_path: Path) -> None:
     final = daemon.events[-1]
     assert final["event"] == "daemon_stopped", daemon.tail()
     assert final["ticks_accepted"] == final["ticks_committed"] > 0
-    assert len(daemon.find("config_reloaded")) == 1
+    assert len(daemon.find("config_reloaded")) == 2
 
 
 def test_hooks_apply_keys_and_the_rest_need_a_restart() -> None:
