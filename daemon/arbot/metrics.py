@@ -40,6 +40,18 @@ class Metrics:
         self.feed_errors = Counter(
             "arbot_feed_errors_total", "Feed errors by kind", ["exchange", "kind"], registry=r
         )
+        self.sequence_gaps = Counter(
+            "arbot_feed_sequence_gaps_total",
+            "Breaks in an exchange's own update-id sequence (each also a feed_gaps row)",
+            ex,
+            registry=r,
+        )
+        self.quotes_dropped = Counter(
+            "arbot_feed_quotes_dropped_total",
+            "Quotes received but dropped because the feed's capture buffer was full",
+            ex,
+            registry=r,
+        )
         self.feed_up = Gauge(
             "arbot_feed_up", "1 while the exchange feed delivers data", ex, registry=r
         )
@@ -155,6 +167,8 @@ class Metrics:
         """Create every per-exchange series up front so dashboards see zeros, not gaps."""
         self.ticks_received.labels(exchange)
         self.reconnects.labels(exchange)
+        self.sequence_gaps.labels(exchange)
+        self.quotes_dropped.labels(exchange)
         self.feed_up.labels(exchange).set(0)
         self.latency.labels(exchange)
         for reason in REJECT_REASONS:
