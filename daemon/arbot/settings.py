@@ -105,6 +105,13 @@ class MetricsSettings(_Section):
     listen: str = Field("127.0.0.1:9108", pattern=r"^[^\s:]+:\d{1,5}$")
     healthy_after: Positive = 60.0
 
+    @field_validator("listen")
+    @classmethod
+    def _port_in_range(cls, value: str) -> str:
+        if not 1 <= int(value.rsplit(":", 1)[1]) <= 65535:
+            raise ValueError("the port must be from 1 to 65535")
+        return value
+
     @property
     def host(self) -> str:
         return self.listen.rsplit(":", 1)[0]

@@ -11,7 +11,7 @@ import pytest
 
 from arbot.cli import main
 from arbot.cli.backtest import apply_overrides, combinations, parse_sets
-from arbot.errors import EXIT_CONFIG, ConfigError
+from arbot.errors import EXIT_CONFIG, EXIT_USAGE, ConfigError
 from arbot.settings import Settings
 from tests.backtest.data import T0, quotes, write_csv
 from tests.helpers import read
@@ -120,10 +120,10 @@ def test_from_db_replays_the_requested_range(
 
 
 def test_source_arguments_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["backtest", "--data-dir", str(tmp_path)]) == EXIT_CONFIG
+    assert main(["backtest", "--data-dir", str(tmp_path)]) == EXIT_USAGE
     assert "either a CSV file or --from-db" in capsys.readouterr().err
-    assert main(["backtest", "--from-db", str(tmp_path), "--from", "1", "--to", "0"]) == EXIT_CONFIG
-    assert "--to (0) must be after --from (1)" in capsys.readouterr().err
+    assert main(["backtest", "--from-db", str(tmp_path), "--from", "1", "--to", "0"]) == EXIT_USAGE
+    assert "must be after --from (1970-01-01T00:00:01Z)" in capsys.readouterr().err
 
 
 def test_parse_sets_and_cartesian_product() -> None:

@@ -11,14 +11,23 @@ import tomllib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from arbot.cli.common import add_config_args, emit, resolve_settings
-from arbot.cli.query import parse_time
+from arbot.cli.common import (
+    UsageError,
+    add_config_args,
+    input_file,
+    iso,
+    require_databases,
+    resolve_settings,
+    timestamp,
+    utc_day,
+)
+from arbot.cli.output import emit
 from arbot.errors import ConfigError
 from arbot.models import Tick
 from arbot.rollup import previous_utc_day, run_rollup
@@ -37,10 +46,14 @@ def register(groups: dict[str, Any]) -> None:
         "or from a data dir's arbot.db; results go to backtest.db of the data dir. "
         "Repeating --set for a key sweeps it (one run per combination).",
     )
-    p.add_argument("csv", nargs="?", type=Path, help="CSV file of quotes")
+    p.add_argument("csv", nargs="?", type=input_file, help="CSV file of quotes")
     p.add_argument("--from-db", type=Path, metavar="DIR", help="data dir whose arbot.db to replay")
-    p.add_argument("--from", dest="time_from", metavar="T", help="start (UNIX s or ISO, UTC)")
-    p.add_argument("--to", dest="time_to", metavar="T", help="end, exclusive (UNIX s or ISO)")
+    p.add_argument(
+        "--from", dest="time_from", type=timestamp, metavar="T", help="start (UNIX s or ISO, UTC)"
+    )
+    p.add_argument(
+        "--to", dest="time_to", type=timestamp, metavar="T", help="end, exclusive (UNIX s or ISO)"
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -52,9 +65,7 @@ def register(groups: dict[str, Any]) -> None:
     p.set_defaults(handler=cmd_backtest)
 
     r = groups["db"].add_parser("rollup", help="compute a day's performance_metrics/symbol_stats")
-    r.add_argument(
-        "--date", type=date.fromisoformat, help="UTC day YYYY-MM-DD (default: yesterday)"
-    )
+    r.add_argument("--date", type=utc_day, help="UTC day YYYY-MM-DD (default: yesterday)")
     add_config_args(r, json_output=True)
     r.set_defaults(handler=cmd_rollup)
 
@@ -170,23 +181,21 @@ def _source(
 ) -> tuple[Any, str, float | None, float | None, list[str], int]:
     """(ticks factory, input label, from, to, exchanges seen, ticks per run)."""
     if (args.csv is None) == (args.from_db is None):
-        raise ConfigError("backtest: give either a CSV file or --from-db DIR")
+        raise UsageError("backtest: give either a CSV file or --from-db DIR")
     if args.csv is not None:
         from arbot.backtest import read_csv
 
-        if args.time_from or args.time_to:
-            raise ConfigError("backtest: --from/--to apply to --from-db only")
+        if args.time_from is not None or args.time_to is not None:
+            raise UsageError("backtest: --from/--to apply to --from-db only")
         loaded = read_csv(args.csv)
         exchanges = sorted({t.exchange for t in loaded})
         return (lambda: iter(loaded)), str(args.csv), None, None, exchanges, len(loaded)
-    if not args.time_from or not args.time_to:
-        raise ConfigError("backtest: --from-db needs --from and --to")
-    t_from = parse_time(args.time_from, "--from", ConfigError)
-    t_to = parse_time(args.time_to, "--to", ConfigError)
+    if args.time_from is None or args.time_to is None:
+        raise UsageError("backtest: --from-db needs --from and --to")
+    t_from, t_to = args.time_from, args.time_to
     if t_to <= t_from:
-        raise ConfigError(
-            f"backtest: --to ({args.time_to}) must be after --from ({args.time_from})"
-        )
+        raise UsageError(f"backtest: --to ({iso(t_to)}) must be after --from ({iso(t_from)})")
+    require_databases(args.from_db, "arbot")
     exchanges, count = store.tick_range_info(args.from_db, t_from, t_to)
 
     def ticks() -> Iterable[Tick]:
@@ -198,6 +207,7 @@ def _source(
 def cmd_rollup(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
     day = args.date or previous_utc_day(datetime.now(UTC).timestamp())
+    require_databases(settings.storage.data_dir, "arbot")
     conn = open_database(settings.storage.data_dir, "arbot")
     try:
         result = run_rollup(conn, day)

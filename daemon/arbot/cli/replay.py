@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from arbot.cli.common import add_config_args, emit, resolve_settings
+from arbot.cli.common import add_config_args, input_file, positive_int, resolve_settings
+from arbot.cli.output import emit
 from arbot.replay import ReplaySummary, exchanges_in, replay, replay_params
 from arbot.storage.connection import db_path
 
@@ -19,10 +19,10 @@ def register(groups: dict[str, Any]) -> None:
         help="replay a CSV of quotes (ts,exchange,symbol,bid,bid_size,ask,ask_size) through "
         "the detector on the file's clock and store ticks, signals and episodes",
     )
-    p.add_argument("file", type=Path, help="CSV of quotes in time order")
+    p.add_argument("file", type=input_file, help="CSV of quotes in time order")
     add_config_args(p, json_output=True)
     p.add_argument("--no-store", action="store_true", help="run the detector only; write nothing")
-    p.add_argument("--top", type=int, default=5, help="opportunities to list (default 5)")
+    p.add_argument("--top", type=positive_int, default=5, help="opportunities to list (default 5)")
     p.set_defaults(handler=cmd_replay)
 
 
@@ -58,11 +58,11 @@ def _report(
         "stored_ticks": s.stored if database else None,
         "signals": s.signals,
         "episodes": len(s.episodes),
-        "close_reasons": ", ".join(f"{k} {v}" for k, v in sorted(s.close_reasons.items())) or None,
+        "close_reasons": dict(sorted(s.close_reasons.items())),
         "first": _utc(s.first_ts),
         "last": _utc(s.last_ts),
         "database": database,
-        "ignored_exchanges": ", ".join(ignored) or None,
+        "ignored_exchanges": ignored,
         "top": [
             {
                 "symbol": e.symbol,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from arbot import logs
-from arbot.cli.common import add_config_args
+from arbot.cli.common import add_config_args, listen_address, positive_float
 from arbot.settings import config_path, load_settings
 
 
@@ -24,9 +24,12 @@ def register(groups: dict[str, Any]) -> None:
     demo.add_argument(
         "--data-dir", type=Path, default=Path("demo-data"), help="default: ./demo-data"
     )
-    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo.add_argument("--duration", type=positive_float, help="stop after this many seconds")
     demo.add_argument(
-        "--metrics-listen", default="127.0.0.1:9108", help="HTTP address of /metrics, /healthz"
+        "--metrics-listen",
+        type=listen_address,
+        default="127.0.0.1:9108",
+        help="HOST:PORT of /metrics and /healthz (default 127.0.0.1:9108)",
     )
     demo.add_argument(
         "--log-level", default="warning", choices=("debug", "info", "warning", "error")

@@ -145,7 +145,7 @@ def _plan(conn: sqlite3.Connection, sql: str) -> list[Any]:
     return conn.execute(sql, [None] * int(count[1])).fetchall()
 
 
-def _check_statement(sql: str) -> str:
+def check_statement(sql: str) -> str:
     text = sql.strip().rstrip(";").strip()
     if not text or not sqlite3.complete_statement(text + ";"):
         raise StatementRefused("explain: not a complete SQL statement")
@@ -161,7 +161,7 @@ def explain(data_dir: Path, db: str, sql: str) -> list[dict[str, Any]]:
     Three independent guards: the file is opened read-only (mode=ro), query_only is on,
     and an authorizer denies every action except reading and calling functions, so even a
     `WITH ... DELETE` or a PRAGMA inside the text cannot run."""
-    text = _check_statement(sql)
+    text = check_statement(sql)
     path = db_path(data_dir, db)
     if not path.exists():
         raise DatabaseError(f"{path}: database does not exist; run `arbot db init` first")
