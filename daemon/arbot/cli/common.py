@@ -14,6 +14,12 @@ from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
 from arbot.settings import Settings, config_path, load_settings
 from arbot.storage.connection import db_path
 
+# Upper bounds of counts and look-back windows: far beyond any real use, and low enough that
+# SQLite integers and datetime arithmetic cannot overflow.
+MAX_COUNT = 1_000_000_000
+MAX_SECONDS = 1e9
+MAX_DAYS = 36_500
+
 
 class UsageError(ArbotError):
     """A command-line value is wrong; the message names the option."""
@@ -38,22 +44,36 @@ def _number(text: str, kind: type[int] | type[float]) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    value = int(_number(text, int))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {text!r}")
+def _positive(text: str, kind: type[int] | type[float], maximum: float) -> float:
+    value = _number(text, kind)
+    if not 0 < value <= maximum:
+        whole = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(
+            f"must be {whole} above 0 and at most {maximum:g}, got {text!r}"
+        )
     return value
+
+
+def positive_int(text: str) -> int:
+    """A count or limit: 1 .. MAX_COUNT."""
+    return int(_positive(text, int, MAX_COUNT))
+
+
+def positive_float(text: str) -> float:
+    """A duration in seconds: above 0, at most MAX_SECONDS."""
+    return _positive(text, float, MAX_SECONDS)
+
+
+def hours(text: str) -> float:
+    return _positive(text, float, MAX_DAYS * 24)
+
+
+def days(text: str) -> int:
+    return int(_positive(text, int, MAX_DAYS))
 
 
 def finite_float(text: str) -> float:
     return _number(text, float)
-
-
-def positive_float(text: str) -> float:
-    value = _number(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
-    return value
 
 
 def non_negative_float(text: str) -> float:

@@ -13,10 +13,11 @@ from arbot.cli.common import (
     UsageError,
     add_config_args,
     check_range,
+    days,
     finite_float,
+    hours,
     iso,
     iso_ms,
-    positive_float,
     positive_int,
     require_databases,
     resolve_settings,
@@ -46,7 +47,7 @@ def register(groups: dict[str, Any]) -> None:
     p = q.add_parser("spreads", help="bid-ask spread statistics per symbol and exchange")
     add_config_args(p, json_output=True)
     p.add_argument("--symbol", help="only this symbol")
-    p.add_argument("--hours", type=positive_float, default=24.0, help="look-back window (24)")
+    p.add_argument("--hours", type=hours, default=24.0, help="look-back window (24)")
     p.add_argument("--min-samples", type=positive_int, default=100,
                    help="minimum quotes per pair (100)")  # fmt: skip
     p.add_argument("--wide", action="store_true", help="every column, however wide")
@@ -54,7 +55,7 @@ def register(groups: dict[str, Any]) -> None:
 
     p = q.add_parser("signals", help="arbitrage signals, newest first, and their totals")
     add_config_args(p, json_output=True)
-    p.add_argument("--hours", type=positive_float, default=24.0, help="look-back window (24)")
+    p.add_argument("--hours", type=hours, default=24.0, help="look-back window (24)")
     p.add_argument("--since", type=timestamp, help="instead of --hours: from this time")
     p.add_argument("--symbol", help="only this symbol")
     p.add_argument("--exchange", help="only signals buying or selling on this exchange")
@@ -66,7 +67,7 @@ def register(groups: dict[str, Any]) -> None:
 
     p = q.add_parser("performance", help="daily trade performance with cumulative profit")
     add_config_args(p, json_output=True)
-    p.add_argument("--days", type=positive_int, default=30, help="look-back window in days (30)")
+    p.add_argument("--days", type=days, default=30, help="look-back window in days (30)")
     p.set_defaults(handler=cmd_performance)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
-from arbot.storage.connection import DATABASES, connect, db_path
+from arbot.storage.connection import DATABASES, check_file, connect, db_path
 from arbot.storage.ticks import count_ticks
 
 DAY = 86_400
@@ -65,6 +65,7 @@ def database_stats(data_dir: Path, db: str, now: float) -> dict[str, Any]:
     path = db_path(data_dir, db)
     if not path.exists():
         return {"database": db, "path": str(path), "exists": False}
+    check_file(path)
     size, wal = file_sizes(data_dir, db)
     conn = connect(path, readonly=True)
     try:
@@ -165,6 +166,7 @@ def explain(data_dir: Path, db: str, sql: str) -> list[dict[str, Any]]:
     path = db_path(data_dir, db)
     if not path.exists():
         raise DatabaseError(f"{path}: database does not exist; run `arbot db init` first")
+    check_file(path)
     conn = connect(path, readonly=True)
     try:
         conn.execute("PRAGMA query_only = ON")
