@@ -154,7 +154,10 @@ def restore(data_dir: Path, source: Path, db: str, backup_dir: Path, now: float)
         raise DatabaseError(f"--db {db}: unknown database (one of {', '.join(DATABASES)})")
     if not source.is_file():
         raise DatabaseError(f"source {source}: no such backup file")
-    make_data_dir(data_dir)
+    try:
+        make_data_dir(data_dir)
+    except DatabaseError as exc:
+        raise DatabaseError(f"destination {exc}") from None
     with acquire_daemon_lock(data_dir):
         target = db_path(data_dir, db)
         # Same directory as the target, so the final os.replace is an atomic rename.
