@@ -37,10 +37,10 @@ def test_sweep_records_one_run_per_combination(
     assert code == 0
     table = json.loads(capsys.readouterr().out)
     assert [r["overrides"] for r in table] == [
-        "detector.min_profit_percent=0.1 paper.latency_ms=0",
-        "detector.min_profit_percent=0.1 paper.latency_ms=300",
-        "detector.min_profit_percent=0.5 paper.latency_ms=0",
-        "detector.min_profit_percent=0.5 paper.latency_ms=300",
+        {"detector.min_profit_percent": 0.1, "paper.latency_ms": 0},
+        {"detector.min_profit_percent": 0.1, "paper.latency_ms": 300},
+        {"detector.min_profit_percent": 0.5, "paper.latency_ms": 0},
+        {"detector.min_profit_percent": 0.5, "paper.latency_ms": 300},
     ]
     runs = read(
         out_dir,

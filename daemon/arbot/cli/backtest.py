@@ -27,7 +27,7 @@ from arbot.cli.common import (
     timestamp,
     utc_day,
 )
-from arbot.cli.output import emit
+from arbot.cli.output import Column, emit, fixed, print_json, print_table
 from arbot.errors import ConfigError
 from arbot.models import Tick
 from arbot.rollup import previous_utc_day, run_rollup
@@ -169,11 +169,34 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     for row in rows:
-        row["overrides"] = " ".join(f"{k}={v}" for k, v in json.loads(row["overrides"]).items())
-    if not args.json:
-        print(f"sweep {sweep_id}: {len(rows)} run(s) recorded in {data_dir / 'backtest.db'}")
-    emit(rows, args.json)
+        row["overrides"] = json.loads(row["overrides"])
+    if args.json:
+        print_json(rows)
+        return 0
+    print(f"sweep {sweep_id}: {len(rows)} run(s) recorded in {data_dir / 'backtest.db'}")
+    for row in rows:
+        row["overrides"] = " ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "-"
+        row["win_rate"] = None if row["win_rate"] is None else 100 * row["win_rate"]
+    print_table(rows, BACKTEST_COLUMNS, wide=True)
     return 0
+
+
+# Money in the quote currency of the traded symbols; win rate as a percent of filled trades.
+BACKTEST_COLUMNS = (
+    Column("run"),
+    Column("overrides"),
+    Column("status"),
+    Column("ticks"),
+    Column("signals"),
+    Column("episodes"),
+    Column("trades"),
+    Column("filled"),
+    Column("win_rate", "win %", fixed(1)),
+    Column("profit", "profit (quote)"),
+    Column("fees", "fees (quote)"),
+    Column("drawdown", "drawdown (quote)"),
+    Column("avg_pct", "avg %", fixed(4)),
+)
 
 
 def _source(
