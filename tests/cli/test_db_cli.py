@@ -13,6 +13,7 @@ from tests.storage.dbops_data import insert_ticks, random_ticks
 from arbot.cli import main
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.schema import migrations, open_database
+from arbot.version import VERSION
 
 
 @pytest.fixture(autouse=True)
@@ -122,3 +123,9 @@ def test_tables_on_a_terminal(data_dir: Path, capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert "unknown symbol 'DOGE/USDT'" in err and "BTC/USDT" in err
     assert main(["query", "prices", "BTC/USDT", "binance", "--from", "yesterday", *dd]) == 2
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """`arbot --version` names the installed version and exits 0."""
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"arbot {VERSION}"
