@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from arbot.cli.owner import act_as_data_owner
 from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
 from arbot.settings import Settings, config_path, load_settings
 from arbot.storage.connection import db_path
@@ -157,16 +158,19 @@ def add_config_args(parser: argparse.ArgumentParser, *, json_output: bool = Fals
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
     """Settings for a tool command: the config file when there is one (given explicitly or
-    existing), else defaults; --data-dir and ARBOT_DATA_DIR override the data directory."""
+    existing), else defaults; --data-dir and ARBOT_DATA_DIR override the data directory.
+    Then the process acts as the data directory's owner (cli/owner.py)."""
     path = config_path(getattr(args, "config", None))
     explicit = getattr(args, "config", None) or os.environ.get("ARBOT_CONFIG")
     if explicit or path.exists():
-        return load_settings(path, getattr(args, "data_dir", None))
-    settings = Settings()
-    override = getattr(args, "data_dir", None) or (
-        Path(env) if (env := os.environ.get("ARBOT_DATA_DIR")) else None
-    )
-    return settings.with_data_dir(override) if override else settings
+        settings = load_settings(path, getattr(args, "data_dir", None))
+    else:
+        override = getattr(args, "data_dir", None) or (
+            Path(env) if (env := os.environ.get("ARBOT_DATA_DIR")) else None
+        )
+        settings = Settings().with_data_dir(override) if override else Settings()
+    act_as_data_owner(settings.storage.data_dir)
+    return settings
 
 
 def require_databases(data_dir: Path, *databases: str) -> None:

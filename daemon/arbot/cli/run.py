@@ -8,6 +8,7 @@ from typing import Any
 
 from arbot import logs
 from arbot.cli.common import add_config_args, listen_address, positive_float
+from arbot.cli.owner import act_as_data_owner
 from arbot.settings import config_path, load_settings
 
 
@@ -42,6 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from arbot.app import run_daemon, run_until_signalled
 
     settings = load_settings(config_path(args.config), args.data_dir)
+    act_as_data_owner(settings.storage.data_dir)
     logs.configure(settings.logging.format, settings.logging.level)
     return run_until_signalled(
         lambda stop: run_daemon(settings, stop), settings.service.grace_timeout
