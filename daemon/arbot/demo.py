@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Mapping
@@ -99,12 +100,21 @@ async def run_demo(
         f"{rows['balances']} balance snapshots",
         file=out,
     )
+    arbot = _program()
     print(
-        f"look at them: arbot query signals --data-dir {data_dir}\n"
-        f"              arbot query spreads --data-dir {data_dir}",
+        f"look at them: {arbot} query signals --data-dir {data_dir}\n"
+        f"              {arbot} query spreads --data-dir {data_dir}",
         file=out,
     )
     return code
+
+
+def _program() -> str:
+    """How to call arbot again: `arbot` when it is on PATH, else the path this run used
+    (`make demo` runs .venv/bin/arbot, which is not on PATH)."""
+    if shutil.which("arbot") or not sys.argv[0].endswith("arbot"):
+        return "arbot"
+    return sys.argv[0]
 
 
 async def _until(stop: Awaitable[object], duration: float | None) -> None:
