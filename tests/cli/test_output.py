@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.backtest.data import write_csv
 from tests.storage.dbops_data import insert_ticks, random_ticks
 
 from arbot.cli import main
@@ -100,3 +101,19 @@ def test_stats_and_prune_speak_human(filled: Path, capsys: pytest.CaptureFixture
     assert main(["db", "prune", *dd]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("archived_until"))
     assert line.split()[1].endswith(":00:00Z")
+
+
+def test_replay_json_uses_objects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """close_reasons is a mapping reason -> count, ignored exchanges a list."""
+    quotes = write_csv(tmp_path / "q.csv")
+    assert main(["replay", str(quotes), "--no-store", "--json", "--data-dir", str(tmp_path)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert isinstance(got["close_reasons"], dict) and got["episodes"] >= 1
+    assert sum(got["close_reasons"].values()) == got["episodes"]
+    assert got["ignored_exchanges"] == []
+
+
+def test_rollup_table_has_units(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "rollup", "--date", "2024-08-08", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "profit (quote)" in out and "avg trade duration (s)" in out and "win rate %" in out

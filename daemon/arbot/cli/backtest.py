@@ -27,7 +27,7 @@ from arbot.cli.common import (
     timestamp,
     utc_day,
 )
-from arbot.cli.output import Column, emit, fixed, print_json, print_table
+from arbot.cli.output import Column, emit, fixed, print_json, print_mapping, print_table
 from arbot.errors import ConfigError
 from arbot.models import Tick
 from arbot.rollup import previous_utc_day, run_rollup
@@ -241,7 +241,31 @@ def cmd_rollup(args: argparse.Namespace) -> int:
     if args.json:
         emit({"performance": perf, "symbols": symbols}, True)
         return 0
-    emit(perf, False)
+    print_mapping(
+        {
+            "date (UTC)": perf["date"],
+            "trades": perf["total_trades"],
+            "completed": perf["successful_trades"],
+            "profit (quote)": perf["total_profit"],
+            "fees (quote)": perf["total_fees"],
+            "avg profit %": perf["avg_profit_percent"],
+            "max drawdown (quote)": perf["max_drawdown"],
+            "sharpe ratio (annualised)": perf["sharpe_ratio"],
+            "win rate %": 100 * perf["win_rate"],
+            "avg trade duration (s)": perf["avg_trade_duration"],
+        }
+    )
     print()
-    emit(symbols, False)
+    print_table(
+        symbols,
+        (
+            Column("symbol"),
+            Column("signals_generated", "signals"),
+            Column("signals_executed", "executed"),
+            Column("avg_spread", "avg spread %", fixed(4)),
+            Column("max_spread", "max spread %", fixed(4)),
+            Column("total_volume", "volume (quote)"),
+            Column("profitability_score", "profitability %", fixed(4)),
+        ),
+    )
     return 0
