@@ -11,6 +11,8 @@ import gzip
 import os
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -259,3 +261,22 @@ def test_bad_value_gets_one_line_and_a_table_exit_code(
     else:
         assert len(lines) == 1, err
         assert "error" in lines[0]
+
+
+@pytest.mark.timeout(120)
+def test_a_demo_that_cannot_start_reports_its_own_failure(tmp_path: Path) -> None:
+    """A real process: one daemon_failed line, the demo's own verdict, no RuntimeWarning
+    and no summary of a database this run did not fill."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARBOT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "arbot", "demo", "--data-dir", str(blocker), "--duration", "5",
+         "--metrics-listen", f"127.0.0.1:{free_port()}"],
+        capture_output=True, text=True, timeout=100, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 4
+    assert "Warning" not in done.stderr and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert '"daemon_failed"' in line and "cannot create data directory" in line
+    assert done.stdout.strip().splitlines()[-1] == "demo failed (exit 4): see the error above"

@@ -33,7 +33,7 @@ def user_name(uid: int) -> str | None:
         return None
 
 
-def act_as_data_owner(data_dir: Path, argv: list[str] | None = None) -> None:
+def act_as_data_owner(data_dir: Path) -> None:
     """Become the owner of `data_dir` when root; refuse when another non-owner."""
     euid = os.geteuid()
     # Root creating a new data dir takes the owner of the tree it goes into; anyone else
@@ -48,12 +48,13 @@ def act_as_data_owner(data_dir: Path, argv: list[str] | None = None) -> None:
     name = user_name(st.st_uid)
     if euid != 0:
         who = name or f"uid {st.st_uid}"
-        command = shlex.join(["arbot", *(sys.argv[1:] if argv is None else argv)])
-        sudo = (
-            f"sudo -u {name}"
-            if name
-            else f"sudo setpriv --reuid={st.st_uid} --regid={st.st_gid} --clear-groups"
-        )
+        command = shlex.join(["arbot", *sys.argv[1:]])
+        if st.st_uid == 0:
+            sudo = "sudo"
+        elif name:
+            sudo = f"sudo -u {name}"
+        else:
+            sudo = f"sudo setpriv --reuid={st.st_uid} --regid={st.st_gid} --clear-groups"
         raise DatabaseError(
             f"{data_dir}: belongs to {who}, and tools must run as the data's owner "
             f"(else the service cannot open what they create); run: {sudo} {command}"
