@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 from tests.storage.dbops_data import insert_ticks, random_ticks
 
 from arbot.cli import build_parser, common, main
@@ -213,10 +214,13 @@ def backup(world: dict[str, Path]) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _no_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _no_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.delenv("ARBOT_CONFIG", raising=False)
     monkeypatch.delenv("ARBOT_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)  # a default ./demo-data or ./data lands in the test's dir
+    yield
+    # `run` and `demo` configure logging onto this test's captured stderr, closed after it.
+    structlog.reset_defaults()
 
 
 def marks(case: Case) -> list[pytest.MarkDecorator]:
