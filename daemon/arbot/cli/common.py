@@ -1,5 +1,5 @@
 """Shared CLI plumbing: checked argument types, settings resolution, the data directory
-check every tool shares, --json output and tables that fit the terminal."""
+check every tool shares, time and size formatting (output.py prints)."""
 
 from __future__ import annotations
 
@@ -75,13 +75,6 @@ def days(text: str) -> int:
 
 def finite_float(text: str) -> float:
     return _number(text, float)
-
-
-def non_negative_float(text: str) -> float:
-    value = _number(text, float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return value
 
 
 def fraction(text: str) -> float:
@@ -209,9 +202,11 @@ def human_bytes(n: float | None) -> str | None:
     """1536 -> '1.5 KiB'; binary units as `ls -h` and `du -h` print them."""
     if n is None:
         return None
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+    if abs(n) < 1024:
+        return f"{int(n)} B"
+    value = n / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if abs(value) < 1024:
+            return f"{value:.1f} {unit}"
         value /= 1024
-    raise AssertionError("unreachable")
+    return f"{value:.1f} TiB"

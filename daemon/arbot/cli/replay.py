@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
-from arbot.cli.common import add_config_args, input_file, positive_int, resolve_settings
+from arbot.cli.common import add_config_args, input_file, iso_ms, positive_int, resolve_settings
 from arbot.cli.output import emit
 from arbot.replay import ReplaySummary, exchanges_in, replay, replay_params
 from arbot.storage.connection import db_path
@@ -43,12 +42,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _utc(ts: float | None) -> str | None:
-    return (
-        None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
-    )
-
-
 def _report(
     s: ReplaySummary, top: int, file: str, database: str | None, ignored: list[str]
 ) -> dict[str, Any]:
@@ -59,8 +52,8 @@ def _report(
         "signals": s.signals,
         "episodes": len(s.episodes),
         "close_reasons": dict(sorted(s.close_reasons.items())),
-        "first": _utc(s.first_ts),
-        "last": _utc(s.last_ts),
+        "first": iso_ms(s.first_ts),
+        "last": iso_ms(s.last_ts),
         "database": database,
         "ignored_exchanges": ignored,
         "top": [
@@ -68,7 +61,7 @@ def _report(
                 "symbol": e.symbol,
                 "buy": e.buy_exchange,
                 "sell": e.sell_exchange,
-                "opened": _utc(e.opened_at),
+                "opened": iso_ms(e.opened_at),
                 "seconds": round(e.closed_at - e.opened_at, 3),
                 "peak_percent": round(e.peak_profit_percent, 6),
                 "signals": e.signals,
