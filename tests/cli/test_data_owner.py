@@ -114,3 +114,25 @@ def test_a_python_the_owner_cannot_read_is_named_in_one_line(service_dir: Path) 
     assert done.returncode == 4
     assert "this Python is not readable by nobody" in done.stderr.splitlines()[-1]
     assert "Traceback" not in done.stderr
+
+
+def test_unreadable_inputs_get_one_line(service_dir: Path) -> None:
+    """Files the user cannot read (root can read anything, so this runs as the owner):
+    one line naming the file, a table exit code, no traceback."""
+    locked = service_dir.parent / "locked"
+    locked.mkdir()
+    for name in ("backup.db.gz", "quotes.csv", "arbot.toml"):
+        (locked / name).write_text("x")
+        (locked / name).chmod(0)
+    dd = ["--data-dir", str(service_dir)]
+    cases = [
+        (["db", "restore", str(locked / "backup.db.gz"), *dd], 2),
+        (["replay", str(locked / "quotes.csv"), "--no-store", *dd], 2),
+        (["backtest", str(locked / "quotes.csv"), *dd], 2),
+        (["db", "stats", "--config", str(locked / "arbot.toml"), *dd], 3),
+    ]
+    for argv, code in cases:
+        done = arbot(*argv, uid=OWNER)
+        assert done.returncode == code, (argv, done.stderr)
+        [line] = done.stderr.strip().splitlines()
+        assert str(locked) in line and ("not readable" in line or "Permission denied" in line)
