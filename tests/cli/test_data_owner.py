@@ -136,3 +136,21 @@ def test_unreadable_inputs_get_one_line(service_dir: Path) -> None:
         assert done.returncode == code, (argv, done.stderr)
         [line] = done.stderr.strip().splitlines()
         assert str(locked) in line and ("not readable" in line or "Permission denied" in line)
+
+
+@pytest.mark.skipif(shutil.which("systemd-sysusers") is None, reason="needs systemd-sysusers")
+def test_the_shipped_sysusers_file_creates_the_unit_user(tmp_path: Path) -> None:
+    """systemd/arbot.sysusers makes the static user the unit runs as (User=/Group=)."""
+    (tmp_path / "etc").mkdir()
+    sysusers = Path(__file__).parents[2] / "systemd"
+    subprocess.run(
+        ["systemd-sysusers", f"--root={tmp_path}", str(sysusers / "arbot.sysusers")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    [entry] = [
+        e for e in (tmp_path / "etc/passwd").read_text().splitlines() if e.startswith("arbot:")
+    ]
+    _, _, uid, _, _, home, shell = entry.split(":")
+    assert int(uid) < 1000 and home == "/var/lib/arbot" and shell.endswith("nologin")
+    unit = (sysusers / "arbot.service").read_text().splitlines()
+    assert "User=arbot" in unit and "Group=arbot" in unit and "DynamicUser=yes" not in unit
