@@ -86,7 +86,7 @@ def verify_database(path: Path) -> None:
         raise BackupVerificationError(f"copy {path}: integrity_check failed: {result}")
     if app_id != APPLICATION_ID:
         raise BackupVerificationError(
-            f"source {path}: not an arbot database (application_id {app_id})"
+            f"copy {path}: not an arbot database (application_id {app_id}), nor is its source"
         )
 
 
