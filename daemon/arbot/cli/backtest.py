@@ -61,6 +61,7 @@ def register(groups: dict[str, Any]) -> None:
         metavar="KEY=VALUE",
         help="settings override, e.g. detector.min_profit_percent=0.2 (repeat to sweep)",
     )
+    p.add_argument("--wide", action="store_true", help="every column, however wide")
     add_config_args(p, json_output=True)
     p.set_defaults(handler=cmd_backtest)
 
@@ -177,7 +178,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     for row in rows:
         row["overrides"] = " ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "-"
         row["win_rate"] = None if row["win_rate"] is None else 100 * row["win_rate"]
-    print_table(rows, BACKTEST_COLUMNS, wide=True)
+    print_table(rows, BACKTEST_COLUMNS, wide=args.wide)
     return 0
 
 
@@ -185,17 +186,17 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 BACKTEST_COLUMNS = (
     Column("run"),
     Column("overrides"),
-    Column("status"),
-    Column("ticks"),
+    Column("profit", "profit (quote)"),
     Column("signals"),
-    Column("episodes"),
     Column("trades"),
     Column("filled"),
     Column("win_rate", "win %", fixed(1)),
-    Column("profit", "profit (quote)"),
     Column("fees", "fees (quote)"),
     Column("drawdown", "drawdown (quote)"),
     Column("avg_pct", "avg %", fixed(4)),
+    Column("episodes"),
+    Column("ticks"),
+    Column("status"),
 )
 
 

@@ -148,16 +148,19 @@ def cmd_backup(args: argparse.Namespace) -> int:
             }
         )
     else:
+        print(f"backups in {args.dest or settings.backup_dir}:")
         print_table(
-            [r | {"size": human_bytes(r.get("bytes"))} for r in rows],
+            [
+                r
+                | {"size": human_bytes(r.get("bytes")), "name": r["file"] and Path(r["file"]).name}
+                for r in rows
+            ],
             (
                 Column("database"),
+                Column("name", "file"),
                 Column("size"),
                 Column("seconds", "seconds", fixed(3)),
-                Column("file"),
-                Column("error"),
             ),
-            wide=True,
         )
     if not report.ok:
         db, why = next(iter(report.failed.items()))
