@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 TABLE_WIDTH = 100
@@ -30,6 +31,14 @@ def number(value: Any) -> str:
     size = abs(value)
     decimals = 2 if size >= 100 else 4 if size >= 1 else 6 if size >= 1e-4 else 8
     return f"{value:.{decimals}f}"
+
+
+def exact(value: Any) -> str:
+    """A quote as the exchange sent it (shortest round-trip digits), never in e-notation:
+    rounding a price or size to a fixed width would hide real digits."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    return format(Decimal(repr(value)), "f")
 
 
 @dataclass(frozen=True, slots=True)

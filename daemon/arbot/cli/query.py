@@ -23,7 +23,7 @@ from arbot.cli.common import (
     resolve_settings,
     timestamp,
 )
-from arbot.cli.output import Column, fixed, note, print_json, print_mapping, print_table
+from arbot.cli.output import Column, exact, fixed, note, print_json, print_mapping, print_table
 from arbot.storage import queries
 from arbot.storage.schema import open_database
 
@@ -129,8 +129,8 @@ def cmd_prices(args: argparse.Namespace) -> int:
         r["time"] = iso_ms(r["timestamp"])
     print_table(
         rows,
-        (Column("time", "time (UTC)"), Column("bid"), Column("ask"), Column("bid_size"),
-         Column("ask_size")),
+        (Column("time", "time (UTC)"), Column("bid", fmt=exact), Column("ask", fmt=exact),
+         Column("bid_size", fmt=exact), Column("ask_size", fmt=exact)),
     )  # fmt: skip
     return 0
 
@@ -175,10 +175,10 @@ SIGNAL_COLUMNS = (
     Column("profit_percent", "net %", PERCENT),
     Column("profit", "profit (quote)"),
     Column("confidence", "conf", fixed(2)),
-    Column("buy_price", "buy price"),
-    Column("sell_price", "sell price"),
-    Column("buy_size", "buy size"),
-    Column("sell_size", "sell size"),
+    Column("buy_price", "buy price", exact),
+    Column("sell_price", "sell price", exact),
+    Column("buy_size", "buy size", exact),
+    Column("sell_size", "sell size", exact),
     Column("trend_direction", "trend"),
     Column("executed"),
 )
