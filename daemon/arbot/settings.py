@@ -118,6 +118,13 @@ class MetricsSettings(_Section):
     # /healthz answers 503 while fewer feeds than this are up or degraded.
     min_feeds_up: int = Field(1, ge=0)
 
+    @field_validator("listen")
+    @classmethod
+    def _port_in_range(cls, value: str) -> str:
+        if not 1 <= int(value.rsplit(":", 1)[1]) <= 65535:
+            raise ValueError("the port must be from 1 to 65535")
+        return value
+
     @property
     def host(self) -> str:
         return self.listen.rsplit(":", 1)[0]

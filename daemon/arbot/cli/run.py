@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from arbot import logs
-from arbot.cli.common import add_config_args
+from arbot.cli.common import add_config_args, listen_address, positive_float
+from arbot.cli.owner import act_as_data_owner
 from arbot.settings import config_path
 
 
@@ -24,9 +25,12 @@ def register(groups: dict[str, Any]) -> None:
     demo.add_argument(
         "--data-dir", type=Path, default=Path("demo-data"), help="default: ./demo-data"
     )
-    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo.add_argument("--duration", type=positive_float, help="stop after this many seconds")
     demo.add_argument(
-        "--metrics-listen", default="127.0.0.1:9108", help="HTTP address of /metrics, /healthz"
+        "--metrics-listen",
+        type=listen_address,
+        default="127.0.0.1:9108",
+        help="HOST:PORT of /metrics and /healthz (default 127.0.0.1:9108)",
     )
     demo.add_argument(
         "--log-level", default="warning", choices=("debug", "info", "warning", "error")
@@ -42,6 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     path = config_path(args.config)
     settings = load_runtime_settings(path, args.data_dir)
+    act_as_data_owner(settings.storage.data_dir)
     logs.configure(settings.logging.format, settings.logging.level)
     reloader = Reloader(lambda: load_runtime_settings(path, args.data_dir), settings)
     return run_until_signalled(
