@@ -1,12 +1,14 @@
 """Composition root: builds the stages, owns every task, stops them in data-flow order.
 
 Start-up: check the exchange ids, take the daemon lock, create/migrate the four databases,
-mirror the exchanges into config.db, open the writer, start the pipeline, the feeds, the
-HTTP server, the daily jobs, the sweep tick and the systemd notifier, then READY=1.
+mirror the exchanges into config.db, open the writer, read what the last run left (ids,
+paper balances, open episodes) into the engine, start the pipeline (queue -> engine), the
+storage sink, the feeds, the HTTP server, the daily jobs and the systemd notifier, then
+READY=1.
 Stop (the `stop` trigger, or a feed's ExchangeSetupError), all within service.grace_timeout:
 cancel the feeds (sources stop by cancellation), put the None sentinel on the queue (the
-sink stops by draining), wait for the pipeline to commit everything it took, persist the
-episodes still open, close the writer (last flush + WAL checkpoint), release the lock.
+pipeline runs what it holds through the engine, which keeps its open episodes for the next
+start), let the sink commit everything, close the writer (WAL checkpoint), release the lock.
 """
 
 from __future__ import annotations
@@ -25,30 +27,28 @@ from dataclasses import dataclass
 import structlog
 
 from arbot import feeds
-from arbot.detector import Detector
+from arbot.engine import Engine, Resume
 from arbot.errors import EXIT_OK, ArbotError, ConfigError, ExchangeSetupError
 from arbot.health import FlowMonitor
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.metrics_server import MetricsServer
-from arbot.models import Episode, QueueItem
-from arbot.paper import PaperExecutor
+from arbot.models import ExchangeParams, QueueItem
 from arbot.pipeline import Pipeline
 from arbot.scheduler import run_daily_jobs, update_size_gauges
 from arbot.settings import ExchangeSettings, Settings
-from arbot.storage import exchange_config, signals
+from arbot.sink import StorageSink
+from arbot.storage import exchange_config
 from arbot.storage.connection import Pragmas
-from arbot.storage.exchange_config import ExchangeParams
 from arbot.storage.gaps import last_receive_times
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.schema import init_all, make_data_dir, open_database
-from arbot.storage.writer import SWITCH_INTERVAL, Writer, op_calling
+from arbot.storage.writer import SWITCH_INTERVAL, Writer
 from arbot.systemd import Notifier, keep_alive
 
 Clock = Callable[[], float]
 EXIT_UNCLEAN = 1  # a crash, a forced stop, or a drain longer than service.grace_timeout
 HARD_STOP_MARGIN = 5.0  # seconds past service.grace_timeout before the process is ended
-SWEEP_INTERVAL = 1.0  # seconds between detector sweeps (episodes whose quotes went stale)
 
 
 async def run_daemon(
@@ -80,12 +80,11 @@ async def run_daemon(
 
 @dataclass(frozen=True, slots=True)
 class _Stages:
-    """The data path of one run: queue -> pipeline -> detector / paper / writer."""
+    """The data path of one run: queue -> pipeline (engine) -> sink -> writer."""
 
     queue: asyncio.Queue[QueueItem | None]
     pipeline: Pipeline
-    detector: Detector | None
-    paper: PaperExecutor | None
+    sink: StorageSink
     writer: Writer
     monitor: FlowMonitor
 
@@ -115,7 +114,8 @@ class _Daemon:
             sys.setswitchinterval(SWITCH_INTERVAL)  # why: storage/writer.py
             async with AsyncExitStack() as stack:
                 stack.push_async_callback(self._close_writer, writer)
-                stages = self._build(writer, params)
+                resume = await asyncio.to_thread(writer.resume_state)
+                stages = self._build(writer, params, resume)
                 if s.metrics.enabled:
                     server = self._metrics_server(stages)
                     await server.start()
@@ -144,17 +144,13 @@ class _Daemon:
         finally:
             conn.close()
 
-    def _build(self, writer: Writer, params: Mapping[str, ExchangeParams]) -> _Stages:
+    def _build(
+        self, writer: Writer, params: Mapping[str, ExchangeParams], resume: Resume
+    ) -> _Stages:
         s = self.settings
-        detector = Detector(s.detector, params) if s.detector.enabled else None
-        paper = (
-            PaperExecutor(s.paper, params, writer, s.detector.quote_groups)
-            if s.paper.enabled
-            else None
-        )
-        pipeline = Pipeline(
-            writer, detector, self.metrics, s.storage, [paper] if paper is not None else []
-        )
+        engine = Engine(s, params, resume, paper=s.paper.enabled, detect=s.detector.enabled)
+        sink = StorageSink(writer, s.storage, self.metrics)
+        pipeline = Pipeline(engine, sink, self.metrics)
         self.metrics.queue_capacity.set(s.storage.queue_size)
         monitor = FlowMonitor(
             (e.name for e in self.exchanges),
@@ -163,7 +159,7 @@ class _Daemon:
             started=self.clock(),
         )
         queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(s.storage.queue_size)
-        return _Stages(queue, pipeline, detector, paper, writer, monitor)
+        return _Stages(queue, pipeline, sink, writer, monitor)
 
     async def _serve(self, stop: Awaitable[object], stages: _Stages) -> int:
         s = self.settings
@@ -176,11 +172,12 @@ class _Daemon:
             pipeline_task = tg.create_task(
                 stages.pipeline.run(stages.queue, self.clock), name="pipeline"
             )
+            sink_task = tg.create_task(stages.sink.run(), name="sink")
             feeds_task = tg.create_task(self._run_feeds(stages), name="feeds")
             helpers = [
                 tg.create_task(self._watch_stop(stop), name="stop-trigger"),
                 tg.create_task(run_daily_jobs(s, self.metrics, self.clock), name="daily-jobs"),
-                tg.create_task(self._sweep(stages), name="sweep"),
+                tg.create_task(self._sample(stages), name="flow-sample"),
                 tg.create_task(
                     keep_alive(self.notifier, flowing, lambda: monitor.status(self.clock())),
                     name="systemd",
@@ -196,7 +193,7 @@ class _Daemon:
             await self.stopping.wait()
             self.notifier.notify("STOPPING=1", "STATUS=draining")
             self.log.info("daemon_stopping", queued=stages.queue.qsize())
-            code = await self._drain(stages, feeds_task, pipeline_task)
+            code = await self._drain(stages, feeds_task, pipeline_task, sink_task)
             for task in helpers:
                 task.cancel()
         self.log.info(
@@ -204,12 +201,17 @@ class _Daemon:
             ticks_accepted=stages.pipeline.accepted,
             ticks_committed=stages.pipeline.committed,
             ticks_skipped=stages.pipeline.skipped,
+            ticks_dropped=stages.sink.dropped,
             exit_code=code,
         )
         return code
 
     async def _drain(
-        self, stages: _Stages, feeds_task: asyncio.Task[None], pipeline_task: asyncio.Task[None]
+        self,
+        stages: _Stages,
+        feeds_task: asyncio.Task[None],
+        pipeline_task: asyncio.Task[None],
+        sink_task: asyncio.Task[None],
     ) -> int:
         """Data-flow order under one deadline; returns the exit code."""
         grace = self.settings.service.grace_timeout
@@ -219,20 +221,18 @@ class _Daemon:
                 await asyncio.wait([feeds_task])
                 await stages.queue.put(None)
                 await pipeline_task
-                now = self.clock()
-                if stages.detector is not None:
-                    self._persist(stages.writer, stages.detector.close_all(now))
-                if stages.paper is not None:
-                    stages.paper.expire_all(now, "daemon stopped")
+                stages.sink.close()
+                await sink_task
                 await stages.writer.close()
         except TimeoutError:
             self.log.error(
                 "drain_timeout",
                 grace_timeout=grace,
                 queued=stages.queue.qsize(),
-                pending=stages.writer.pending,
+                pending=stages.sink.backlog,
             )
             pipeline_task.cancel()
+            sink_task.cancel()
             return EXIT_UNCLEAN
         return EXIT_OK
 
@@ -272,19 +272,10 @@ class _Daemon:
                 cfg, put, self.metrics, self.clock, last_tick=self.last_ticks.get(cfg.name)
             )
 
-    async def _sweep(self, stages: _Stages) -> None:
-        """Close episodes whose quotes went stale even when their symbol gets no ticks."""
+    async def _sample(self, stages: _Stages) -> None:
         while True:
-            await asyncio.sleep(SWEEP_INTERVAL)
-            now = self.clock()
-            stages.monitor.sample(now)
-            if stages.detector is not None:
-                self._persist(stages.writer, stages.detector.sweep(now))
-
-    def _persist(self, writer: Writer, episodes: list[Episode]) -> None:
-        for ep in episodes:
-            writer.submit(op_calling(signals.insert_episode, ep))
-        self.metrics.episodes_closed.inc(len(episodes))
+            await asyncio.sleep(1.0)
+            stages.monitor.sample(self.clock())
 
     def _metrics_server(self, stages: _Stages) -> MetricsServer:
         s = self.settings
@@ -293,7 +284,8 @@ class _Daemon:
         def refresh() -> None:
             self.metrics.queue_depth.set(stages.queue.qsize())
             self.metrics.asyncio_tasks.set(len(asyncio.all_tasks()))
-            if (paper := stages.paper) is not None:
+            self.metrics.storage_backlog.set(stages.sink.backlog)
+            if (paper := stages.pipeline.engine.paper) is not None:
                 for status, n in (
                     ("created", paper.created),
                     ("completed", paper.completed),

@@ -22,6 +22,12 @@ class ConfigError(ArbotError):
     exit_code = EXIT_CONFIG
 
 
+class InputError(ArbotError):
+    """A file given to replay or backtest is unreadable or malformed (file and line named)."""
+
+    exit_code = EXIT_USAGE
+
+
 class DatabaseError(ArbotError):
     """A database file is unusable (foreign, corrupt, newer schema, locked at start)."""
 

@@ -95,6 +95,15 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.ticks_dropped = Counter(
+            "arbot_ticks_dropped_total",
+            "Accepted ticks not stored, by reason (each covered by a feed_gaps row)",
+            ["reason"],
+            registry=r,
+        )
+        self.storage_backlog = Gauge(
+            "arbot_storage_backlog_ticks", "Ticks waiting to be committed", registry=r
+        )
         self.write_errors = Counter(
             "arbot_write_errors_total",
             "Failed batch commits (retried), by kind",

@@ -42,6 +42,12 @@ class StorageSettings(_Section):
     # Skip a tick whose bid/ask/sizes equal the previous stored one for its key.
     skip_unchanged: bool = False
     retry_max_seconds: float = Field(30.0, gt=0)
+    # Ticks waiting for arbot.db while it cannot be written (the engine never waits for it).
+    backlog_max_ticks: int = Field(500_000, ge=1000, le=50_000_000)
+    # Past the bound: "conflate" keeps only the latest tick per exchange+symbol (the rest are
+    # counted and covered by a feed_gaps row); "block" makes the feeds wait (nothing is
+    # dropped, but detection pauses until the database takes writes again).
+    backlog_overflow: Literal["conflate", "block"] = "conflate"
 
 
 # A password inside the conninfo would sit in the TOML and could reach a log line.

@@ -6,10 +6,9 @@ import sqlite3
 from typing import Any
 
 from arbot.backtest import DirectSink, memory_db
-from arbot.models import Signal, Tick
+from arbot.models import ExchangeParams, Signal, Tick
 from arbot.paper import PaperExecutor
 from arbot.settings import PaperSettings
-from arbot.storage.exchange_config import ExchangeParams
 from arbot.storage.signals import insert_signal
 
 FEE = 0.001

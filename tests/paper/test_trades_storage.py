@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from arbot.balances import BalanceRow
+from arbot.models import BalanceRow
 from arbot.storage.schema import open_database
 from arbot.storage.trades import (
     ExecutionData,

@@ -19,12 +19,15 @@ from tqdm import tqdm
 
 from arbot.cli.common import add_config_args, emit, resolve_settings
 from arbot.cli.query import parse_time
+from arbot.cli.replay import fees_report
 from arbot.errors import ConfigError
 from arbot.models import Tick
+from arbot.recorded import open_quote_file
 from arbot.rollup import previous_utc_day, run_rollup
 from arbot.settings import Settings, parse_settings
 from arbot.storage import backtests as store
 from arbot.storage.schema import make_data_dir, open_database
+from arbot.venues import params_for_data
 
 Combination = dict[str, Any]
 
@@ -128,7 +131,7 @@ def _settings_record(settings: Settings) -> dict[str, Any]:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     # Imported here: the detector and executor are not needed by the rest of the CLI.
-    from arbot.backtest import exchange_params, run_backtest
+    from arbot.backtest import run_backtest
 
     base = resolve_settings(args)
     sets = parse_sets(args.set)
@@ -147,9 +150,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 )
                 run_id = store.start_run(conn, spec)
                 try:
-                    result = run_backtest(
-                        settings, source(), exchange_params(settings, exchanges), bar.update
-                    )
+                    params, _ = params_for_data(settings.exchanges, exchanges)
+                    result = run_backtest(settings, source(), params, bar.update)
                 except Exception as exc:
                     store.fail_run(conn, run_id, repr(exc))
                     raise
@@ -159,9 +161,15 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         conn.close()
     for row in rows:
         row["overrides"] = " ".join(f"{k}={v}" for k, v in json.loads(row["overrides"]).items())
-    if not args.json:
-        print(f"sweep {sweep_id}: {len(rows)} run(s) recorded in {data_dir / 'backtest.db'}")
-    emit(rows, args.json)
+    params, defaulted = params_for_data(base.exchanges, exchanges)
+    fees = fees_report(params, defaulted)
+    if args.json:
+        emit({"sweep": sweep_id, "runs": rows, "fees": fees}, True)
+        return 0
+    print(f"sweep {sweep_id}: {len(rows)} run(s) recorded in {data_dir / 'backtest.db'}")
+    emit(rows, False)
+    print("\nfees used (taker, %; --set overrides apply per run):")
+    emit(fees, False)
     return 0
 
 
@@ -172,13 +180,11 @@ def _source(
     if (args.csv is None) == (args.from_db is None):
         raise ConfigError("backtest: give either a CSV file or --from-db DIR")
     if args.csv is not None:
-        from arbot.backtest import read_csv
-
         if args.time_from or args.time_to:
             raise ConfigError("backtest: --from/--to apply to --from-db only")
-        loaded = read_csv(args.csv)
-        exchanges = sorted({t.exchange for t in loaded})
-        return (lambda: iter(loaded)), str(args.csv), None, None, exchanges, len(loaded)
+        source = open_quote_file(args.csv)
+        exchanges = sorted(source.exchanges)
+        return source.ticks, str(args.csv), None, None, exchanges, source.rows
     if not args.time_from or not args.time_to:
         raise ConfigError("backtest: --from-db needs --from and --to")
     t_from = parse_time(args.time_from, "--from", ConfigError)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from arbot.storage.exchange_config import ExchangeParams
+from arbot.models import ExchangeParams
 
 INF = float("inf")
 
@@ -105,6 +105,7 @@ class OpenEpisode:
         "last_signal_pct",
         "opened_at",
         "peak",
+        "resume_by",
         "sell",
         "signals",
         "symbol",
@@ -127,3 +128,6 @@ class OpenEpisode:
         self.last_signal_at = -INF
         self.ewma = pct
         self.ewma_at = now
+        # A resumed episode waits until then for fresh quotes of its legs before a stale
+        # leg closes it (after a restart no quote is fresh yet).
+        self.resume_by = -INF

@@ -17,8 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from arbot.models import Episode, Signal
-from arbot.storage.trades import iso_utc
+from arbot.models import Episode, Signal, iso_utc
 
 _INSERT_SIGNAL = """INSERT INTO arbitrage_signals (id, symbol, buy_exchange, sell_exchange,
     buy_price, sell_price, profit, profit_percent, buy_size, sell_size, confidence,
