@@ -1,26 +1,24 @@
 """One face for both storage backends, so a test runs against SQLite and PostgreSQL alike:
-raw SQL in the spec's dialect (`?` placeholders, INSERT OR REPLACE), the tick writer, and
-ops writing a feed gap in the backend's own SQL."""
+raw SQL in the spec's dialect (`?` placeholders, INSERT OR REPLACE), the batch writer, and
+failures injected the backend's own way."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-import psycopg
-
 from arbot.metrics import Metrics
-from arbot.models import FeedGap
+from arbot.records import SignalExecuted
 from arbot.settings import PostgresSettings
-from arbot.storage.gaps import insert_gap
 from arbot.storage.pg.connect import connect
 from arbot.storage.pg.writer import PgWriter
 from arbot.storage.schema import open_database
 from arbot.storage.writer import Writer
-from tests.helpers import fast_storage
+from tests.helpers import fast_storage, sample, wait_until
 
 Rows = list[tuple[Any, ...]]
 
@@ -97,34 +95,42 @@ class Backend:
             return PgWriter(self.pg, metrics, retry_max_seconds=0.05)
         return Writer.open(fast_storage(self.data_dir), metrics)
 
-    def gap_op(self, gap: FeedGap, fail: Callable[[], bool] = lambda: False) -> Any:
-        """An op writing `gap`, then raising the backend's transient error while `fail()`."""
+    @asynccontextmanager
+    async def failing_writes(self, metrics: Metrics, times: int) -> AsyncIterator[None]:
+        """The next `times` batch attempts fail with the backend's lock error ("locked"):
+        SQLite: another connection holds the write lock until that many failures were
+        counted; PostgreSQL: a trigger on feed_gaps raises lock_not_available that often
+        (a sequence counts, as it is not rolled back with the batch)."""
         if self.pg:
-
-            def pg_op(conn: psycopg.Connection[Any]) -> None:
-                conn.execute(
-                    'INSERT INTO feed_gaps (exchange, start, "end", reason) VALUES (%s,%s,%s,%s)',
-                    (gap.exchange, gap.start, gap.end, gap.reason),
+            with self.db() as db:
+                db.execute(f"CREATE SEQUENCE flaky_attempts MAXVALUE {times + 1} CYCLE")
+                db.execute(
+                    "CREATE FUNCTION flaky() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"IF nextval('flaky_attempts') <= {times} THEN "
+                    "RAISE lock_not_available USING MESSAGE = 'test lock'; END IF; "
+                    "RETURN NEW; END $$"
                 )
-                if fail():
-                    raise psycopg.errors.LockNotAvailable("lock not available (test)")
+                db.execute(
+                    "CREATE TRIGGER flaky BEFORE INSERT ON feed_gaps "
+                    "FOR EACH ROW EXECUTE FUNCTION flaky()"
+                )
+            yield
+            return
+        blocker = sqlite3.connect(self.data_dir / "arbot.db", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
 
-            return pg_op
+        async def release() -> None:
+            await wait_until(
+                lambda: sample(metrics, "arbot_write_errors_total", kind="locked") >= times
+            )
+            blocker.execute("ROLLBACK")
+            blocker.close()
 
-        def sqlite_op(conn: sqlite3.Connection) -> None:
-            insert_gap(conn, gap)
-            if fail():
-                raise sqlite3.OperationalError("database is locked (test)")
+        task = asyncio.create_task(release())
+        yield
+        await task
 
-        return sqlite_op
-
-    def failing_op(self) -> Any:
-        """An op that fails for good (a CHECK violation, as a bug would): the writer drops
-        it and keeps the rest of the batch."""
-        bad = FeedGap("okx", 2.0, 1.0, "end before start")
-        if self.pg:
-            return self.gap_op(bad)
-        return lambda conn: conn.execute(
-            "INSERT INTO feed_gaps (exchange, start, end, reason) VALUES (?, ?, ?, ?)",
-            (bad.exchange, bad.start, bad.end, bad.reason),
-        )
+    def failing_record(self) -> SignalExecuted:
+        """A record that fails for good (it names a signal that does not exist, as a bug
+        would): the writer drops it and keeps the rest of the batch."""
+        return SignalExecuted(999)

@@ -1,7 +1,10 @@
-"""The tick writer into PostgreSQL, with the SQLite Writer's contract (storage/writer.py):
-add ticks and submit ops, `flush()` cuts a batch and returns the coroutine committing it in
-one transaction; a failing batch is retried with capped exponential backoff until it
-commits, never dropped; while it retries the caller's await does not return (backpressure).
+"""The batch writer into PostgreSQL, with the SQLite Writer's contract (storage/writer.py,
+sink.BatchWriter): `add` ticks and the engine's records, `flush()` cuts a batch and returns
+the coroutine committing it in one transaction; a failing batch is retried with capped
+exponential backoff until it commits, never dropped; while it retries the caller's await
+does not return (backpressure). The first connection migrates the schema, creates the
+partitions ahead and takes this shard's advisory lock (a second daemon for the shard is
+refused); a server unreachable at start-up is waited for, a wrong password is fatal.
 
 Ticks go in by binary COPY on a dedicated thread: psycopg releases the GIL while the server
 works, so the event loop keeps running. COPY cannot upsert, so a batch that meets a key
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -25,15 +28,19 @@ from typing import Any
 import psycopg
 from psycopg import errors as pgerrors
 
+from arbot.engine import Resume
 from arbot.errors import ConfigError
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.models import Tick
-from arbot.settings import PostgresSettings
+from arbot.records import Record
+from arbot.settings import PostgresSettings, ShardSettings
 from arbot.storage.pg.connect import is_operator_error, open_connection
-from arbot.storage.pg.partitions import day_of, ensure_days
+from arbot.storage.pg.partitions import day_of, ensure_ahead, ensure_days
+from arbot.storage.pg.records_sql import RecordWriter
+from arbot.storage.pg.schema import migrate
+from arbot.storage.pg.shard import ShardTaken, lock_shard
 
-PgOp = Callable[[psycopg.Connection[Any]], object]
 FIRST_RETRY_DELAY = 0.05
 COLUMNS = "ts, bid, ask, bid_size, ask_size, recv_delta_ms, symbol_id, exchange_id"
 TYPES = ("float8", "float8", "float8", "float8", "float8", "int8", "int4", "int4")
@@ -80,9 +87,9 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
-class _OpFailed(Exception):
+class _RecordFailed(Exception):
     def __init__(self, index: int, cause: BaseException) -> None:
-        super().__init__(f"op #{index} failed: {cause!r}")
+        super().__init__(f"record #{index} failed: {cause!r}")
         self.index = index
         self.cause = cause
 
@@ -90,16 +97,22 @@ class _OpFailed(Exception):
 @dataclass(slots=True)
 class _Batch:
     ticks: list[Tick]
-    ops: list[PgOp]
+    records: list[Record]
 
 
 class PgWriter:
     """Owns one PostgreSQL write connection and its thread. Use it from one event loop."""
 
     def __init__(
-        self, settings: PostgresSettings, metrics: Metrics, *, retry_max_seconds: float = 30.0
+        self,
+        settings: PostgresSettings,
+        metrics: Metrics,
+        *,
+        shard: ShardSettings | None = None,
+        retry_max_seconds: float = 30.0,
     ) -> None:
         self._settings = settings
+        self._records_sql = RecordWriter(shard or ShardSettings())
         self._metrics = metrics
         self._retry_max = retry_max_seconds
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="arbot-pg-writer")
@@ -109,12 +122,12 @@ class PgWriter:
         self._exchanges: dict[str, int] = {}
         self._days: set[int] = set()
         self._ticks: list[Tick] = []
-        self._ops: list[PgOp] = []
+        self._records: list[Record] = []
         self._closed = False
+        self._started = False  # migrated and first took the shard lock
         self._log = get_logger(component="pg_writer")
         self.committed = 0
         """Ticks committed (a repeated key counts again, as with the SQLite writer)."""
-        self.batches = 0
         self.upserts = 0
         """Batches written through the staging table because a key already existed."""
 
@@ -124,23 +137,43 @@ class PgWriter:
 
     @property
     def pending(self) -> int:
-        return len(self._ticks) + len(self._ops)
+        return len(self._ticks) + len(self._records)
 
-    def add_tick(self, tick: Tick) -> None:
-        self._ticks.append(tick)
+    def resume_state(self) -> Resume:
+        """What the last run of this shard left (ids, balances, open episodes). Blocking
+        (call it from a thread, before writing): waits, with backoff, for a server that
+        cannot be reached; raises ConfigError when only an operator can help."""
+        delay = FIRST_RETRY_DELAY
+        while True:
+            try:
+                return self._thread.submit(self._resume).result()
+            except psycopg.Error as exc:
+                if is_operator_error(exc):
+                    raise ConfigError(f"postgresql: cannot connect: {_one_line(exc)}") from None
+                if not is_transient(exc):
+                    raise
+                self._log.warning("postgresql_unavailable", error=_one_line(exc), retry_in=delay)
+                time.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
 
-    def add_ticks(self, ticks: Iterable[Tick]) -> None:
+    def _resume(self) -> Resume:
+        try:
+            return self._records_sql.resume_state(self._connection())
+        except psycopg.Error as exc:
+            if is_transient(exc):
+                self._disconnect()
+            raise
+
+    def add(self, ticks: Iterable[Tick], records: Iterable[Record] = ()) -> None:
+        """Ticks and records for the next batch; records are written after its ticks, in
+        order (a retry writes them again after a rollback: they carry explicit ids)."""
         self._ticks.extend(ticks)
-
-    def submit(self, op: PgOp) -> None:
-        """Run `op(conn)` inside the next batch's transaction, after its ticks. It may run
-        more than once (a retry rolls back first)."""
-        self._ops.append(op)
+        self._records.extend(records)
 
     def flush(self) -> Coroutine[Any, Any, None]:
         """Cut the batch now and return the coroutine that commits it."""
-        batch = _Batch(self._ticks, self._ops)
-        self._ticks, self._ops = [], []
+        batch = _Batch(self._ticks, self._records)
+        self._ticks, self._records = [], []
         return self._commit(batch)
 
     async def close(self) -> None:
@@ -154,7 +187,7 @@ class PgWriter:
         self._thread.shutdown(wait=True)
 
     async def _commit(self, batch: _Batch) -> None:
-        if not batch.ticks and not batch.ops:
+        if not batch.ticks and not batch.records:
             return
         loop = asyncio.get_running_loop()
         async with self._lock:
@@ -168,10 +201,13 @@ class PgWriter:
                 try:
                     await loop.run_in_executor(self._thread, self._write, batch)
                     break
-                except _OpFailed as exc:
-                    del batch.ops[exc.index]
+                except _RecordFailed as exc:
+                    # A bug in one record must not stall ingestion: drop it, keep the rest.
+                    dropped = batch.records.pop(exc.index)
                     self._metrics.write_errors.labels("other").inc()
-                    self._log.error("write_op_dropped", error=repr(exc.cause))
+                    self._log.error(
+                        "write_record_dropped", record=type(dropped).__name__, error=repr(exc.cause)
+                    )
                 except psycopg.Error as exc:
                     if is_operator_error(exc):
                         raise ConfigError(f"postgresql: {_one_line(exc)}") from None
@@ -200,7 +236,6 @@ class PgWriter:
                 seconds=round(time.monotonic() - failing_since, 3),
             )
         self.committed += len(batch.ticks)
-        self.batches += 1
         self._metrics.ticks_committed.inc(len(batch.ticks))
         self._metrics.batch_rows.observe(len(batch.ticks))
         self._metrics.flush_seconds.observe(seconds)
@@ -234,13 +269,13 @@ class PgWriter:
                         copy.write_row(row)
                 if upsert:
                     conn.execute(UPSERT_SQL)
-            for index, op in enumerate(batch.ops):
+            for index, record in enumerate(batch.records):
                 try:
-                    op(conn)
+                    self._records_sql.write(conn, record)
                 except Exception as exc:
                     if isinstance(exc, psycopg.Error) and is_transient(exc):
                         raise
-                    raise _OpFailed(index, exc) from exc
+                    raise _RecordFailed(index, exc) from exc
 
     def _rows(self, conn: psycopg.Connection[Any], ticks: list[Tick]) -> list[Row]:
         """COPY rows, after creating any missing names and day partitions."""
@@ -287,11 +322,28 @@ class PgWriter:
             ids.update(conn.execute(select, (missing,)).fetchall())
 
     def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            # No statement timeout: a batch waiting for a lock or a slow disk must finish.
-            self._conn = open_connection(self._settings, statement_timeout=False)
-            self._days.clear()  # partitions may have been dropped meanwhile (retention)
-        return self._conn
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        # No statement timeout: a batch waiting for a lock or a slow disk must finish.
+        conn = open_connection(self._settings, statement_timeout=False)
+        try:
+            if not self._started:
+                migrate(conn)
+                ensure_ahead(conn, time.time(), self._settings.partitions_ahead_days)
+            try:
+                lock_shard(conn, self._records_sql.shard)
+            except ShardTaken as exc:
+                if not self._started:
+                    raise  # a second daemon for this shard: refuse to start
+                # After a reconnect our own dead session may still hold it for a while.
+                raise pgerrors.LockNotAvailable(str(exc)) from None
+        except BaseException:
+            conn.close()
+            raise
+        self._started = True
+        self._days.clear()  # partitions may have been dropped meanwhile (retention)
+        self._conn = conn
+        return conn
 
     def _disconnect(self) -> None:
         if self._conn is not None:
