@@ -63,6 +63,13 @@ class Cluster:
             "UTF8",
             "--locale=C",
         )
+        # The superuser over the socket without a password (the tests' own connections);
+        # every other role must give its password, so password handling is really tested.
+        hba = self.data / "pg_hba.conf"
+        hba.write_text("local all postgres trust\nlocal all all scram-sha-256\n")
+        if self._as_user:
+            user = pwd.getpwnam("postgres")
+            os.chown(hba, user.pw_uid, user.pw_gid)
 
     def start(self) -> None:
         # fsync off: a test cluster need not survive a power cut, and it saves the shared
