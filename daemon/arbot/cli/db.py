@@ -14,6 +14,7 @@ from arbot.settings import Settings
 from arbot.storage import maintenance, retention, stats
 from arbot.storage.backup import run_backup
 from arbot.storage.connection import DATABASES, Pragmas
+from arbot.storage.pg import commands as pg
 from arbot.storage.restore import infer_db, restore
 from arbot.storage.schema import init_all
 
@@ -77,6 +78,9 @@ def pragmas_of(settings: Settings) -> Pragmas:
 
 def cmd_init(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        emit(pg.init(settings, time.time()), args.json)
+        return 0
     data_dir = settings.storage.data_dir
     versions = init_all(data_dir, pragmas_of(settings))
     emit(
@@ -88,6 +92,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        emit(pg.prune(settings, time.time()), args.json)
+        return 0
     report = retention.prune(
         settings.storage.data_dir, settings.retention, time.time(), pragmas_of(settings)
     )
@@ -106,6 +113,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        raise pg.refuse_file_command("backup")
     report = run_backup(
         settings.storage.data_dir,
         args.dest or settings.backup_dir,
@@ -139,6 +148,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        raise pg.refuse_file_command("restore")
     report = restore(
         settings.storage.data_dir,
         args.file,
@@ -163,7 +174,11 @@ def _mib(n: float) -> str:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    data = stats.all_stats(resolve_settings(args).storage.data_dir, time.time())
+    settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        emit(pg.stats(settings), True)
+        return 0
+    data = stats.all_stats(settings.storage.data_dir, time.time())
     if args.json:
         emit(data, True)
         return 0
@@ -212,7 +227,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    plan = stats.explain(resolve_settings(args).storage.data_dir, args.db, args.sql)
+    settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        print(pg.explain(settings, args.sql))
+        return 0
+    plan = stats.explain(settings.storage.data_dir, args.db, args.sql)
     if args.json:
         emit(plan, True)
     else:
@@ -222,6 +241,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_maintain(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        emit(pg.maintain(settings, vacuum=args.vacuum), args.json)
+        return 0
     results = maintenance.maintain(
         settings.storage.data_dir,
         settings.backup_dir,
