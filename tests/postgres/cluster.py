@@ -71,13 +71,13 @@ class Cluster:
             user = pwd.getpwnam("postgres")
             os.chown(hba, user.pw_uid, user.pw_gid)
 
-    def start(self) -> None:
-        # fsync off: a test cluster need not survive a power cut, and it saves the shared
-        # machine's disk; crash-safety tests kill our processes, never the kernel.
-        options = (
-            f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
-        )
+    def start(self, *, durable: bool = False) -> None:
+        """Durable for benchmarks; otherwise fsync off: a test cluster need not survive a
+        power cut, and it spares the shared machine's disk (crash-safety tests kill our
+        processes, never the kernel)."""
+        options = f"-k {self.socket_dir} -c listen_addresses='' -c max_connections=100"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
