@@ -94,7 +94,19 @@ class Cluster:
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def restart(self) -> None:
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "restart")
+        # -l again: without it the new server writes to our captured pipe and keeps it open.
+        log = str(self.root / "server.log")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            log,
+            "-m",
+            "fast",
+            "-w",
+            "restart",
+        )
 
     @property
     def postmaster_pid(self) -> int:
