@@ -34,7 +34,7 @@ from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.records import Record
-from arbot.settings import PostgresSettings, ShardSettings
+from arbot.settings import PostgresSettings, Settings, ShardSettings
 from arbot.storage.pg.connect import is_operator_error, open_connection
 from arbot.storage.pg.partitions import day_of, ensure_ahead, ensure_days
 from arbot.storage.pg.records_sql import RecordWriter
@@ -130,6 +130,16 @@ class PgWriter:
         """Ticks committed (a repeated key counts again, as with the SQLite writer)."""
         self.upserts = 0
         """Batches written through the staging table because a key already existed."""
+
+    @classmethod
+    def open(cls, settings: Settings, metrics: Metrics) -> PgWriter:
+        """The daemon's writer for storage.backend = "postgresql" (connects on first use)."""
+        return cls(
+            settings.postgresql,
+            metrics,
+            shard=settings.shard,
+            retry_max_seconds=settings.storage.retry_max_seconds,
+        )
 
     @property
     def pending_ticks(self) -> int:

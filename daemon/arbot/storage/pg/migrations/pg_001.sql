@@ -64,6 +64,15 @@ BEGIN
     RETURN name;
 END $$;
 
+-- Runs as the schema's owner, so a writer role that owns nothing can still create the
+-- day's partition (PostgreSQL requires the parent's owner for that); its search_path is
+-- pinned to this schema so a caller cannot redirect it.
+ALTER FUNCTION ensure_tick_partition(double precision) SECURITY DEFINER;
+DO $$ BEGIN
+    EXECUTE format('ALTER FUNCTION ensure_tick_partition(double precision) '
+                   'SET search_path = %I, pg_temp', current_schema());
+END $$;
+
 CREATE FUNCTION tickers_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
