@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from arbot.metrics import Metrics
 from arbot.models import Signal, Tick
 from arbot.records import SignalFound
-from arbot.settings import PostgresSettings, ShardSettings
-from arbot.storage.pg.shard import ShardTaken, own_symbols, shard_of
+from arbot.settings import PostgresSettings, ShardSettings, parse_settings
+from arbot.storage.pg.shard import ShardTaken, for_shard, own_symbols, shard_of
 from arbot.storage.pg.writer import PgWriter
 
 
@@ -65,3 +65,27 @@ async def test_shards_allocate_disjoint_ids(pg_settings: PostgresSettings) -> No
         await writer.close()
         ids += [sid, sid + 1]
     assert len(set(ids)) == 4
+
+
+def test_for_shard_splits_every_exchange_symbol_list() -> None:
+    """Each shard's daemon feeds only its symbols; together they cover every configured
+    (exchange, symbol) once; an exchange with none of a shard's symbols is disabled."""
+    symbols = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
+    base = parse_settings(
+        {
+            "exchanges": [
+                {"id": "okx", "symbols": symbols},
+                {"id": "binance", "symbols": ["ETH/USDT"]},
+            ],
+            "shard": {"count": 2},
+        },
+        "arbot.toml",
+    )
+    seen: list[tuple[str, str]] = []
+    for index in (0, 1):
+        settings = for_shard(base.model_copy(update={"shard": ShardSettings(index=index, count=2)}))
+        for ex in settings.enabled_exchanges:
+            seen += [(ex.name, s) for s in ex.symbols]
+    assert sorted(seen) == sorted([("okx", s) for s in symbols] + [("binance", "ETH/USDT")])
+    shard1 = for_shard(base.model_copy(update={"shard": ShardSettings(index=1, count=2)}))
+    assert [e.name for e in shard1.enabled_exchanges] == ["okx"]  # ETH/USDT is shard 0's

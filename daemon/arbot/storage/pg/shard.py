@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from arbot.errors import DatabaseError
-from arbot.settings import ShardSettings
+from arbot.settings import Settings, ShardSettings
 
 # pg_try_advisory_lock(key, shard index) key of shard locks ('ARBS').
 SHARD_LOCK = 0x41524253
@@ -62,3 +62,17 @@ def lock_shard(conn: psycopg.Connection[Any], shard: ShardSettings) -> None:
         f"postgresql: shard {label(shard)} is already held by another arbot daemon{who}; "
         "give each daemon its own [shard] index"
     )
+
+
+def for_shard(settings: Settings) -> Settings:
+    """`settings` with each exchange's symbols cut to this shard's; an exchange left with
+    none is disabled (its feed would carry nothing this daemon stores)."""
+    shard = settings.shard
+    if shard.count == 1:
+        return settings
+    exchanges = []
+    for ex in settings.exchanges:
+        mine = own_symbols(shard, ex.symbols)
+        update: dict[str, object] = {"symbols": mine} if mine else {"enabled": False}
+        exchanges.append(ex.model_copy(update=update))
+    return settings.model_copy(update={"exchanges": tuple(exchanges)})
