@@ -34,9 +34,9 @@ def server_bindir() -> Path | None:
 class Cluster:
     """One server on a socket in its own temporary directory."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, parent: Path | None = None) -> None:
         self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="arbot-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="arbot-pg-", dir=parent))
         self.data = self.root / "data"
         self.socket_dir = self.root
         self._as_user: list[str] = []
@@ -71,13 +71,14 @@ class Cluster:
             user = pwd.getpwnam("postgres")
             os.chown(hba, user.pw_uid, user.pw_gid)
 
-    def start(self, *, durable: bool = False) -> None:
+    def start(self, *, durable: bool = False, settings: str = "") -> None:
         """Durable for benchmarks; otherwise fsync off: a test cluster need not survive a
         power cut, and it spares the shared machine's disk (crash-safety tests kill our
         processes, never the kernel)."""
         options = f"-k {self.socket_dir} -c listen_addresses='' -c max_connections=100"
         if not durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options += f" {settings}" if settings else ""
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",

@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -120,3 +124,71 @@ def test_server_unreachable_at_start_up(cluster: Cluster, figures: dict[str, obj
     assert waits
     asyncio.run(ingest(writer, threading.Thread(target=lambda: None), figures))
     check(cluster, writer, metrics, figures)
+
+
+@pytest.mark.slow
+def test_disk_of_the_cluster_full(figures: dict[str, object]) -> None:
+    """The cluster's file system fills up (a small tmpfs and a ballast file): the batch
+    fails and is retried; once space is freed it commits, nothing lost or doubled."""
+    bindir = server_bindir()
+    if bindir is None or os.geteuid() != 0:
+        pytest.skip("needs the server binaries and root (to mount a small tmpfs)")
+    # Under /tmp itself: the server's user must be able to reach it (pytest's tmp_path is
+    # private to root).
+    disk = Path(tempfile.mkdtemp(prefix="arbot-disk-"))
+    mount = ["mount", "-t", "tmpfs", "-o", "size=160m,mode=0755", "tmpfs", str(disk)]
+    if subprocess.run(mount, check=False).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    cluster = Cluster(bindir, parent=disk)
+    try:
+        cluster.init()
+        cluster.start(settings="-c min_wal_size=32MB -c max_wal_size=64MB")
+        metrics = Metrics()
+        writer = PgWriter(
+            PostgresSettings(conninfo=cluster.conninfo()), metrics, retry_max_seconds=0.5
+        )
+        writer.resume_state()
+        ballast = disk / "ballast"
+        free = shutil.disk_usage(disk).free
+        with ballast.open("wb") as f:  # leave ~2 MB: the next batches cannot fit
+            f.write(b"\0" * max(free - 2 * 1024 * 1024, 0))
+
+        def errors() -> float:
+            return sum(
+                metrics.registry.get_sample_value("arbot_write_errors_total", {"kind": k}) or 0
+                for k in ("disk_full", "io", "other")
+            )
+
+        async def run() -> None:
+            accepted = 0
+            for k in range(BATCHES):
+                writer.add(batch(k))
+                accepted += PER_BATCH
+                commit = asyncio.ensure_future(writer.flush())
+                while not commit.done() and errors() < 3:  # noqa: ASYNC110 - polls counters
+                    await asyncio.sleep(0.05)
+                if not commit.done():
+                    figures["failed_at_batch"] = k
+                    ballast.unlink()  # the operator frees space
+                    await commit
+                    break
+                await commit
+            figures["accepted"] = accepted
+            await writer.close()
+
+        asyncio.run(run())
+        assert "failed_at_batch" in figures, "the disk never filled up"
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            (rows,) = conn.execute("SELECT count(*) FROM ticks").fetchone() or (0,)
+        disk_full = metrics.registry.get_sample_value(
+            "arbot_write_errors_total", {"kind": "disk_full"}
+        )
+        figures.update(
+            committed=writer.committed, rows=rows, errors=int(errors()), disk_full=disk_full
+        )
+        assert writer.committed == figures["accepted"] == rows
+    finally:
+        with contextlib.suppress(Exception):
+            cluster.remove()
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+        disk.rmdir()
