@@ -145,3 +145,20 @@ def test_old_rows_of_other_tables_are_deleted_but_a_traded_signal_stays(
         ]
         assert report.rows_deleted["arbitrage_signals"] == 1
         assert conn.execute('SELECT "end" FROM feed_gaps').fetchall() == [(new + 1,)]
+
+
+async def test_a_partition_dropped_under_a_running_writer_is_created_again(
+    pg_settings: PostgresSettings,
+) -> None:
+    """The writer caches which days have partitions; retention dropping one meanwhile
+    costs a retry, not the batch."""
+    writer = PgWriter(pg_settings, Metrics(), retry_max_seconds=0.05)
+    writer.add(day_ticks(0)[:2])
+    await writer.flush()
+    with connect(pg_settings) as conn:
+        await asyncio.to_thread(prune, conn, RETENTION, now_after(1.0))
+    writer.add(day_ticks(0)[2:4])
+    await writer.flush()
+    await writer.close()
+    with connect(pg_settings) as conn:
+        assert conn.execute("SELECT count(*) FROM ticks").fetchone() == (2,)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -57,6 +58,10 @@ UPSERT_SQL = (
     "recv_delta_ms = EXCLUDED.recv_delta_ms"
 )
 Row = tuple[float, float, float, float | None, float | None, int, int, int]
+_TS = itemgetter(0)
+# A batch spanning more days than this (a sparse replay) gets partitions for the days its
+# ticks fall on only, not for every day in between.
+MAX_DAY_SPAN = 7
 
 # SQLSTATE classes that go away by themselves: connection (08), resources such as a full
 # disk (53), operator intervention such as a restart or a statement timeout (57),
@@ -78,9 +83,13 @@ def error_kind(exc: BaseException) -> str:
     return "other"
 
 
+def _no_partition(exc: BaseException) -> bool:
+    return isinstance(exc, pgerrors.CheckViolation) and "no partition" in str(exc)
+
+
 def is_transient(exc: BaseException) -> bool:
     state = getattr(exc, "sqlstate", None) or ""
-    return (
+    return _no_partition(exc) or (
         isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
         or state[:2] in _TRANSIENT_CLASSES
         or state in _TRANSIENT_STATES
@@ -263,7 +272,9 @@ class PgWriter:
                 self._transaction(conn, batch, _last_per_key(rows), upsert=True)
         except psycopg.Error as exc:
             if is_transient(exc):
-                self._disconnect()  # a broken or unknown-state session: start afresh
+                # A broken or unknown-state session, or a partition dropped by retention
+                # since we cached it: start afresh (the new session forgets the days).
+                self._disconnect()
             raise
 
     def _transaction(
@@ -288,26 +299,33 @@ class PgWriter:
                     raise _RecordFailed(index, exc) from exc
 
     def _rows(self, conn: psycopg.Connection[Any], ticks: list[Tick]) -> list[Row]:
-        """COPY rows, after creating any missing names and day partitions."""
-        self._ensure_names(conn, self._symbols, "symbols", {t.symbol for t in ticks})
-        self._ensure_names(conn, self._exchanges, "exchanges", {t.exchange for t in ticks})
-        days = {day_of(t.timestamp) for t in ticks} - self._days
-        if days:
-            ensure_days(conn, days)
-            self._days |= days
+        """COPY rows, after creating any missing names and day partitions. The fast path
+        is one comprehension (this thread holds the GIL while it runs): a name not seen
+        yet shows as a KeyError, and the days come from the batch's first and last ts."""
+        try:
+            rows = self._convert(ticks)
+        except KeyError:
+            self._ensure_names(conn, self._symbols, "symbols", {t.symbol for t in ticks})
+            self._ensure_names(conn, self._exchanges, "exchanges", {t.exchange for t in ticks})
+            rows = self._convert(ticks)
+        if rows:
+            first, last = day_of(min(map(_TS, rows))), day_of(max(map(_TS, rows)))
+            span = (
+                range(first, last + 1)
+                if last - first <= MAX_DAY_SPAN
+                else map(day_of, map(_TS, rows))
+            )
+            days = set(span) - self._days
+            if days:
+                ensure_days(conn, days)
+                self._days |= days
+        return rows
+
+    def _convert(self, ticks: list[Tick]) -> list[Row]:
         sid, eid = self._symbols, self._exchanges
         return [
-            (
-                t.timestamp,
-                t.bid,
-                t.ask,
-                t.bid_size,
-                t.ask_size,
-                round((t.received - t.timestamp) * 1000),
-                sid[t.symbol],
-                eid[t.exchange],
-            )
-            for t in ticks
+            (ts, bid, ask, bid_size, ask_size, round((received - ts) * 1000), sid[s], eid[e])
+            for e, s, bid, ask, bid_size, ask_size, ts, received in ticks
         ]
 
     @staticmethod
