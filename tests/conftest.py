@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from arbot.metrics import Metrics
 from arbot.settings import PostgresSettings
@@ -17,6 +19,12 @@ from arbot.storage.schema import init_all
 from tests.postgres.cluster import ENABLE_HINT, REQUIRE_ENV, Cluster, server_bindir
 
 _PG_SCHEMAS = itertools.count()
+
+# Machines are shared and noisy: an example's run time says nothing about correctness.
+hypothesis_settings.register_profile(
+    "shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("shared-machine")
 
 
 @pytest.fixture

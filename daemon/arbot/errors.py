@@ -50,4 +50,5 @@ class TransientFeedError(Exception):
 
 
 class FatalFeedError(Exception):
-    """A feed problem retrying cannot fix (bad symbol, auth): the feed stops and says why."""
+    """A feed problem retrying is unlikely to fix (bad symbol, auth): the feed says why and
+    retries at the backoff cap, so the exchange is not silenced for good."""

@@ -16,7 +16,6 @@ REJECT_REASONS = (
     "malformed",
 )
 WRITE_ERROR_KINDS = ("locked", "disk_full", "io", "other")
-DATABASE_FILES = ("arbot", "historical", "config", "backtest")
 
 
 class Metrics:

@@ -2,8 +2,9 @@
 
 Replay and backtest share both: the same file gives the same ticks in the same order, and
 the engine sees them in chunks on the data's clock (`now` = the latest receive time).
-Rows may be in any order: they run in timestamp order, rows of one timestamp in file
-order (a file already in order is streamed; otherwise it is sorted in memory).
+Rows may be in any order: they run in received-time order (the order they reached the
+recorder), rows of one time in file order (a file already in order is streamed; otherwise
+it is sorted in memory). Instants are runs of rows with the same exchange timestamp.
 """
 
 from __future__ import annotations
@@ -32,25 +33,27 @@ class QuoteFile:
     sha256: str
 
     def ticks(self) -> Iterator[Tick]:
-        """The file's ticks in timestamp order (ties in file order)."""
+        """The file's ticks in received-time order (ties in file order)."""
         ticks = _read(self.path)
         if self.in_order:
             return ticks
-        return iter(sorted(ticks, key=_timestamp))
+        return iter(sorted(ticks, key=_received))
 
 
 def open_quote_file(path: Path) -> QuoteFile:
-    """Check the whole file (InputError names file and line of the first bad row)."""
+    """Check the whole file (InputError names file and line of the first bad row); on a
+    terminal a progress bar counts the bytes read."""
     rows = 0
     exchanges: dict[str, None] = {}
     previous = float("-inf")
     in_order = True
-    for tick in _read(path):
-        rows += 1
-        exchanges[tick.exchange] = None
-        if tick.timestamp < previous:
-            in_order = False
-        previous = tick.timestamp
+    with quotes_csv.progress_bar(path) as progress:
+        for tick in _read(path, progress):
+            rows += 1
+            exchanges[tick.exchange] = None
+            if tick.received < previous:
+                in_order = False
+            previous = tick.received
     return QuoteFile(path, rows, tuple(exchanges), in_order, _sha256(path))
 
 
@@ -74,12 +77,12 @@ def run(
     yield engine.finish(None, END_REASON, keep_open=False)
 
 
-def _read(path: Path) -> Iterator[Tick]:
-    return quotes_csv.read_quotes(path, InputError, "quote file", in_order=False)
+def _read(path: Path, progress: quotes_csv.Progress | None = None) -> Iterator[Tick]:
+    return quotes_csv.read_quotes(path, InputError, "quote file", in_order=False, progress=progress)
 
 
-def _timestamp(tick: Tick) -> float:
-    return tick.timestamp
+def _received(tick: Tick) -> float:
+    return tick.received
 
 
 def _sha256(path: Path) -> str:

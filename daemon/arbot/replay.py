@@ -4,8 +4,9 @@ Source: a quote file (recorded.py). Clock: the data's. Sink: the data dir's arbo
 through the same Writer and record SQL as the daemon (ticks thinned by the configured
 conflation, as in the daemon; with store=False nothing is written). A replay is a pure
 function of (file, settings). Episodes still open at the end close with reason
-"end_of_input". The engine starts fresh: ids continue the data dir's, but no open episodes
-or paper balances are taken from it, and none are left in it.
+"end_of_input". The paper executor runs when paper.enabled, as in the daemon. The engine
+starts fresh: ids continue the data dir's, but no open episodes or paper balances are taken
+from it, and none are left in it.
 
 A file already replayed into a data dir (same content) is refused: its signals and trades
 would be stored twice. Each replay is recorded in arbot.db's `replays` table.
@@ -59,7 +60,7 @@ async def replay(
     """Run the file through a fresh engine (and into settings' data dir when `store`)."""
     writer = _open_writer(settings, source) if store else None
     first_ids = writer.resume_state().first_ids if writer is not None else {}
-    engine = Engine(settings, params, Resume(first_ids), paper=False)
+    engine = Engine(settings, params, Resume(first_ids), paper=settings.paper.enabled)
     summary = ReplaySummary()
     try:
         for out in run(engine, source.ticks(), progress):

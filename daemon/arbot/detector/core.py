@@ -273,6 +273,9 @@ class Detector:
             book = self._books[key] = Book(key)
         q = Quote(venue, symbol, book)
         book.quotes.append(q)
+        # Name order, not order of first appearance: among equally good legs the first
+        # wins, and which one that is must not depend on the order rows came in.
+        book.quotes.sort(key=_quote_order)
         venue.quotes.append(q)
         self._quotes.setdefault(symbol, {})[exchange] = q
         return q

@@ -1,10 +1,10 @@
 """Trading records in arbot.db: paper trades and balance snapshots.
 
-Sync ops take a sqlite3 connection first, so the daemon submits them through the single
-writer (`writer.submit(lambda c: create_trade(c, tid, params))`) and a backtest runs them on
-an in-memory database. Ids come from the caller (`writer.next_id("trades")`), so a trade's
-id is known before its row is committed. Times are written explicitly from the simulated
-clock, never CURRENT_TIMESTAMP, so replays reproduce the same rows.
+Sync functions take a sqlite3 connection first: records_sql.py calls them for the engine's
+records, in the daemon's writer or on a backtest's in-memory database. Ids come with the
+records (the engine allocates them), so a trade's id is known before its row is committed.
+Times are written explicitly from the simulated clock, never CURRENT_TIMESTAMP, so replays
+reproduce the same rows.
 """
 
 from __future__ import annotations
