@@ -4,7 +4,7 @@ cluster (fsync on) started from the installed server binaries.
 Measured in the same run, same rows (ARBOT_BENCH_PG_ROWS, default 1,000,000; 100 symbols x
 20 exchanges), batches of storage.batch_size, one transaction each:
   * PgWriter: Tick objects -> rows -> binary COPY, as the daemon's sink hands it batches
-    (name ids, partitions, retries included); best of ARBOT_BENCH_PG_ROUNDS (default 2)
+    (name ids, partitions, retries included); best of ARBOT_BENCH_PG_ROUNDS (default 3)
     interleaved rounds, as the raw COPY loops;
   * raw binary COPY of prebuilt rows: psycopg 3 and asyncpg (the driver choice);
   * psycopg executemany (ARBOT_BENCH_PG_EXECMANY_ROWS, default 100,000: it is slow);
@@ -38,7 +38,7 @@ SYMBOLS = tuple(f"S{i:03d}/USDT" for i in range(100))
 T0 = 1_700_000_000.0
 STEP = 0.0001
 BATCH = StorageSettings().batch_size
-ROUNDS = int(os.environ.get("ARBOT_BENCH_PG_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("ARBOT_BENCH_PG_ROUNDS", "3"))
 COLUMNS = ["ts", "bid", "ask", "bid_size", "ask_size", "recv_delta_ms", "symbol_id", "exchange_id"]
 
 
