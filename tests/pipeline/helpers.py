@@ -110,9 +110,7 @@ def daemon_pipeline(
     """The daemon's stages on storage.data_dir, the engine's detector and paper executor
     replaced by the scripted ones given (none: storage only)."""
     writer = Writer.open(storage, metrics)
-    engine = Engine(
-        Settings(storage=storage), {}, writer.resume_state(), paper=False, detect=False
-    )
+    engine = Engine(Settings(storage=storage), {}, writer.resume_state(), paper=False, detect=False)
     engine.detector = detector  # type: ignore[assignment]
     engine.paper = paper  # type: ignore[assignment]
     return Pipeline(engine, StorageSink(writer, storage, metrics), metrics)
