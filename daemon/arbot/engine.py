@@ -171,6 +171,14 @@ class Engine:
         self._drain(out)
         return out
 
+    def reconfigure(self, settings: Settings, params: Mapping[str, ExchangeParams]) -> None:
+        """Apply new detector thresholds, exchange parameters and paper settings while
+        running; episodes closed by it go out with the next output."""
+        if self.detector is not None:
+            self._episodes(self.detector.reconfigure(settings.detector, params, self._now))
+        if self.paper is not None:
+            self.paper.reconfigure(settings.paper, params)
+
     def _clock(self, now: float | None, data_time: float) -> float:
         t = data_time if now is None else now
         self._now = max(self._now, t)

@@ -122,6 +122,13 @@ class PaperExecutor:
         self._next_snapshot: float | None = None
         self.created = self.completed = self.failed = 0
 
+    def reconfigure(self, settings: PaperSettings, params: Mapping[str, ExchangeParams]) -> None:
+        """New filters, latency, waits and fees for trades from now on (balances need a
+        restart: they are the running account)."""
+        self._settings = settings
+        self._params = params
+        self._latency = settings.latency_ms / 1000.0
+
     def pending(self) -> int:
         return len(self._pending)
 

@@ -19,8 +19,10 @@ import time
 from collections.abc import Callable
 
 from arbot.engine import Engine
+from arbot.logs import get_logger
 from arbot.metrics import Metrics
-from arbot.models import QueueItem
+from arbot.models import Episode, QueueItem
+from arbot.records import Record, SignalFound, TradeSettled
 from arbot.sink import StorageSink
 
 Clock = Callable[[], float]
@@ -39,6 +41,8 @@ class Pipeline:
         # unchanged.
         self._counted = (0, 0, 0, 0, 0)
         self._gauges_at = 0.0
+        self._announced: set[str] = set()  # episode keys whose opening was logged
+        self._log = get_logger(component="engine")
 
     @property
     def accepted(self) -> int:
@@ -68,6 +72,8 @@ class Pipeline:
                 out.ticks.extend(finished.ticks)
                 out.records.extend(finished.records)
             self._account(queue)
+            if out.records:
+                self._log_records(out.records)
             sink.put(out)
             if stop:
                 return
@@ -90,6 +96,44 @@ class Pipeline:
         if t - self._gauges_at >= GAUGE_INTERVAL:
             self._gauges_at = t
             self._update_gauges()
+
+    def _log_records(self, records: list[Record]) -> None:
+        """An info line per opportunity opened or closed and per paper trade settled: a
+        few a minute, what an operator following the journal wants to see."""
+        log = self._log
+        for r in records:
+            if isinstance(r, SignalFound) and r.signal.episode_key not in self._announced:
+                self._announced.add(r.signal.episode_key)
+                sig = r.signal
+                log.info(
+                    "opportunity_opened",
+                    symbol=sig.symbol,
+                    buy=sig.buy_exchange,
+                    sell=sig.sell_exchange,
+                    profit_percent=round(sig.profit_percent, 4),
+                    size=sig.buy_size,
+                )
+            elif isinstance(r, Episode):
+                self._announced.discard(r.key)
+                log.info(
+                    "opportunity_closed",
+                    symbol=r.symbol,
+                    buy=r.buy_exchange,
+                    sell=r.sell_exchange,
+                    seconds=round(r.closed_at - r.opened_at, 3),
+                    peak_percent=round(r.peak_profit_percent, 4),
+                    reason=r.close_reason,
+                )
+            elif isinstance(r, TradeSettled):
+                d = r.data
+                log.info(
+                    "paper_trade",
+                    trade_id=r.id,
+                    status=d.status,
+                    profit=d.actual_profit,
+                    fees=d.fees_paid,
+                    error=d.error_message,
+                )
 
     def _update_gauges(self) -> None:
         detector = self.engine.detector

@@ -109,7 +109,10 @@ class ExchangeSettings(_Section):
     premium_baseline: float = Field(0.0, gt=-1, lt=10)
     min_trade_amount: float = Field(10.0, ge=0)
     max_trade_amount: float = Field(10_000.0, gt=0)
+    # ccxt's per-exchange `options` (deep-merged into the exchange's defaults).
     ccxt_options: dict[str, Any] = Field(default_factory=dict)
+    # Other ccxt constructor settings: enableRateLimit, timeout, apiKey, secret, ...
+    ccxt_config: dict[str, Any] = Field(default_factory=dict)
     url_override: str | None = Field(None, pattern=r"^(https?|wss?)://")
     sandbox: bool = False
 
@@ -119,6 +122,8 @@ class ExchangeSettings(_Section):
             object.__setattr__(self, "name", self.id)
         if self.min_trade_amount > self.max_trade_amount:
             raise ValueError("min_trade_amount must not exceed max_trade_amount")
+        if "options" in self.ccxt_config:
+            raise ValueError("ccxt_config.options: put ccxt's options in ccxt_options")
         return self
 
     @field_validator("symbols")
@@ -155,6 +160,15 @@ class MetricsSettings(_Section):
     enabled: bool = True
     listen: str = Field("127.0.0.1:9108", pattern=r"^[^\s:]+:\d{1,5}$")
     healthy_after: Positive = 60.0
+    # /healthz answers 503 while fewer feeds than this are up or degraded.
+    min_feeds_up: int = Field(1, ge=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _port_in_range(cls, value: str) -> str:
+        if not 1 <= int(value.rsplit(":", 1)[1]) <= 65535:
+            raise ValueError("the port must be from 1 to 65535")
+        return value
 
     @property
     def host(self) -> str:
@@ -168,6 +182,8 @@ class MetricsSettings(_Section):
 class LoggingSettings(_Section):
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
+    # Seconds between `heartbeat` info lines (rates, queue depth, feeds up); 0 turns them off.
+    heartbeat: float = Field(60.0, ge=0)
 
 
 class RetentionSettings(_Section):
@@ -207,7 +223,8 @@ class PaperSettings(_Section):
 
 class ServiceSettings(_Section):
     grace_timeout: Positive = 20.0
-    # Data counts as flowing when a tick arrived and a batch committed within this window.
+    # The watchdog's window: a writer with work waiting and no commit this long is wedged
+    # (the daemon is restarted); also the STATUS= line's "feeds live" horizon.
     flow_window: Positive = 30.0
 
 
@@ -290,16 +307,23 @@ def config_path(cli_value: str | None) -> Path:
     return Path(cli_value or os.environ.get("ARBOT_CONFIG") or DEFAULT_CONFIG)
 
 
-def load_settings(path: Path, data_dir: Path | None = None) -> Settings:
-    """Read, parse and validate `path`; apply ARBOT_DATA_DIR or an explicit data dir."""
+def read_toml(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    settings = parse_settings(data, str(path))
+
+
+def with_data_dir_override(settings: Settings, data_dir: Path | None = None) -> Settings:
+    """Apply an explicit data dir, else ARBOT_DATA_DIR, if any."""
     override = data_dir or (Path(env) if (env := os.environ.get("ARBOT_DATA_DIR")) else None)
     return settings.with_data_dir(override) if override else settings
+
+
+def load_settings(path: Path, data_dir: Path | None = None) -> Settings:
+    """Read, parse and validate `path`; apply ARBOT_DATA_DIR or an explicit data dir."""
+    return with_data_dir_override(parse_settings(read_toml(path), str(path)), data_dir)

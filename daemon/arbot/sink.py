@@ -128,7 +128,8 @@ class StorageSink:
         ticks = self._ticks[: self._batch_size]
         del self._ticks[: len(ticks)]
         records, self._records = self._records, []
-        if self._latest and len(self._ticks) + len(self._latest) < self._bound:
+        # More keys than the bound must not keep the latest ticks out for good.
+        if self._latest and (not self._ticks or len(self._ticks) + len(self._latest) < self._bound):
             ticks.extend(self._latest.values())
             self._latest.clear()
             records.extend(self._gaps())

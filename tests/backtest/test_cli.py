@@ -11,7 +11,7 @@ import pytest
 
 from arbot.cli import main
 from arbot.cli.backtest import apply_overrides, combinations, parse_sets
-from arbot.errors import EXIT_CONFIG, ConfigError
+from arbot.errors import EXIT_CONFIG, EXIT_USAGE, ConfigError
 from arbot.settings import Settings
 from tests.backtest.data import T0, quotes, write_csv
 from tests.helpers import read
@@ -38,10 +38,10 @@ def test_sweep_records_one_run_per_combination(
     out = json.loads(capsys.readouterr().out)
     table = out["runs"]
     assert [r["overrides"] for r in table] == [
-        "detector.min_profit_percent=0.1 paper.latency_ms=0",
-        "detector.min_profit_percent=0.1 paper.latency_ms=300",
-        "detector.min_profit_percent=0.5 paper.latency_ms=0",
-        "detector.min_profit_percent=0.5 paper.latency_ms=300",
+        {"detector.min_profit_percent": 0.1, "paper.latency_ms": 0},
+        {"detector.min_profit_percent": 0.1, "paper.latency_ms": 300},
+        {"detector.min_profit_percent": 0.5, "paper.latency_ms": 0},
+        {"detector.min_profit_percent": 0.5, "paper.latency_ms": 300},
     ]
     runs = read(
         out_dir,
@@ -126,10 +126,10 @@ def test_from_db_replays_the_requested_range(
 
 
 def test_source_arguments_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["backtest", "--data-dir", str(tmp_path)]) == EXIT_CONFIG
+    assert main(["backtest", "--data-dir", str(tmp_path)]) == EXIT_USAGE
     assert "either a CSV file or --from-db" in capsys.readouterr().err
-    assert main(["backtest", "--from-db", str(tmp_path), "--from", "1", "--to", "0"]) == EXIT_CONFIG
-    assert "--to (0) must be after --from (1)" in capsys.readouterr().err
+    assert main(["backtest", "--from-db", str(tmp_path), "--from", "1", "--to", "0"]) == EXIT_USAGE
+    assert "must be after --from (1970-01-01T00:00:01Z)" in capsys.readouterr().err
 
 
 def test_parse_sets_and_cartesian_product() -> None:

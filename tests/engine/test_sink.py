@@ -96,3 +96,30 @@ async def test_block_makes_the_caller_wait_and_drops_nothing(data_dir: Path) -> 
     await writer.close()
     assert sink.dropped == 0
     assert writer.committed == 3000
+
+
+async def test_more_keys_than_the_bound_still_get_their_latest_tick_stored(
+    data_dir: Path,
+) -> None:
+    metrics = Metrics()
+    st = storage(data_dir, "conflate")
+    writer = Writer.open(st, metrics)
+    sink = StorageSink(writer, st, metrics)
+    task = asyncio.create_task(sink.run())
+    lock = sqlite3.connect(data_dir / "arbot.db", isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    keys = [f"S{i}/USDT" for i in range(1500)]
+    for repeat in range(2):
+        t = T0 + repeat
+        sink.put(Output([Tick("okx", k, 1.0, 1.1, 1.0, 1.0, t, t) for k in keys]))
+    lock.execute("COMMIT")
+    lock.close()
+    sink.close()
+    async with asyncio.timeout(30):
+        await task
+    await writer.close()
+    assert writer.committed + sink.dropped == 3000
+    conn = sqlite3.connect(data_dir / "arbot.db")
+    latest = conn.execute("SELECT count(*) FROM tickers WHERE timestamp = ?", (T0 + 1,)).fetchone()
+    conn.close()
+    assert latest == (1500,)

@@ -61,6 +61,9 @@ class ScriptedDetector:
         self.ticks.extend(ticks)
         return [signal(t.symbol, t.timestamp) for t in ticks if t.bid in self.signal_at]
 
+    def on_tick(self, t: Tick, now: float) -> list[Signal | Episode]:
+        return self.on_instant((t,), now)
+
     def on_feed_down(self, exchange: str, now: float) -> list[Episode]:
         self.feed_downs.append(exchange)
         return [episode(f"down-{exchange}")]

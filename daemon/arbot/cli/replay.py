@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from arbot.cli.common import add_config_args, emit, resolve_settings
+from arbot.cli.common import add_config_args, input_file, iso_ms, positive_int, resolve_settings
+from arbot.cli.output import emit
 from arbot.models import ExchangeParams
 from arbot.recorded import open_quote_file
 from arbot.replay import ReplaySummary, replay
@@ -25,10 +24,10 @@ def register(groups: dict[str, Any]) -> None:
         help="replay a CSV of quotes (ts,exchange,symbol,bid,bid_size,ask,ask_size) through "
         "the detector on the file's clock and store ticks, signals and episodes",
     )
-    p.add_argument("file", type=Path, help="CSV of quotes in time order")
+    p.add_argument("file", type=input_file, help="CSV of quotes (plain or gzip)")
     add_config_args(p, json_output=True)
     p.add_argument("--no-store", action="store_true", help="run the detector only; write nothing")
-    p.add_argument("--top", type=int, default=5, help="opportunities to list (default 5)")
+    p.add_argument("--top", type=positive_int, default=5, help="opportunities to list (default 5)")
     p.set_defaults(handler=cmd_replay)
 
 
@@ -66,12 +65,6 @@ def fees_report(params: dict[str, ExchangeParams], defaulted: list[str]) -> list
     ]
 
 
-def _utc(ts: float | None) -> str | None:
-    return (
-        None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
-    )
-
-
 def _report(s: ReplaySummary, top: int, file: str, database: str | None) -> dict[str, Any]:
     return {
         "file": file,
@@ -80,15 +73,15 @@ def _report(s: ReplaySummary, top: int, file: str, database: str | None) -> dict
         "signals": s.signals,
         "episodes": len(s.episodes),
         "close_reasons": dict(sorted(s.close_reasons.items())),
-        "first": _utc(s.first_ts),
-        "last": _utc(s.last_ts),
+        "first": iso_ms(s.first_ts),
+        "last": iso_ms(s.last_ts),
         "database": database,
         "top": [
             {
                 "symbol": e.symbol,
                 "buy": e.buy_exchange,
                 "sell": e.sell_exchange,
-                "opened": _utc(e.opened_at),
+                "opened": iso_ms(e.opened_at),
                 "seconds": round(e.closed_at - e.opened_at, 3),
                 "peak_percent": round(e.peak_profit_percent, 6),
                 "signals": e.signals,

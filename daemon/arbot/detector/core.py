@@ -65,6 +65,9 @@ class Detector:
         # Books with open episodes, insertion-ordered so outputs are deterministic.
         self._active: dict[Book, None] = {}
         self._open = 0
+        self._thresholds(settings)
+
+    def _thresholds(self, settings: DetectorSettings) -> None:
         self._max_age = settings.max_quote_age
         self._skew = settings.max_leg_skew
         self._min_pct = settings.min_profit_percent
@@ -204,6 +207,37 @@ class Detector:
 
     def open_episodes(self) -> int:
         return self._open
+
+    def reconfigure(
+        self, settings: DetectorSettings, params: Mapping[str, ExchangeParams], now: float
+    ) -> list[Episode]:
+        """Apply new thresholds and exchange parameters while running (quote_groups need a
+        restart). Quotes are re-priced at once with their venue's new fees and baseline; a
+        venue no longer trading stops being a leg and its episodes close ("config_changed")."""
+        self._thresholds(settings)
+        trading = {n: p for n, p in params.items() if p.enabled and p.arbitrage_enabled}
+        for name, p in trading.items():
+            venue = self._venues.get(name)
+            if venue is None:
+                self._venues[name] = Venue(p)
+                continue
+            venue.set_params(p)
+            for q in venue.quotes:
+                if q.bid_size is not None and q.ask_size is not None:
+                    q.net_bid = q.bid * venue.bid_mult
+                    q.net_ask = q.ask * venue.ask_mult
+                    # Widen the book's bounds: they must stay bounds for the pre-filter.
+                    q.book.bid_ceiling = max(q.book.bid_ceiling, q.net_bid)
+                    q.book.ask_floor = min(q.book.ask_floor, q.net_ask)
+        gone = {self._venues.pop(name) for name in list(self._venues) if name not in trading}
+        closed = self._close_where(
+            lambda ep: ep.buy.venue in gone or ep.sell.venue in gone, now, "config_changed"
+        )
+        for venue in gone:  # its ticks find no quote and no venue now: never a leg
+            for q in venue.quotes:
+                del self._quotes[q.symbol][venue.name]
+                q.book.quotes.remove(q)
+        return closed
 
     def open_state(self) -> list[OpenEpisodeState]:
         """The open episodes, to persist at a stop and `resume` at the next start."""

@@ -34,13 +34,16 @@ class Venue:
     __slots__ = ("ask_mult", "bid_mult", "max_amount", "min_amount", "name", "quotes")
 
     def __init__(self, params: ExchangeParams) -> None:
-        base = 1.0 + params.premium_baseline
         self.name = params.exchange
+        self.quotes: list[Quote] = []
+        self.set_params(params)
+
+    def set_params(self, params: ExchangeParams) -> None:
+        base = 1.0 + params.premium_baseline
         self.bid_mult = (1.0 - params.taker_fee) / base
         self.ask_mult = (1.0 + params.taker_fee) / base
         self.min_amount = params.min_trade_amount
         self.max_amount = params.max_trade_amount
-        self.quotes: list[Quote] = []
 
 
 class Quote:

@@ -133,6 +133,8 @@ class Writer:
         self._log = get_logger(component="writer")
         self.committed = 0
         """Ticks committed (INSERT OR REPLACE: a repeated key counts again)."""
+        self.attempts = 0
+        """Write attempts that ended, committed or failed (the watchdog's sign of life)."""
 
     @classmethod
     def open(cls, settings: StorageSettings, metrics: Metrics) -> Writer:
@@ -190,8 +192,10 @@ class Writer:
                 started = time.perf_counter()
                 try:
                     await loop.run_in_executor(self._thread, self._write, batch)
+                    self.attempts += 1
                     break
                 except _RecordFailed as exc:
+                    self.attempts += 1
                     # A bug in one record must not stall ingestion: drop it, keep the rest.
                     dropped = batch.records.pop(exc.index)
                     self._metrics.write_errors.labels("other").inc()
@@ -199,6 +203,7 @@ class Writer:
                         "write_record_dropped", record=type(dropped).__name__, error=repr(exc.cause)
                     )
                 except sqlite3.Error as exc:
+                    self.attempts += 1
                     failures += 1
                     kind = error_kind(exc)
                     self._metrics.write_errors.labels(kind).inc()
