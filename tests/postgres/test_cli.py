@@ -82,7 +82,9 @@ def test_file_commands_refuse_naming_the_postgresql_tool(
 ) -> None:
     argv = ["db", command, "--config", str(config)]
     if command == "restore":
-        argv.append("arbot_20240101.db.gz")
+        backup = config.parent / "arbot_20240101.db.gz"
+        backup.write_bytes(b"")
+        argv.append(str(backup))
     assert main(argv) == EXIT_DATABASE
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and tool in err[0]
