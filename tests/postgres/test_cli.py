@@ -1,5 +1,6 @@
-"""`arbot db ...` with storage.backend = "postgresql", end to end through arbot.cli.main:
-init migrates an empty schema, stats counts ticks per shard, prune and maintain run, and
+"""`arbot db ...` and `arbot query` with storage.backend = "postgresql", end to end through
+arbot.cli.main: init migrates an empty schema, stats counts ticks per shard, queries read
+the server, prune and maintain run, and
 the file-level backup/restore refuse in one line naming pg_dump/pg_restore."""
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ def test_init_stats_prune_maintain(config: Path, capsys: pytest.CaptureFixture[s
     for s in symbols:
         expected[f"{shard_of(s, 2)}/2"] += 1
     assert stats["ticks_per_shard"] == expected
+
+    window = ["--from", "1699999990", "--to", "1700000010"]
+    prices = run_json(capsys, "query", "prices", "ETH/USDT", "okx", *window, *cfg)
+    assert [r["timestamp"] for r in prices["rows"]] == [1_700_000_001.0]
+    assert main(["query", "prices", "DOGE/USDT", "okx", *cfg]) == 2  # unknown: usage error
+    assert "BTC/USDT, ETH/USDT, SOL/USDT" in capsys.readouterr().err
 
     pruned = run_json(capsys, "db", "prune", *cfg)
     assert pruned["partitions_dropped"] == 1 and pruned["bars_written"] == 3
