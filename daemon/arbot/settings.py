@@ -28,6 +28,7 @@ class _Section(BaseModel):
 
 
 class StorageSettings(_Section):
+    backend: Literal["sqlite", "postgresql"] = "sqlite"
     data_dir: Annotated[Path, Lax] = Path("/var/lib/arbot")
     batch_size: int = Field(5000, ge=1, le=200_000)
     linger_ms: int = Field(250, ge=1, le=60_000)
@@ -47,6 +48,50 @@ class StorageSettings(_Section):
     # counted and covered by a feed_gaps row); "block" makes the feeds wait (nothing is
     # dropped, but detection pauses until the database takes writes again).
     backlog_overflow: Literal["conflate", "block"] = "conflate"
+
+
+# A password inside the conninfo would sit in the TOML and could reach a log line.
+_CONNINFO_PASSWORD = re.compile(r"(^|\s|[?&])password\s*=|^postgres(ql)?://[^/@?]*:[^/@?]*@", re.I)
+
+
+class PostgresSettings(_Section):
+    # A libpq conninfo string or URI; empty means the standard PG* environment variables.
+    conninfo: str = ""
+    # A file holding only the password (a secret mount); else PGPASSWORD / PGPASSFILE.
+    password_file: Annotated[Path, Lax] | None = None
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = (
+        None
+    )
+    sslrootcert: Annotated[Path, Lax] | None = None
+    sslcert: Annotated[Path, Lax] | None = None
+    sslkey: Annotated[Path, Lax] | None = None
+    pool_size: int = Field(4, ge=1, le=64)
+    statement_timeout_ms: int = Field(60_000, ge=0)
+    connect_timeout: int = Field(10, ge=1, le=600)
+    # Daily tick partitions kept created ahead of today.
+    partitions_ahead_days: int = Field(3, ge=1, le=60)
+
+    @field_validator("conninfo")
+    @classmethod
+    def _no_password(cls, v: str) -> str:
+        if _CONNINFO_PASSWORD.search(v):
+            raise ValueError(
+                "must not contain a password; use postgresql.password_file or PGPASSWORD/PGPASSFILE"
+            )
+        return v
+
+
+class ShardSettings(_Section):
+    """This daemon takes the symbols whose stable hash modulo `count` is `index`."""
+
+    index: int = Field(0, ge=0)
+    count: int = Field(1, ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _check(self) -> ShardSettings:
+        if self.index >= self.count:
+            raise ValueError("index must be less than count")
+        return self
 
 
 class ExchangeSettings(_Section):
@@ -193,6 +238,8 @@ class Settings(_Section):
     backup: BackupSettings = BackupSettings()
     paper: PaperSettings = PaperSettings()
     service: ServiceSettings = ServiceSettings()
+    postgresql: PostgresSettings = PostgresSettings()
+    shard: ShardSettings = ShardSettings()
 
     @field_validator("exchanges")
     @classmethod
@@ -239,7 +286,9 @@ def _describe(err: Any) -> str:
     got = err.get("input")
     shown = (
         ""
-        if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict)
+        if err["type"] in ("missing", "extra_forbidden")
+        or isinstance(got, dict)
+        or err["loc"][-1:] == ("conninfo",)  # may hold a password: never echo it
         else f" (got {got!r})"
     )
     return f"{_key_path(tuple(err['loc']))}: {msg.removeprefix('Value error, ')}{shown}"

@@ -23,6 +23,7 @@ from arbot.settings import Settings
 from arbot.storage import maintenance, retention, stats
 from arbot.storage.backup import run_backup
 from arbot.storage.connection import DATABASES, Pragmas
+from arbot.storage.pg import commands as pg
 from arbot.storage.restore import infer_db, restore
 from arbot.storage.schema import init_all
 
@@ -84,8 +85,18 @@ def pragmas_of(settings: Settings) -> Pragmas:
     return Pragmas.of(settings.storage)
 
 
+def _show(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+    else:
+        print_mapping(data)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        _show(pg.init(settings, time.time()), args.json)
+        return 0
     data_dir = settings.storage.data_dir
     versions = init_all(data_dir, pragmas_of(settings))
     if args.json:
@@ -99,6 +110,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        _show(pg.prune(settings, time.time()), args.json)
+        return 0
     require_databases(settings.storage.data_dir, "arbot", "historical")
     report = retention.prune(
         settings.storage.data_dir, settings.retention, time.time(), pragmas_of(settings)
@@ -122,6 +136,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        raise pg.refuse_file_command("backup")
     databases = tuple(dict.fromkeys(args.db)) if args.db else DATABASES
     require_databases(settings.storage.data_dir, *databases)
     report = run_backup(
@@ -171,6 +187,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        raise pg.refuse_file_command("restore")
     report = restore(
         settings.storage.data_dir,
         args.file,
@@ -189,7 +207,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    data_dir = resolve_settings(args).storage.data_dir
+    settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        print_json(pg.stats(settings))
+        return 0
+    data_dir = settings.storage.data_dir
     require_databases(data_dir, "arbot")
     data = stats.all_stats(data_dir, time.time())
     if args.json:
@@ -248,8 +270,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    data_dir = resolve_settings(args).storage.data_dir
+    settings = resolve_settings(args)
     stats.check_statement(args.sql)
+    if settings.storage.backend == "postgresql":
+        print(pg.explain(settings, args.sql))
+        return 0
+    data_dir = settings.storage.data_dir
     require_databases(data_dir, args.db)
     plan = stats.explain(data_dir, args.db, args.sql)
     if args.json:
@@ -261,6 +287,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_maintain(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        _show(pg.maintain(settings, vacuum=args.vacuum), args.json)
+        return 0
     require_databases(settings.storage.data_dir, *DATABASES)
     results = maintenance.maintain(
         settings.storage.data_dir,

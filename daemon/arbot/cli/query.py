@@ -25,6 +25,9 @@ from arbot.cli.common import (
 )
 from arbot.cli.output import Column, exact, fixed, note, print_json, print_mapping, print_table
 from arbot.storage import queries
+from arbot.storage.pg import queries as pg_queries
+from arbot.storage.pg.connect import connect as pg_connect
+from arbot.storage.pg.schema import check_schema
 from arbot.storage.schema import open_database
 
 T = TypeVar("T")
@@ -71,8 +74,13 @@ def register(groups: dict[str, Any]) -> None:
     p.set_defaults(handler=cmd_performance)
 
 
-def _run(args: argparse.Namespace, work: Callable[[sqlite3.Connection], T]) -> T:
-    data_dir = resolve_settings(args).storage.data_dir
+def _run(args: argparse.Namespace, work: Callable[[Any], T]) -> T:
+    settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        with pg_connect(settings.postgresql) as pg_conn:
+            check_schema(pg_conn)
+            return work(pg_conn)
+    data_dir = settings.storage.data_dir
     require_databases(data_dir, "arbot")
     conn = open_database(data_dir, "arbot", readonly=True)
     try:
@@ -81,13 +89,18 @@ def _run(args: argparse.Namespace, work: Callable[[sqlite3.Connection], T]) -> T
         conn.close()
 
 
+def _q(conn: Any) -> Any:
+    """The query module of `conn`'s backend (both have the same functions)."""
+    return queries if isinstance(conn, sqlite3.Connection) else pg_queries
+
+
 def check_known(
     conn: sqlite3.Connection, table: Literal["symbols", "exchanges"], name: str | None
 ) -> None:
     """An unknown name is a usage error that lists the names arbot.db knows."""
     if name is None:
         return
-    known = queries.known_names(conn, table)
+    known = _q(conn).known_names(conn, table)
     if name not in known:
         what = table[:-1]
         listed = ", ".join(known[:30]) + (" ..." if len(known) > 30 else "")
@@ -114,10 +127,11 @@ def cmd_prices(args: argparse.Namespace) -> int:
     def work(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         check_known(conn, "symbols", args.symbol)
         check_known(conn, "exchanges", args.exchange)
-        return queries.price_history(
+        rows: list[dict[str, Any]] = _q(conn).price_history(
             conn, args.symbol, args.exchange, start=start, end=end,
             limit=args.limit + 1, newest_first=not args.oldest_first,
         )  # fmt: skip
+        return rows
 
     rows = _run(args, work)
     more = truncated(rows, args.limit, "rows")
@@ -157,7 +171,10 @@ def cmd_spreads(args: argparse.Namespace) -> int:
 
     def work(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         check_known(conn, "symbols", args.symbol)
-        return queries.spread_analysis(conn, since, args.symbol, args.min_samples)
+        rows: list[dict[str, Any]] = _q(conn).spread_analysis(
+            conn, since, args.symbol, args.min_samples
+        )
+        return rows
 
     rows = _run(args, work)
     if args.json:
@@ -192,8 +209,8 @@ def cmd_signals(args: argparse.Namespace) -> int:
     def work(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         check_known(conn, "symbols", args.symbol)
         check_known(conn, "exchanges", args.exchange)
-        totals = queries.signal_stats(conn, (now - since) / 3600, now)
-        rows = queries.list_signals(
+        totals = _q(conn).signal_stats(conn, (now - since) / 3600, now)
+        rows = _q(conn).list_signals(
             conn, since, symbol=args.symbol, exchange=args.exchange,
             min_profit_percent=args.min_profit, limit=args.limit + 1,
         )  # fmt: skip
@@ -228,7 +245,7 @@ def _maybe(value: float | None, decimals: int = 4) -> str | None:
 
 
 def cmd_performance(args: argparse.Namespace) -> int:
-    rows = _run(args, lambda c: queries.daily_performance(c, args.days, time.time()))
+    rows = _run(args, lambda c: _q(c).daily_performance(c, args.days, time.time()))
     if args.json:
         print_json(rows)
         return 0
