@@ -38,11 +38,12 @@ from arbot.pipeline import Pipeline
 from arbot.reload import Reloader, changed_keys
 from arbot.scheduler import run_daily_jobs, update_size_gauges
 from arbot.settings import ExchangeSettings, Settings
-from arbot.sink import StorageSink
+from arbot.sink import BatchWriter, StorageSink
 from arbot.storage import exchange_config
 from arbot.storage.connection import Pragmas
 from arbot.storage.gaps import last_receive_times
 from arbot.storage.lockfile import acquire_daemon_lock
+from arbot.storage.pg.shard import for_shard
 from arbot.storage.schema import init_all, make_data_dir, open_database
 from arbot.storage.writer import SWITCH_INTERVAL, Writer
 from arbot.systemd import Notifier, keep_alive
@@ -92,13 +93,13 @@ class _Stages:
     queue: asyncio.Queue[QueueItem | None]
     pipeline: Pipeline
     sink: StorageSink
-    writer: Writer
+    writer: BatchWriter
     monitor: FlowMonitor
 
 
 class _Daemon:
     def __init__(self, settings: Settings, metrics: Metrics, clock: Clock, notifier: Notifier):
-        self.settings = settings
+        settings = for_shard(settings)  # [shard]: this daemon's symbols only
         self.metrics = metrics
         self.clock = clock
         self.notifier = notifier
@@ -107,6 +108,7 @@ class _Daemon:
         self.stopping = asyncio.Event()
         self.failure: ArbotError | None = None
         self.last_ticks: dict[str, float | None] = {}
+        self.settings = settings
         self._stages: _Stages | None = None
         self._feed_tasks: dict[str, asyncio.Task[None]] = {}
         self._start_feed: Callable[[ExchangeSettings], None] | None = None
@@ -120,6 +122,7 @@ class _Daemon:
         stages = self._stages
         if stages is None:
             return set()
+        new = for_shard(new)
         old = self.settings
         changed = changed_keys(old, new)
         params = params_from_settings(new.exchanges)
@@ -161,7 +164,7 @@ class _Daemon:
         make_data_dir(data_dir)
         with acquire_daemon_lock(data_dir):
             params = await asyncio.to_thread(self._open_databases)
-            writer = await asyncio.to_thread(Writer.open, s.storage, self.metrics)
+            writer = await asyncio.to_thread(self._open_writer)
             sys.setswitchinterval(SWITCH_INTERVAL)  # why: storage/writer.py
             async with AsyncExitStack() as stack:
                 stack.push_async_callback(self._close_writer, writer)
@@ -195,8 +198,19 @@ class _Daemon:
         finally:
             conn.close()
 
+    def _open_writer(self) -> BatchWriter:
+        """arbot.db's writer, or PostgreSQL's with storage.backend = "postgresql" (then
+        the data dir keeps config.db, the lock file and backups; ticks, signals and trades
+        go to the server)."""
+        s = self.settings
+        if s.storage.backend == "postgresql":
+            from arbot.storage.pg.writer import PgWriter  # psycopg only where it is used
+
+            return PgWriter.open(s, self.metrics)
+        return Writer.open(s.storage, self.metrics)
+
     def _build(
-        self, writer: Writer, params: Mapping[str, ExchangeParams], resume: Resume
+        self, writer: BatchWriter, params: Mapping[str, ExchangeParams], resume: Resume
     ) -> _Stages:
         s = self.settings
         engine = Engine(s, params, resume, paper=s.paper.enabled, detect=s.detector.enabled)
@@ -296,7 +310,7 @@ class _Daemon:
             return EXIT_UNCLEAN
         return EXIT_OK
 
-    async def _close_writer(self, writer: Writer) -> None:
+    async def _close_writer(self, writer: BatchWriter) -> None:
         """Close the writer on error paths that skipped the drain. After a drain timeout the
         batch in flight is abandoned (waiting again could hang): the WAL keeps the database
         consistent and the lost ticks were counted as accepted, not committed."""

@@ -35,6 +35,7 @@ class BatchWriter(Protocol):
     """A database's batching writer: the SQLite Writer's contract."""
 
     committed: int
+    attempts: int
 
     def resume_state(self) -> Resume: ...
 

@@ -137,6 +137,8 @@ class PgWriter:
         self._log = get_logger(component="pg_writer")
         self.committed = 0
         """Ticks committed (a repeated key counts again, as with the SQLite writer)."""
+        self.attempts = 0
+        """Write attempts that ended, committed or failed (the watchdog's sign of life)."""
         self.upserts = 0
         """Batches written through the staging table because a key already existed."""
 
@@ -219,8 +221,10 @@ class PgWriter:
                 started = time.perf_counter()
                 try:
                     await loop.run_in_executor(self._thread, self._write, batch)
+                    self.attempts += 1
                     break
                 except _RecordFailed as exc:
+                    self.attempts += 1
                     # A bug in one record must not stall ingestion: drop it, keep the rest.
                     dropped = batch.records.pop(exc.index)
                     self._metrics.write_errors.labels("other").inc()
@@ -228,6 +232,7 @@ class PgWriter:
                         "write_record_dropped", record=type(dropped).__name__, error=repr(exc.cause)
                     )
                 except psycopg.Error as exc:
+                    self.attempts += 1
                     if is_operator_error(exc):
                         raise ConfigError(f"postgresql: {_one_line(exc)}") from None
                     if not is_transient(exc):
