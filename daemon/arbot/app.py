@@ -217,6 +217,7 @@ class _Daemon:
         sink = StorageSink(writer, s.storage, self.metrics)
         pipeline = Pipeline(engine, sink, self.metrics)
         self.metrics.queue_capacity.set(s.storage.queue_size)
+        self.metrics.shard_info.labels(str(s.shard.index), str(s.shard.count)).set(1)
         queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(s.storage.queue_size)
         monitor = FlowMonitor(
             (e.name for e in self.exchanges),

@@ -219,6 +219,10 @@ class Metrics:
             "arbot_build_info", "Always 1; labels say what runs", ["version", "python"], registry=r
         )
         self.build_info.labels(VERSION, platform.python_version()).set(1)
+        # Several shard daemons feed one database: join on this to tell their series apart.
+        self.shard_info = Gauge(
+            "arbot_shard_info", "Always 1; this daemon's [shard]", ["index", "count"], registry=r
+        )
         _ProcessCollector(registry=r)
         for kind in WRITE_ERROR_KINDS:
             self.write_errors.labels(kind)

@@ -82,7 +82,12 @@ async def test_two_shard_daemons_fill_one_database(
         shards = [
             config(tmp_path / f"data{i}", pg_settings, urls, index=i, count=2) for i in (0, 1)
         ]
-        finals = await asyncio.gather(*(run_for(s, Metrics(), 50) for s in shards))
+        registries = [Metrics(), Metrics()]
+        finals = await asyncio.gather(
+            *(run_for(s, m, 50) for s, m in zip(shards, registries, strict=True))
+        )
+    for i, m in enumerate(registries):
+        assert sample(m, "arbot_shard_info", index=str(i), count="2") == 1
     assert all(f["ticks_accepted"] == f["ticks_committed"] > 0 for f in finals)
     with psycopg.connect(pg_settings.conninfo) as conn:
         stored = dict(
