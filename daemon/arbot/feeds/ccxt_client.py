@@ -159,6 +159,8 @@ class _Capture:
         items = self.items
         if items and isinstance(first := items[0], BaseException):
             items.popleft()
+            if not items:
+                self.arrived.clear()
             raise first
         out: list[Received] = []
         while items and not isinstance(items[0], BaseException):
