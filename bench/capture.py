@@ -61,7 +61,8 @@ def _settings(fake: FakeProcess) -> ExchangeSettings:
         mode="ws",
         url_override=fake.url,
         watch_timeout=5.0,
-        ccxt_options={"enableRateLimit": False, "options": {"fetchMarkets": {"types": ["spot"]}}},
+        ccxt_config={"enableRateLimit": False},
+        ccxt_options={"fetchMarkets": {"types": ["spot"]}},
     )
 
 

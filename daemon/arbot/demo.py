@@ -9,6 +9,8 @@ captures replayed as two more venues (BTC/USDT, ETH/USDT: a real basis of a few 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Mapping
@@ -66,10 +68,12 @@ async def run_demo(
     stop: Awaitable[object],
     duration: float | None = None,
     metrics_listen: str = "127.0.0.1:9108",
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     """Start the local exchanges, run the daemon into `data_dir` until `stop` or
-    `duration` seconds, print progress; returns the daemon's exit code."""
+    `duration` seconds, print progress to `out` (default: stdout at the time of the call);
+    returns the daemon's exit code."""
+    out = out or sys.stdout
     metrics = Metrics()
     synthetic = {fake.kind: fake for fake in demo_exchanges(symbols=SYNTHETIC)}
     venues = synthetic | dict(zip(REPLAY_NAMES, replay_exchanges(), strict=True))
@@ -82,6 +86,13 @@ async def run_demo(
             reporter = tg.create_task(_report(metrics, out))
             code = await run_daemon(settings, _until(stop, duration), metrics)
             reporter.cancel()
+        if inspect.iscoroutine(stop):
+            stop.close()  # not awaited when the daemon failed to start: no RuntimeWarning
+    if code != 0:
+        # Whatever arbot.db holds now is not this run's work (the daemon may not have
+        # started, e.g. another process holds the lock): report only the failure.
+        print(f"demo failed (exit {code}): see the error above", file=out)
+        return code
     rows = (await asyncio.to_thread(database_stats, data_dir, "arbot", time.time()))["rows"]
     print(
         f"demo stopped (exit {code}): arbot.db holds {rows['ticks']} ticks, "
@@ -89,12 +100,21 @@ async def run_demo(
         f"{rows['balances']} balance snapshots",
         file=out,
     )
+    arbot = _program()
     print(
-        f"look at them: arbot query signals --data-dir {data_dir}\n"
-        f"              arbot query spreads --data-dir {data_dir}",
+        f"look at them: {arbot} query signals --data-dir {data_dir}\n"
+        f"              {arbot} query spreads --data-dir {data_dir}",
         file=out,
     )
     return code
+
+
+def _program() -> str:
+    """How to call arbot again: `arbot` when it is on PATH, else the path this run used
+    (`make demo` runs .venv/bin/arbot, which is not on PATH)."""
+    if shutil.which("arbot") or not sys.argv[0].endswith("arbot"):
+        return "arbot"
+    return sys.argv[0]
 
 
 async def _until(stop: Awaitable[object], duration: float | None) -> None:

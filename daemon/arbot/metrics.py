@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import platform
+import time
+from collections.abc import Iterator
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from arbot.version import VERSION
+
+# A `_created` series per counter and histogram doubles the series count for a timestamp
+# nobody graphs; process_start_time_seconds says when the counters started.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated upstream
 
 # Reasons a tick is rejected (bounded label set; see feeds/validate.py).
 REJECT_REASONS = (
@@ -16,7 +35,41 @@ REJECT_REASONS = (
     "malformed",
 )
 WRITE_ERROR_KINDS = ("locked", "disk_full", "io", "other")
-DATABASE_FILES = ("arbot", "historical", "config", "backtest")
+
+
+class _ProcessCollector(ProcessCollector):
+    """process_* metrics under the shipped unit: ProcSubset=pid hides /proc/stat, where the
+    stock collector reads the boot time (without it, it reports nothing at all)."""
+
+    def _boot_time(self) -> float:
+        return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+class CountedElsewhere(Collector):
+    """A counter whose totals are kept by another object (the paper executor counts its own
+    trades): `labels(...).set(total)` publishes the total, exposed as NAME_total."""
+
+    def __init__(self, name: str, documentation: str, label: str, registry: CollectorRegistry):
+        self._name, self._doc, self._label = name, documentation, label
+        self._totals: dict[str, float] = {}
+        registry.register(self)
+
+    def labels(self, value: str) -> _Total:
+        return _Total(self._totals, value)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self._name, self._doc, labels=[self._label])
+        for value, total in sorted(self._totals.items()):
+            family.add_metric([value], total)
+        yield family
+
+
+class _Total:
+    def __init__(self, totals: dict[str, float], key: str) -> None:
+        self._totals, self._key = totals, key
+
+    def set(self, total: float) -> None:
+        self._totals[self._key] = total
 
 
 class Metrics:
@@ -107,6 +160,15 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.ticks_dropped = Counter(
+            "arbot_ticks_dropped_total",
+            "Accepted ticks not stored, by reason (each covered by a feed_gaps row)",
+            ["reason"],
+            registry=r,
+        )
+        self.storage_backlog = Gauge(
+            "arbot_storage_backlog_ticks", "Ticks waiting to be committed", registry=r
+        )
         self.write_errors = Counter(
             "arbot_write_errors_total",
             "Failed batch commits (retried), by kind",
@@ -131,11 +193,11 @@ class Metrics:
             ["symbol"],
             registry=r,
         )
-        self.paper_trades = Gauge(
+        self.paper_trades = CountedElsewhere(
             "arbot_paper_trades",
             "Paper trades since start, by status (created|completed|failed)",
-            ["status"],
-            registry=r,
+            "status",
+            r,
         )
         self.paper_pending = Gauge(
             "arbot_paper_pending_trades", "Paper trades waiting for their fill quotes", registry=r
@@ -151,6 +213,13 @@ class Metrics:
             "Live asyncio tasks in the daemon's loop (leak detector)",
             registry=r,
         )
+        # Identity and the process itself (RSS, open fds, CPU, start time) in the same
+        # registry, so one scrape of /metrics has them.
+        self.build_info = Gauge(
+            "arbot_build_info", "Always 1; labels say what runs", ["version", "python"], registry=r
+        )
+        self.build_info.labels(VERSION, platform.python_version()).set(1)
+        _ProcessCollector(registry=r)
         for kind in WRITE_ERROR_KINDS:
             self.write_errors.labels(kind)
         self.queue_depth.set(0)

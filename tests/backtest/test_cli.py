@@ -11,7 +11,7 @@ import pytest
 
 from arbot.cli import main
 from arbot.cli.backtest import apply_overrides, combinations, parse_sets
-from arbot.errors import EXIT_CONFIG, ConfigError
+from arbot.errors import EXIT_CONFIG, EXIT_USAGE, ConfigError
 from arbot.settings import Settings
 from tests.backtest.data import T0, quotes, write_csv
 from tests.helpers import read
@@ -35,19 +35,20 @@ def test_sweep_records_one_run_per_combination(
         "--set", "paper.latency_ms=0", "--set", "paper.latency_ms=300",
     ])  # fmt: skip
     assert code == 0
-    table = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)
+    table = out["runs"]
     assert [r["overrides"] for r in table] == [
-        "detector.min_profit_percent=0.1 paper.latency_ms=0",
-        "detector.min_profit_percent=0.1 paper.latency_ms=300",
-        "detector.min_profit_percent=0.5 paper.latency_ms=0",
-        "detector.min_profit_percent=0.5 paper.latency_ms=300",
+        {"detector.min_profit_percent": 0.1, "paper.latency_ms": 0},
+        {"detector.min_profit_percent": 0.1, "paper.latency_ms": 300},
+        {"detector.min_profit_percent": 0.5, "paper.latency_ms": 0},
+        {"detector.min_profit_percent": 0.5, "paper.latency_ms": 300},
     ]
     runs = read(
         out_dir,
         "SELECT sweep_id, status, input, time_from, settings_json FROM backtest_runs",
         "backtest",
     )
-    assert len(runs) == 4 and len({r[0] for r in runs}) == 1
+    assert len(runs) == 4 and {r[0] for r in runs} == {out["sweep"]}
     assert {r[1] for r in runs} == {"completed"} and runs[0][2] == str(csv_path)
     assert runs[0][3] == T0
     assert json.loads(str(runs[2][4]))["detector"]["min_profit_percent"] == 0.5
@@ -55,6 +56,11 @@ def test_sweep_records_one_run_per_combination(
     assert [r["signals"] for r in table] == [2, 2, 0, 0]
     assert read(out_dir, "SELECT count(*) FROM backtest_results", "backtest") == [(4,)]
     assert read(out_dir, "SELECT count(*) FROM backtest_trades", "backtest") == [(4,)]
+    # No [[exchanges]] configured: both run with an [[exchanges]] entry's defaults.
+    assert [(f["exchange"], f["taker_fee_percent"], f["from"]) for f in out["fees"]] == [
+        ("binance", 0.1, "defaults (not in config)"),
+        ("okx", 0.1, "defaults (not in config)"),
+    ]
 
 
 def test_rerun_records_identical_results(tmp_path: Path) -> None:
@@ -112,7 +118,7 @@ def test_from_db_replays_the_requested_range(
         "--to", str(T0 + 5), "--data-dir", str(out_dir), "--json",
     ])  # fmt: skip
     assert code == 0
-    [row] = json.loads(capsys.readouterr().out)
+    [row] = json.loads(capsys.readouterr().out)["runs"]
     assert (row["ticks"], row["signals"], row["filled"]) == (100, 1, 1)
     assert read(out_dir, "SELECT time_from, time_to FROM backtest_runs", "backtest") == [
         (T0, T0 + 5)
@@ -120,10 +126,10 @@ def test_from_db_replays_the_requested_range(
 
 
 def test_source_arguments_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["backtest", "--data-dir", str(tmp_path)]) == EXIT_CONFIG
+    assert main(["backtest", "--data-dir", str(tmp_path)]) == EXIT_USAGE
     assert "either a CSV file or --from-db" in capsys.readouterr().err
-    assert main(["backtest", "--from-db", str(tmp_path), "--from", "1", "--to", "0"]) == EXIT_CONFIG
-    assert "--to (0) must be after --from (1)" in capsys.readouterr().err
+    assert main(["backtest", "--from-db", str(tmp_path), "--from", "1", "--to", "0"]) == EXIT_USAGE
+    assert "must be after --from (1970-01-01T00:00:01Z)" in capsys.readouterr().err
 
 
 def test_parse_sets_and_cartesian_product() -> None:

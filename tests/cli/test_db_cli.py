@@ -13,6 +13,7 @@ from tests.storage.dbops_data import insert_ticks, random_ticks
 from arbot.cli import main
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.schema import migrations, open_database
+from arbot.version import VERSION
 
 
 @pytest.fixture(autouse=True)
@@ -94,17 +95,37 @@ def test_prune_maintain_and_queries_in_json(
     assert sum(r["samples"] for r in spreads) == 400
     prices = run_json(capsys, "query", "prices", "BTC/USDT", "binance", "--from",
                       str(now - 3600), *dd)  # fmt: skip
-    assert prices and all(p["bid"] > 0 for p in prices)
-    assert run_json(capsys, "query", "signals", *dd)["total_signals"] == 0
+    assert prices["rows"] and all(p["bid"] > 0 for p in prices["rows"])
+    stamps = [p["timestamp"] for p in prices["rows"]]
+    assert stamps == sorted(stamps, reverse=True)  # newest first
+    signals = run_json(capsys, "query", "signals", *dd)
+    assert signals["totals"]["total_signals"] == 0 and signals["signals"] == []
     assert run_json(capsys, "query", "performance", *dd) == []
 
 
 def test_tables_on_a_terminal(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Without --json the commands print aligned tables."""
+    """Without --json the commands print aligned tables with human sizes and UTC times;
+    an unknown symbol is named with the known ones."""
     dd = ["--data-dir", str(data_dir)]
+    now = time.time()
+    conn = open_database(data_dir, "arbot")
+    insert_ticks(conn, random_ticks(20, now - 600, 300, seed=4))
+    conn.close()
     assert main(["db", "stats", *dd]) == 0
     out = capsys.readouterr().out
     assert "database" in out and "ticks" in out and "projected growth per day" in out
+    assert " KiB" in out and "0.0 MiB" not in out
     assert main(["query", "prices", "BTC/USDT", "binance", "--from", "2024-01-01", *dd]) == 0
-    assert "(no rows)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["time", "(UTC)", "bid", "ask", "bid_size", "ask_size"]
+    assert "Z " in out.splitlines()[2]  # ISO 8601 UTC
+    assert main(["query", "prices", "DOGE/USDT", "binance", *dd]) == 2
+    err = capsys.readouterr().err
+    assert "unknown symbol 'DOGE/USDT'" in err and "BTC/USDT" in err
     assert main(["query", "prices", "BTC/USDT", "binance", "--from", "yesterday", *dd]) == 2
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """`arbot --version` names the installed version and exits 0."""
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"arbot {VERSION}"

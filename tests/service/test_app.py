@@ -18,6 +18,7 @@ from arbot.localmarket import LocalExchange
 from arbot.metrics import Metrics
 from arbot.settings import Settings, parse_settings
 from arbot.storage.lockfile import acquire_daemon_lock
+from arbot.version import VERSION
 
 KINDS = ("binance", "okx", "kraken")
 
@@ -34,7 +35,7 @@ def daemon_settings(data_dir: Path, fakes: dict[str, LocalExchange], **exchange:
                     "symbols": ["BTC/USDT", "ETH/USDT"],
                     "url_override": fake.url,
                     "watch_timeout": 5.0,
-                    "ccxt_options": {"enableRateLimit": False},
+                    "ccxt_config": {"enableRateLimit": False},
                     **exchange,
                 }
                 for name, fake in fakes.items()
@@ -122,6 +123,8 @@ async def test_every_sent_tick_is_stored_once_and_stop_drains(
     assert stored_per_exchange(data_dir) == sent
     final = logs[-1]
     assert final["event"] == "daemon_stopped"
+    [started] = [e for e in logs if e["event"] == "daemon_started"]
+    assert started["version"] == VERSION
     assert final["ticks_accepted"] == final["ticks_committed"] == sum(sent.values())
 
 
@@ -135,6 +138,9 @@ async def test_unlisted_symbol_stops_with_exit_5_naming_it(
     assert code == EXIT_EXCHANGE
     failed = [e for e in logs if e["event"] == "daemon_failed"]
     assert "DOGE/USDT" in failed[0]["error"] and "okx" in failed[0]["error"]
+    # One final line with the real exit code, not daemon_stopped exit_code=0 before it.
+    assert logs[-1] is failed[0] and failed[0]["exit_code"] == EXIT_EXCHANGE
+    assert not [e for e in logs if e["event"] == "daemon_stopped"]
 
 
 async def test_foreign_database_file_exits_4_untouched(tmp_path: Path) -> None:

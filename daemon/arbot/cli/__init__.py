@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Sequence
 
+from arbot import logs
+from arbot.cli.common import Parser
 from arbot.errors import EXIT_OK, EXIT_USAGE, ArbotError
+from arbot.version import VERSION
 
 # Modules that add subcommands; each has `register(groups)` where groups maps
 # "root", "db" and "query" to argparse sub-parser collections.
@@ -17,13 +19,15 @@ COMMAND_MODULES = (
     "arbot.cli.query",
     "arbot.cli.replay",
     "arbot.cli.backtest",
+    "arbot.cli.config",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="arbot", description="Crypto-arbitrage market-data daemon and database tools."
     )
+    parser.add_argument("--version", action="version", version=f"arbot {VERSION}")
     root = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     db = root.add_parser("db", help="database set-up and operations").add_subparsers(
         dest="db_command", metavar="DB_COMMAND", required=True
@@ -38,11 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage error, --help or --version: argparse printed why
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return int(args.handler(args))
     except ArbotError as exc:
-        print(f"arbot: error: {exc}", file=sys.stderr)
+        logs.print_error(str(exc), exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_USAGE

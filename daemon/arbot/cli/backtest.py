@@ -11,20 +11,32 @@ import tomllib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from arbot.cli.common import add_config_args, emit, resolve_settings
-from arbot.cli.query import parse_time
+from arbot.cli.common import (
+    UsageError,
+    add_config_args,
+    input_file,
+    iso,
+    require_databases,
+    resolve_settings,
+    timestamp,
+    utc_day,
+)
+from arbot.cli.output import Column, emit, fixed, print_json, print_mapping, print_table
+from arbot.cli.replay import fees_report
 from arbot.errors import ConfigError
 from arbot.models import Tick
+from arbot.recorded import open_quote_file
 from arbot.rollup import previous_utc_day, run_rollup
 from arbot.settings import Settings, parse_settings
 from arbot.storage import backtests as store
 from arbot.storage.schema import make_data_dir, open_database
+from arbot.venues import params_for_data
 
 Combination = dict[str, Any]
 
@@ -37,10 +49,14 @@ def register(groups: dict[str, Any]) -> None:
         "or from a data dir's arbot.db; results go to backtest.db of the data dir. "
         "Repeating --set for a key sweeps it (one run per combination).",
     )
-    p.add_argument("csv", nargs="?", type=Path, help="CSV file of quotes")
+    p.add_argument("csv", nargs="?", type=input_file, help="CSV file of quotes")
     p.add_argument("--from-db", type=Path, metavar="DIR", help="data dir whose arbot.db to replay")
-    p.add_argument("--from", dest="time_from", metavar="T", help="start (UNIX s or ISO, UTC)")
-    p.add_argument("--to", dest="time_to", metavar="T", help="end, exclusive (UNIX s or ISO)")
+    p.add_argument(
+        "--from", dest="time_from", type=timestamp, metavar="T", help="start (UNIX s or ISO, UTC)"
+    )
+    p.add_argument(
+        "--to", dest="time_to", type=timestamp, metavar="T", help="end, exclusive (UNIX s or ISO)"
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -48,13 +64,12 @@ def register(groups: dict[str, Any]) -> None:
         metavar="KEY=VALUE",
         help="settings override, e.g. detector.min_profit_percent=0.2 (repeat to sweep)",
     )
+    p.add_argument("--wide", action="store_true", help="every column, however wide")
     add_config_args(p, json_output=True)
     p.set_defaults(handler=cmd_backtest)
 
     r = groups["db"].add_parser("rollup", help="compute a day's performance_metrics/symbol_stats")
-    r.add_argument(
-        "--date", type=date.fromisoformat, help="UTC day YYYY-MM-DD (default: yesterday)"
-    )
+    r.add_argument("--date", type=utc_day, help="UTC day YYYY-MM-DD (default: yesterday)")
     add_config_args(r, json_output=True)
     r.set_defaults(handler=cmd_rollup)
 
@@ -121,14 +136,14 @@ def _listify(value: Any) -> Any:
 
 
 def _settings_record(settings: Settings) -> dict[str, Any]:
-    # ccxt_options may hold credentials: they are no part of a backtest's settings.
-    exclude = {"exchanges": {"__all__": {"ccxt_options"}}}
+    # ccxt_config may hold credentials: they are no part of a backtest's settings.
+    exclude = {"exchanges": {"__all__": {"ccxt_options", "ccxt_config"}}}
     return settings.model_dump(mode="json", exclude=exclude)
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     # Imported here: the detector and executor are not needed by the rest of the CLI.
-    from arbot.backtest import exchange_params, run_backtest
+    from arbot.backtest import run_backtest
 
     base = resolve_settings(args)
     sets = parse_sets(args.set)
@@ -147,9 +162,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 )
                 run_id = store.start_run(conn, spec)
                 try:
-                    result = run_backtest(
-                        settings, source(), exchange_params(settings, exchanges), bar.update
-                    )
+                    params, _ = params_for_data(settings.exchanges, exchanges)
+                    result = run_backtest(settings, source(), params, bar.update)
                 except Exception as exc:
                     store.fail_run(conn, run_id, repr(exc))
                     raise
@@ -158,11 +172,38 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     for row in rows:
-        row["overrides"] = " ".join(f"{k}={v}" for k, v in json.loads(row["overrides"]).items())
-    if not args.json:
-        print(f"sweep {sweep_id}: {len(rows)} run(s) recorded in {data_dir / 'backtest.db'}")
-    emit(rows, args.json)
+        row["overrides"] = json.loads(row["overrides"])
+    params, defaulted = params_for_data(base.exchanges, exchanges)
+    fees = fees_report(params, defaulted)
+    if args.json:
+        print_json({"sweep": sweep_id, "runs": rows, "fees": fees})
+        return 0
+    print(f"sweep {sweep_id}: {len(rows)} run(s) recorded in {data_dir / 'backtest.db'}")
+    for row in rows:
+        row["overrides"] = " ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "-"
+        row["win_rate"] = None if row["win_rate"] is None else 100 * row["win_rate"]
+    print_table(rows, BACKTEST_COLUMNS, wide=args.wide)
+    print("\nfees used (taker, %; --set overrides apply per run):")
+    emit(fees, False)
     return 0
+
+
+# Money in the quote currency of the traded symbols; win rate as a percent of filled trades.
+BACKTEST_COLUMNS = (
+    Column("run"),
+    Column("overrides"),
+    Column("profit", "profit (quote)"),
+    Column("signals"),
+    Column("trades"),
+    Column("filled"),
+    Column("win_rate", "win %", fixed(1)),
+    Column("fees", "fees (quote)"),
+    Column("drawdown", "drawdown (quote)"),
+    Column("avg_pct", "avg %", fixed(4)),
+    Column("episodes"),
+    Column("ticks"),
+    Column("status"),
+)
 
 
 def _source(
@@ -170,23 +211,19 @@ def _source(
 ) -> tuple[Any, str, float | None, float | None, list[str], int]:
     """(ticks factory, input label, from, to, exchanges seen, ticks per run)."""
     if (args.csv is None) == (args.from_db is None):
-        raise ConfigError("backtest: give either a CSV file or --from-db DIR")
+        raise UsageError("backtest: give either a CSV file or --from-db DIR")
     if args.csv is not None:
-        from arbot.backtest import read_csv
-
-        if args.time_from or args.time_to:
-            raise ConfigError("backtest: --from/--to apply to --from-db only")
-        loaded = read_csv(args.csv)
-        exchanges = sorted({t.exchange for t in loaded})
-        return (lambda: iter(loaded)), str(args.csv), None, None, exchanges, len(loaded)
-    if not args.time_from or not args.time_to:
-        raise ConfigError("backtest: --from-db needs --from and --to")
-    t_from = parse_time(args.time_from, "--from", ConfigError)
-    t_to = parse_time(args.time_to, "--to", ConfigError)
+        if args.time_from is not None or args.time_to is not None:
+            raise UsageError("backtest: --from/--to apply to --from-db only")
+        source = open_quote_file(args.csv)
+        exchanges = sorted(source.exchanges)
+        return source.ticks, str(args.csv), None, None, exchanges, source.rows
+    if args.time_from is None or args.time_to is None:
+        raise UsageError("backtest: --from-db needs --from and --to")
+    t_from, t_to = args.time_from, args.time_to
     if t_to <= t_from:
-        raise ConfigError(
-            f"backtest: --to ({args.time_to}) must be after --from ({args.time_from})"
-        )
+        raise UsageError(f"backtest: --to ({iso(t_to)}) must be after --from ({iso(t_from)})")
+    require_databases(args.from_db, "arbot")
     exchanges, count = store.tick_range_info(args.from_db, t_from, t_to)
 
     def ticks() -> Iterable[Tick]:
@@ -198,6 +235,7 @@ def _source(
 def cmd_rollup(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
     day = args.date or previous_utc_day(datetime.now(UTC).timestamp())
+    require_databases(settings.storage.data_dir, "arbot")
     conn = open_database(settings.storage.data_dir, "arbot")
     try:
         result = run_rollup(conn, day)
@@ -208,7 +246,31 @@ def cmd_rollup(args: argparse.Namespace) -> int:
     if args.json:
         emit({"performance": perf, "symbols": symbols}, True)
         return 0
-    emit(perf, False)
+    print_mapping(
+        {
+            "date (UTC)": perf["date"],
+            "trades": perf["total_trades"],
+            "completed": perf["successful_trades"],
+            "profit (quote)": perf["total_profit"],
+            "fees (quote)": perf["total_fees"],
+            "avg profit %": perf["avg_profit_percent"],
+            "max drawdown (quote)": perf["max_drawdown"],
+            "sharpe ratio (annualised)": perf["sharpe_ratio"],
+            "win rate %": 100 * perf["win_rate"],
+            "avg trade duration (s)": perf["avg_trade_duration"],
+        }
+    )
     print()
-    emit(symbols, False)
+    print_table(
+        symbols,
+        (
+            Column("symbol"),
+            Column("signals_generated", "signals"),
+            Column("signals_executed", "executed"),
+            Column("avg_spread", "avg spread %", fixed(4)),
+            Column("max_spread", "max spread %", fixed(4)),
+            Column("total_volume", "volume (quote)"),
+            Column("profitability_score", "profitability %", fixed(4)),
+        ),
+    )
     return 0

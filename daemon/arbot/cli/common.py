@@ -1,16 +1,141 @@
-"""Shared CLI plumbing: settings resolution, --json output and plain tables."""
+"""Shared CLI plumbing: checked argument types, settings resolution, the data directory
+check every tool shares, time and size formatting (output.py prints)."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
-import sys
-from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from arbot.cli.owner import act_as_data_owner
+from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
 from arbot.settings import Settings, config_path, load_settings
+from arbot.storage.connection import db_path
+
+# Upper bounds of counts and look-back windows: far beyond any real use, and low enough that
+# SQLite integers and datetime arithmetic cannot overflow.
+MAX_COUNT = 1_000_000_000
+MAX_SECONDS = 1e9
+MAX_DAYS = 36_500
+
+
+class UsageError(ArbotError):
+    """A command-line value is wrong; the message names the option."""
+
+    exit_code = EXIT_USAGE
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `arbot db stats: error: ... (see --help)`."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _number(text: str, kind: type[int] | type[float]) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _positive(text: str, kind: type[int] | type[float], maximum: float) -> float:
+    value = _number(text, kind)
+    if not 0 < value <= maximum:
+        whole = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(
+            f"must be {whole} above 0 and at most {maximum:g}, got {text!r}"
+        )
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A count or limit: 1 .. MAX_COUNT."""
+    return int(_positive(text, int, MAX_COUNT))
+
+
+def positive_float(text: str) -> float:
+    """A duration in seconds: above 0, at most MAX_SECONDS."""
+    return _positive(text, float, MAX_SECONDS)
+
+
+def hours(text: str) -> float:
+    return _positive(text, float, MAX_DAYS * 24)
+
+
+def days(text: str) -> int:
+    return int(_positive(text, int, MAX_DAYS))
+
+
+def finite_float(text: str) -> float:
+    return _number(text, float)
+
+
+def fraction(text: str) -> float:
+    """A fraction in [0, 1): 0.2 means 20 %."""
+    value = _number(text, float)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to below 1, got {text!r}")
+    return value
+
+
+def listen_address(text: str) -> str:
+    """HOST:PORT with a port from 1 to 65535."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be HOST:PORT with a port 1-65535, got {text!r}")
+    return text
+
+
+def timestamp(text: str) -> float:
+    """UNIX seconds, or an ISO-8601 date/time (UTC unless it names an offset)."""
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a time (UNIX seconds or ISO 8601, e.g. 2024-08-08T12:00)"
+            ) from None
+        value = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time after 1970")
+    return value
+
+
+def utc_day(text: str) -> date:
+    """YYYY-MM-DD, not after today (UTC): a day that has not happened has no data."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+    if day > datetime.now(UTC).date():
+        raise argparse.ArgumentTypeError(f"{text} is in the future (UTC)")
+    return day
+
+
+def input_file(text: str) -> Path:
+    """An existing, readable regular file (what it holds is checked by its reader)."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: not a regular file")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text}: not readable (permission denied)")
+    return path
+
+
+def check_range(start: float, end: float, start_flag: str, end_flag: str) -> None:
+    if start > end:
+        raise UsageError(f"{start_flag} ({iso(start)}) is after {end_flag} ({iso(end)})")
 
 
 def add_config_args(parser: argparse.ArgumentParser, *, json_output: bool = False) -> None:
@@ -26,45 +151,62 @@ def add_config_args(parser: argparse.ArgumentParser, *, json_output: bool = Fals
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
     """Settings for a tool command: the config file when there is one (given explicitly or
-    existing), else defaults; --data-dir and ARBOT_DATA_DIR override the data directory."""
+    existing), else defaults; --data-dir and ARBOT_DATA_DIR override the data directory.
+    Then the process acts as the data directory's owner (cli/owner.py)."""
     path = config_path(getattr(args, "config", None))
     explicit = getattr(args, "config", None) or os.environ.get("ARBOT_CONFIG")
     if explicit or path.exists():
-        return load_settings(path, getattr(args, "data_dir", None))
-    settings = Settings()
-    override = getattr(args, "data_dir", None) or (
-        Path(env) if (env := os.environ.get("ARBOT_DATA_DIR")) else None
-    )
-    return settings.with_data_dir(override) if override else settings
+        settings = load_settings(path, getattr(args, "data_dir", None))
+    else:
+        override = getattr(args, "data_dir", None) or (
+            Path(env) if (env := os.environ.get("ARBOT_DATA_DIR")) else None
+        )
+        settings = Settings().with_data_dir(override) if override else Settings()
+    act_as_data_owner(settings.storage.data_dir)
+    return settings
 
 
-def emit(data: Any, as_json: bool, *, columns: Sequence[str] | None = None) -> None:
-    """Print `data` as JSON, or as a table (list of mappings) / key-value lines (mapping)."""
-    if as_json:
-        json.dump(data, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-        return
-    if isinstance(data, Mapping):
-        width = max((len(str(k)) for k in data), default=0)
-        for key, value in data.items():
-            print(f"{str(key).ljust(width)}  {_fmt(value)}")
-        return
-    rows = list(data)
-    if not rows:
-        print("(no rows)")
-        return
-    cols = list(columns or rows[0].keys())
-    cells = [[_fmt(row.get(c)) for c in cols] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for r in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+def require_databases(data_dir: Path, *databases: str) -> None:
+    """The one check (and message) every command reading existing data makes first."""
+    if not data_dir.exists():
+        raise DatabaseError(
+            f"{data_dir}: no such data directory; check --data-dir / storage.data_dir "
+            f"(a new one is made by `arbot db init --data-dir {data_dir}`)"
+        )
+    if not data_dir.is_dir():
+        raise DatabaseError(f"{data_dir}: not a directory; check --data-dir / storage.data_dir")
+    for db in databases:
+        path = db_path(data_dir, db)
+        if not path.exists():
+            raise DatabaseError(
+                f"{path}: database does not exist; check --data-dir / storage.data_dir "
+                f"or run `arbot db init --data-dir {data_dir}`"
+            )
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.8g}"
-    return str(value)
+def iso(ts: float | None) -> str | None:
+    """ISO 8601 UTC to the second (what a person reads; JSON keeps the number)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def iso_ms(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def human_bytes(n: float | None) -> str | None:
+    """1536 -> '1.5 KiB'; binary units as `ls -h` and `du -h` print them."""
+    if n is None:
+        return None
+    if abs(n) < 1024:
+        return f"{int(n)} B"
+    value = n / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if abs(value) < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"

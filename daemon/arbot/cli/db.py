@@ -1,5 +1,5 @@
 """`arbot db ...`: database set-up and operations (init, prune, backup, restore, stats,
-explain, maintain). Each command prints a table on a TTY, or JSON with --json."""
+explain, maintain). Each command prints a table, or JSON with --json."""
 
 from __future__ import annotations
 
@@ -8,12 +8,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from arbot.cli.common import add_config_args, emit, resolve_settings
+from arbot.cli.common import (
+    add_config_args,
+    fraction,
+    human_bytes,
+    input_file,
+    iso,
+    require_databases,
+    resolve_settings,
+)
+from arbot.cli.output import Column, emit, fixed, print_json, print_mapping, print_table
 from arbot.errors import DatabaseError
 from arbot.settings import Settings
 from arbot.storage import maintenance, retention, stats
 from arbot.storage.backup import run_backup
 from arbot.storage.connection import DATABASES, Pragmas
+from arbot.storage.pg import commands as pg
 from arbot.storage.restore import infer_db, restore
 from arbot.storage.schema import init_all
 
@@ -37,7 +47,7 @@ def register(groups: dict[str, Any]) -> None:
 
     p = db.add_parser("restore", help="replace a database with a backup (daemon stopped)")
     add_config_args(p, json_output=True)
-    p.add_argument("file", type=Path, help="backup file (.db or .db.gz)")
+    p.add_argument("file", type=input_file, help="backup file (.db or .db.gz)")
     p.add_argument("--db", choices=DATABASES, help="target database (default: from the name)")
     p.set_defaults(handler=cmd_restore)
 
@@ -62,10 +72,10 @@ def register(groups: dict[str, Any]) -> None:
     )
     p.add_argument(
         "--vacuum-threshold",
-        type=float,
+        type=fraction,
         default=maintenance.VACUUM_FREELIST_FRACTION,
         metavar="FRACTION",
-        help=f"free-page fraction above which to VACUUM "
+        help=f"free-page fraction (0 to below 1) above which to VACUUM "
         f"(default {maintenance.VACUUM_FREELIST_FRACTION})",
     )
     p.set_defaults(handler=cmd_maintain)
@@ -75,37 +85,61 @@ def pragmas_of(settings: Settings) -> Pragmas:
     return Pragmas.of(settings.storage)
 
 
+def _show(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+    else:
+        print_mapping(data)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        _show(pg.init(settings, time.time()), args.json)
+        return 0
     data_dir = settings.storage.data_dir
     versions = init_all(data_dir, pragmas_of(settings))
-    emit(
-        {"data_dir": str(data_dir), **{f"{k}.db": f"schema v{v}" for k, v in versions.items()}},
-        args.json,
-    )
+    if args.json:
+        print_json({"data_dir": str(data_dir), "schema_versions": versions})
+    else:
+        print_mapping(
+            {"data_dir": str(data_dir), **{f"{k}.db": f"schema v{v}" for k, v in versions.items()}}
+        )
     return 0
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        _show(pg.prune(settings, time.time()), args.json)
+        return 0
+    require_databases(settings.storage.data_dir, "arbot", "historical")
     report = retention.prune(
         settings.storage.data_dir, settings.retention, time.time(), pragmas_of(settings)
     )
-    emit(
-        {
-            "bars_written": report.bars_written,
-            "archived_until": report.archived_until,
-            "ticks_deleted": report.ticks_deleted,
-            **{f"{table}_deleted": n for table, n in report.rows_deleted.items()},
-            "seconds": round(report.seconds, 3),
-        },
-        args.json,
-    )
+    data: dict[str, Any] = {
+        "bars_written": report.bars_written,
+        "archived_until": report.archived_until,
+        "ticks_deleted": report.ticks_deleted,
+        **{f"{table}_deleted": n for table, n in report.rows_deleted.items()},
+        "seconds": round(report.seconds, 3),
+    }
+    if args.json:
+        print_json(data)
+    else:
+        print_mapping(
+            data
+            | {"archived_until": iso(report.archived_until), "seconds": f"{report.seconds:.3f}"}
+        )
     return 0
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        raise pg.refuse_file_command("backup")
+    databases = tuple(dict.fromkeys(args.db)) if args.db else DATABASES
+    require_databases(settings.storage.data_dir, *databases)
     report = run_backup(
         settings.storage.data_dir,
         args.dest or settings.backup_dir,
@@ -113,7 +147,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         compress=settings.backup.compress and not args.no_compress,
         keep_daily=settings.backup.keep_daily,
         keep_weekly=settings.backup.keep_weekly,
-        databases=tuple(args.db) if args.db else DATABASES,
+        databases=databases,
     )
     rows: list[dict[str, Any]] = [
         {"database": f.db, "file": str(f.path), "bytes": f.bytes, "seconds": round(f.seconds, 3)}
@@ -121,24 +155,40 @@ def cmd_backup(args: argparse.Namespace) -> int:
     ]
     rows += [{"database": db, "file": None, "error": why} for db, why in report.failed.items()]
     if args.json:
-        emit(
+        print_json(
             {
                 "files": rows,
                 "weekly": [str(p) for p in report.weekly],
                 "removed": [str(p) for p in report.removed],
                 "ok": report.ok,
-            },
-            True,
+            }
         )
     else:
-        emit(rows, False, columns=("database", "file", "bytes", "seconds", "error"))
+        print(f"backups in {args.dest or settings.backup_dir}:")
+        print_table(
+            [
+                r
+                | {"size": human_bytes(r.get("bytes")), "name": r["file"] and Path(r["file"]).name}
+                for r in rows
+            ],
+            (
+                Column("database"),
+                Column("name", "file"),
+                Column("size"),
+                Column("seconds", "seconds", fixed(3)),
+            ),
+        )
     if not report.ok:
-        raise DatabaseError("backup failed verification for: " + ", ".join(report.failed))
+        db, why = next(iter(report.failed.items()))
+        more = f" (and {len(report.failed) - 1} more)" if len(report.failed) > 1 else ""
+        raise DatabaseError(f"backup of {db}.db failed{more}: {why}")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        raise pg.refuse_file_command("restore")
     report = restore(
         settings.storage.data_dir,
         args.file,
@@ -146,75 +196,90 @@ def cmd_restore(args: argparse.Namespace) -> int:
         settings.backup_dir,
         time.time(),
     )
-    emit(
-        {
-            "restored": str(report.target),
-            "from": str(report.source),
-            "schema_version": report.schema_version,
-            "previous_kept_as": ", ".join(str(p) for p in report.previous) or None,
-        },
-        args.json,
-    )
+    data = {
+        "restored": str(report.target),
+        "from": str(report.source),
+        "schema_version": report.schema_version,
+        "previous_kept_as": [str(p) for p in report.previous],
+    }
+    print_json(data) if args.json else print_mapping(data)
     return 0
 
 
-def _mib(n: float) -> str:
-    return f"{n / 1048576:.1f} MiB"
-
-
 def cmd_stats(args: argparse.Namespace) -> int:
-    data = stats.all_stats(resolve_settings(args).storage.data_dir, time.time())
+    settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        print_json(pg.stats(settings))
+        return 0
+    data_dir = settings.storage.data_dir
+    require_databases(data_dir, "arbot")
+    data = stats.all_stats(data_dir, time.time())
     if args.json:
-        emit(data, True)
+        print_json(data)
         return 0
     present = [d for d in data if d["exists"]]
-    emit(
+    print_table(
         [
             {
                 "database": d["database"],
-                "file": _mib(d["file_bytes"]),
-                "wal": _mib(d["wal_bytes"]),
+                "file": human_bytes(d["file_bytes"]),
+                "wal": human_bytes(d["wal_bytes"]),
                 "pages": d["page_count"],
                 "free_pages": d["freelist_count"],
+                "free_%": 100 * d["freelist_fraction"],
                 "schema": d["schema_version"],
                 "indexes": len(d["indexes"]),
             }
             for d in present
         ],
-        False,
+        (
+            Column("database"),
+            Column("file", "file size"),
+            Column("wal", "WAL size"),
+            Column("pages"),
+            Column("free_pages", "free pages"),
+            Column("free_%", "free %", fixed(1)),
+            Column("schema"),
+            Column("indexes"),
+        ),
     )
     print()
-    emit(
+    print_table(
         [
             {"database": d["database"], "table": table, "rows": n}
             for d in present
             for table, n in d["rows"].items()
-        ],
-        False,
+        ]
     )
     for d in present:
         if "ingestion" in d:
             ing = d["ingestion"]
-            growth = ing["projected_growth_bytes_per_day"]
+            per_tick = ing["bytes_per_tick"]
             print()
-            emit(
+            print_mapping(
                 {
                     "ticks last minute": f"{ing['ticks_last_minute']} "
                     f"({ing['ticks_per_second_minute']:.1f}/s)",
                     "ticks last hour": f"{ing['ticks_last_hour']} "
                     f"({ing['ticks_per_second_hour']:.1f}/s)",
-                    "bytes per stored tick": ing["bytes_per_tick"],
-                    "projected growth per day": _mib(growth) if growth is not None else None,
-                },
-                False,
+                    "bytes per stored tick": None if per_tick is None else f"{per_tick:.1f}",
+                    "projected growth per day": human_bytes(ing["projected_growth_bytes_per_day"]),
+                }
             )
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    plan = stats.explain(resolve_settings(args).storage.data_dir, args.db, args.sql)
+    settings = resolve_settings(args)
+    stats.check_statement(args.sql)
+    if settings.storage.backend == "postgresql":
+        print(pg.explain(settings, args.sql))
+        return 0
+    data_dir = settings.storage.data_dir
+    require_databases(data_dir, args.db)
+    plan = stats.explain(data_dir, args.db, args.sql)
     if args.json:
-        emit(plan, True)
+        print_json(plan)
     else:
         print(stats.plan_text(plan))
     return 0
@@ -222,6 +287,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_maintain(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        _show(pg.maintain(settings, vacuum=args.vacuum), args.json)
+        return 0
+    require_databases(settings.storage.data_dir, *DATABASES)
     results = maintenance.maintain(
         settings.storage.data_dir,
         settings.backup_dir,
@@ -233,7 +302,16 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     )
     for r in results:
         r["seconds"] = round(r["seconds"], 3)
-    emit(results, args.json)
+    emit(
+        results,
+        args.json,
+        columns=(
+            Column("database"),
+            Column("step"),
+            Column("seconds", "seconds", fixed(3)),
+            Column("result"),
+        ),
+    )
     failed = [r for r in results if r["step"] == "check" and not r["result"].endswith(": ok")]
     if failed:
         names = ", ".join(f"{r['database']}.db" for r in failed)

@@ -1,114 +1,264 @@
-"""`arbot query ...`: price history, spread statistics, signal statistics, daily
-performance. Read-only connections; a table on a TTY, JSON with --json."""
+"""`arbot query ...`: price history, spread statistics, signals, daily performance.
+Read-only connections; a table (--wide for every column), or JSON with --json."""
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import time
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
-from arbot.cli.common import add_config_args, emit, resolve_settings
-from arbot.errors import EXIT_USAGE, ArbotError
+from arbot.cli.common import (
+    UsageError,
+    add_config_args,
+    check_range,
+    days,
+    finite_float,
+    hours,
+    iso,
+    iso_ms,
+    positive_int,
+    require_databases,
+    resolve_settings,
+    timestamp,
+)
+from arbot.cli.output import Column, exact, fixed, note, print_json, print_mapping, print_table
 from arbot.storage import queries
+from arbot.storage.pg import queries as pg_queries
+from arbot.storage.pg.connect import connect as pg_connect
+from arbot.storage.pg.schema import check_schema
 from arbot.storage.schema import open_database
 
-
-class BadTime(ArbotError):
-    exit_code = EXIT_USAGE
-
-
-def parse_time(text: str, flag: str, error: type[ArbotError] = BadTime) -> float:
-    """UNIX seconds, or an ISO-8601 date/time (UTC unless it names an offset); a bad value
-    raises `error` naming `flag`."""
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise error(
-            f"{flag} {text!r}: not a time (UNIX seconds or ISO 8601, e.g. 2024-08-08T12:00)"
-        ) from None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+T = TypeVar("T")
+PERCENT = fixed(4)
 
 
 def register(groups: dict[str, Any]) -> None:
     q = groups["query"]
-    p = q.add_parser("prices", help="price history of one symbol on one exchange")
+    p = q.add_parser("prices", help="price history of one symbol on one exchange, newest first")
     add_config_args(p, json_output=True)
     p.add_argument("symbol", help="unified symbol, e.g. BTC/USDT")
     p.add_argument("exchange", help="exchange name as configured")
-    p.add_argument("--from", dest="start", help="start (UNIX s or ISO); default 1 hour ago")
-    p.add_argument("--to", dest="end", help="end (UNIX s or ISO); default now")
-    p.add_argument("--limit", type=int, default=1000, help="at most this many rows (1000)")
+    p.add_argument("--from", dest="start", type=timestamp, help="start (UNIX s or ISO, UTC); "
+                   "default 1 hour before --to")  # fmt: skip
+    p.add_argument("--to", dest="end", type=timestamp, help="end (UNIX s or ISO); default now")
+    p.add_argument("--limit", type=positive_int, default=1000, help="at most this many rows (1000)")
+    p.add_argument("--oldest-first", action="store_true", help="oldest rows first")
     p.set_defaults(handler=cmd_prices)
 
-    p = q.add_parser("spreads", help="spread statistics per symbol and exchange")
+    p = q.add_parser("spreads", help="bid-ask spread statistics per symbol and exchange")
     add_config_args(p, json_output=True)
     p.add_argument("--symbol", help="only this symbol")
-    p.add_argument("--hours", type=float, default=24.0, help="look-back window (24)")
-    p.add_argument("--min-samples", type=int, default=100, help="minimum quotes per pair (100)")
+    p.add_argument("--hours", type=hours, default=24.0, help="look-back window (24)")
+    p.add_argument("--min-samples", type=positive_int, default=100,
+                   help="minimum quotes per pair (100)")  # fmt: skip
+    p.add_argument("--wide", action="store_true", help="every column, however wide")
     p.set_defaults(handler=cmd_spreads)
 
-    p = q.add_parser("signals", help="arbitrage signal statistics")
+    p = q.add_parser("signals", help="arbitrage signals, newest first, and their totals")
     add_config_args(p, json_output=True)
-    p.add_argument("--hours", type=float, default=24.0, help="look-back window (24)")
+    p.add_argument("--hours", type=hours, default=24.0, help="look-back window (24)")
+    p.add_argument("--since", type=timestamp, help="instead of --hours: from this time")
+    p.add_argument("--symbol", help="only this symbol")
+    p.add_argument("--exchange", help="only signals buying or selling on this exchange")
+    p.add_argument("--min-profit", type=finite_float, metavar="PERCENT",
+                   help="only signals with net profit_percent at least this")  # fmt: skip
+    p.add_argument("--limit", type=positive_int, default=50, help="signals to list (50)")
+    p.add_argument("--wide", action="store_true", help="every column, however wide")
     p.set_defaults(handler=cmd_signals)
 
     p = q.add_parser("performance", help="daily trade performance with cumulative profit")
     add_config_args(p, json_output=True)
-    p.add_argument("--days", type=int, default=30, help="look-back window in days (30)")
+    p.add_argument("--days", type=days, default=30, help="look-back window in days (30)")
     p.set_defaults(handler=cmd_performance)
 
 
-def _run(args: argparse.Namespace, work: Any) -> Any:
-    conn = open_database(resolve_settings(args).storage.data_dir, "arbot", readonly=True)
+def _run(args: argparse.Namespace, work: Callable[[Any], T]) -> T:
+    settings = resolve_settings(args)
+    if settings.storage.backend == "postgresql":
+        with pg_connect(settings.postgresql) as pg_conn:
+            check_schema(pg_conn)
+            return work(pg_conn)
+    data_dir = settings.storage.data_dir
+    require_databases(data_dir, "arbot")
+    conn = open_database(data_dir, "arbot", readonly=True)
     try:
         return work(conn)
     finally:
         conn.close()
 
 
+def _q(conn: Any) -> Any:
+    """The query module of `conn`'s backend (both have the same functions)."""
+    return queries if isinstance(conn, sqlite3.Connection) else pg_queries
+
+
+def check_known(
+    conn: sqlite3.Connection, table: Literal["symbols", "exchanges"], name: str | None
+) -> None:
+    """An unknown name is a usage error that lists the names arbot.db knows."""
+    if name is None:
+        return
+    known = _q(conn).known_names(conn, table)
+    if name not in known:
+        what = table[:-1]
+        listed = ", ".join(known[:30]) + (" ..." if len(known) > 30 else "")
+        raise UsageError(
+            f"unknown {what} {name!r}: arbot.db has "
+            + (f"data for {listed}" if known else f"no {table} yet")
+        )
+
+
+def truncated(rows: list[dict[str, Any]], limit: int, what: str) -> bool:
+    """Drop the probe row fetched past `limit`; say so when there was one."""
+    if len(rows) <= limit:
+        return False
+    del rows[limit:]
+    note(f"(showing {limit} {what}; more match: raise --limit or narrow the time range)")
+    return True
+
+
 def cmd_prices(args: argparse.Namespace) -> int:
-    now = time.time()
-    end = parse_time(args.end, "--to") if args.end else now
-    start = parse_time(args.start, "--from") if args.start else end - 3600
-    rows = _run(
-        args,
-        lambda c: queries.price_history(
-            c, args.symbol, args.exchange, start=start, end=end, limit=args.limit
-        ),
-    )
-    if not args.json:
-        for r in rows:
-            r["time"] = datetime.fromtimestamp(r["timestamp"], UTC).isoformat(
-                timespec="milliseconds"
-            )
-        emit(rows, False, columns=("time", "bid", "ask", "bid_size", "ask_size"))
-    else:
-        emit(rows, True)
+    end = args.end if args.end is not None else time.time()
+    start = args.start if args.start is not None else end - 3600
+    check_range(start, end, "--from", "--to")
+
+    def work(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        check_known(conn, "symbols", args.symbol)
+        check_known(conn, "exchanges", args.exchange)
+        rows: list[dict[str, Any]] = _q(conn).price_history(
+            conn, args.symbol, args.exchange, start=start, end=end,
+            limit=args.limit + 1, newest_first=not args.oldest_first,
+        )  # fmt: skip
+        return rows
+
+    rows = _run(args, work)
+    more = truncated(rows, args.limit, "rows")
+    if args.json:
+        print_json({"symbol": args.symbol, "exchange": args.exchange, "rows": rows,
+                    "truncated": more})  # fmt: skip
+        return 0
+    for r in rows:
+        r["time"] = iso_ms(r["timestamp"])
+    print_table(
+        rows,
+        (Column("time", "time (UTC)"), Column("bid", fmt=exact), Column("ask", fmt=exact),
+         Column("bid_size", fmt=exact), Column("ask_size", fmt=exact)),
+    )  # fmt: skip
     return 0
+
+
+SPREAD_COLUMNS = (
+    Column("symbol"),
+    Column("exchange"),
+    Column("samples"),
+    Column("avg_spread_percent", "avg %", PERCENT),
+    Column("median_spread_percent", "median %", PERCENT),
+    Column("min_spread_percent", "min %", PERCENT),
+    Column("max_spread_percent", "max %", PERCENT),
+    Column("stdev_spread_percent", "stdev %", PERCENT),
+    Column("avg_spread", "avg (quote)"),
+    Column("median_spread", "median (quote)"),
+    Column("min_spread", "min (quote)"),
+    Column("max_spread", "max (quote)"),
+    Column("stdev_spread", "stdev (quote)"),
+)
 
 
 def cmd_spreads(args: argparse.Namespace) -> int:
     since = time.time() - args.hours * 3600
-    rows = _run(args, lambda c: queries.spread_analysis(c, since, args.symbol, args.min_samples))
-    columns = (
-        "symbol", "exchange", "samples", "avg_spread", "min_spread", "max_spread",
-        "median_spread", "stdev_spread", "avg_spread_percent", "median_spread_percent",
-        "stdev_spread_percent",
-    )  # fmt: skip
-    emit(rows, args.json, columns=None if args.json else columns)
+
+    def work(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        check_known(conn, "symbols", args.symbol)
+        rows: list[dict[str, Any]] = _q(conn).spread_analysis(
+            conn, since, args.symbol, args.min_samples
+        )
+        return rows
+
+    rows = _run(args, work)
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(rows, SPREAD_COLUMNS, wide=args.wide)
     return 0
+
+
+SIGNAL_COLUMNS = (
+    Column("time", "time (UTC)"),
+    Column("symbol"),
+    Column("buy_exchange", "buy on"),
+    Column("sell_exchange", "sell on"),
+    Column("profit_percent", "net %", PERCENT),
+    Column("profit", "profit (quote)"),
+    Column("confidence", "conf", fixed(2)),
+    Column("buy_price", "buy price", exact),
+    Column("sell_price", "sell price", exact),
+    Column("buy_size", "buy size", exact),
+    Column("sell_size", "sell size", exact),
+    Column("trend_direction", "trend"),
+    Column("executed"),
+)
 
 
 def cmd_signals(args: argparse.Namespace) -> int:
-    emit(_run(args, lambda c: queries.signal_stats(c, args.hours, time.time())), args.json)
+    now = time.time()
+    since = args.since if args.since is not None else now - args.hours * 3600
+    check_range(since, now, "--since", "now")
+
+    def work(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        check_known(conn, "symbols", args.symbol)
+        check_known(conn, "exchanges", args.exchange)
+        totals = _q(conn).signal_stats(conn, (now - since) / 3600, now)
+        rows = _q(conn).list_signals(
+            conn, since, symbol=args.symbol, exchange=args.exchange,
+            min_profit_percent=args.min_profit, limit=args.limit + 1,
+        )  # fmt: skip
+        return totals, rows
+
+    totals, rows = _run(args, work)
+    more = truncated(rows, args.limit, "signals")
+    if args.json:
+        print_json({"since": since, "totals": totals, "signals": rows, "truncated": more})
+        return 0
+    print_mapping(
+        {
+            "since (UTC)": iso(since),
+            "signals (all)": totals["total_signals"],
+            "executed": totals["executed_signals"],
+            "executed %": f"{100 * totals['execution_rate']:.1f}",
+            "avg net %": _maybe(totals["avg_profit_percent"]),
+            "max net %": _maybe(totals["max_profit_percent"]),
+            "avg confidence": _maybe(totals["avg_confidence"], 2),
+        }
+    )
+    print()
+    for r in rows:
+        r["time"] = iso(r["timestamp"])
+        r["executed"] = "yes" if r["executed"] else "no"
+    print_table(rows, SIGNAL_COLUMNS, wide=args.wide)
     return 0
 
 
+def _maybe(value: float | None, decimals: int = 4) -> str | None:
+    return None if value is None else f"{value:.{decimals}f}"
+
+
 def cmd_performance(args: argparse.Namespace) -> int:
-    emit(_run(args, lambda c: queries.daily_performance(c, args.days, time.time())), args.json)
+    rows = _run(args, lambda c: _q(c).daily_performance(c, args.days, time.time()))
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table(
+        rows,
+        (
+            Column("trade_date", "date (UTC)"),
+            Column("trade_count", "trades"),
+            Column("winning_trades", "winning"),
+            Column("daily_profit", "profit (quote)"),
+            Column("avg_profit", "avg profit (quote)"),
+            Column("total_fees", "fees (quote)"),
+            Column("cumulative_profit", "cumulative (quote)"),
+        ),
+    )
     return 0

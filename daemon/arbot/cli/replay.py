@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import UTC, datetime
-from pathlib import Path
+import sys
 from typing import Any
 
-from arbot.cli.common import add_config_args, emit, resolve_settings
-from arbot.replay import ReplaySummary, exchanges_in, replay, replay_params
+from tqdm import tqdm
+
+from arbot.cli.common import add_config_args, input_file, iso_ms, positive_int, resolve_settings
+from arbot.cli.output import emit
+from arbot.models import ExchangeParams
+from arbot.recorded import open_quote_file
+from arbot.replay import ReplaySummary, replay
 from arbot.storage.connection import db_path
+from arbot.venues import params_for_data
 
 
 def register(groups: dict[str, Any]) -> None:
@@ -19,56 +24,64 @@ def register(groups: dict[str, Any]) -> None:
         help="replay a CSV of quotes (ts,exchange,symbol,bid,bid_size,ask,ask_size) through "
         "the detector on the file's clock and store ticks, signals and episodes",
     )
-    p.add_argument("file", type=Path, help="CSV of quotes in time order")
+    p.add_argument("file", type=input_file, help="CSV of quotes (plain or gzip)")
     add_config_args(p, json_output=True)
     p.add_argument("--no-store", action="store_true", help="run the detector only; write nothing")
-    p.add_argument("--top", type=int, default=5, help="opportunities to list (default 5)")
+    p.add_argument("--top", type=positive_int, default=5, help="opportunities to list (default 5)")
     p.set_defaults(handler=cmd_replay)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
-    seen = exchanges_in(args.file)
-    params = replay_params(settings, seen)
-    summary = asyncio.run(replay(args.file, settings, params, store=not args.no_store))
-    ignored = [name for name in seen if name not in params]
+    source = open_quote_file(args.file)
+    params, defaulted = params_for_data(settings.exchanges, source.exchanges)
+    with tqdm(total=source.rows, unit="tick", disable=not sys.stderr.isatty()) as bar:
+        summary = asyncio.run(
+            replay(source, settings, params, store=not args.no_store, progress=bar.update)
+        )
     database = None if args.no_store else str(db_path(settings.storage.data_dir, "arbot"))
-    report = _report(summary, args.top, str(args.file), database, ignored)
+    report = _report(summary, args.top, str(args.file), database)
+    report["fees"] = fees_report(params, defaulted)
     if args.json:
         emit(report, True)
         return 0
-    emit({k: v for k, v in report.items() if k != "top"}, False)
+    emit({k: v for k, v in report.items() if k not in ("top", "fees")}, False)
+    print("\nfees used (taker, %):")
+    emit(report["fees"], False)
     print(f"\ntop {args.top} opportunities (by peak net profit %):")
     emit(report["top"], False)
     return 0
 
 
-def _utc(ts: float | None) -> str | None:
-    return (
-        None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
-    )
+def fees_report(params: dict[str, ExchangeParams], defaulted: list[str]) -> list[dict[str, Any]]:
+    """Per exchange: the taker fee used and where it came from (config or defaults)."""
+    return [
+        {
+            "exchange": name,
+            "taker_fee_percent": round(p.taker_fee * 100, 6),
+            "from": "defaults (not in config)" if name in defaulted else "config",
+        }
+        for name, p in params.items()
+    ]
 
 
-def _report(
-    s: ReplaySummary, top: int, file: str, database: str | None, ignored: list[str]
-) -> dict[str, Any]:
+def _report(s: ReplaySummary, top: int, file: str, database: str | None) -> dict[str, Any]:
     return {
         "file": file,
         "ticks": s.ticks,
         "stored_ticks": s.stored if database else None,
         "signals": s.signals,
         "episodes": len(s.episodes),
-        "close_reasons": ", ".join(f"{k} {v}" for k, v in sorted(s.close_reasons.items())) or None,
-        "first": _utc(s.first_ts),
-        "last": _utc(s.last_ts),
+        "close_reasons": dict(sorted(s.close_reasons.items())),
+        "first": iso_ms(s.first_ts),
+        "last": iso_ms(s.last_ts),
         "database": database,
-        "ignored_exchanges": ", ".join(ignored) or None,
         "top": [
             {
                 "symbol": e.symbol,
                 "buy": e.buy_exchange,
                 "sell": e.sell_exchange,
-                "opened": _utc(e.opened_at),
+                "opened": iso_ms(e.opened_at),
                 "seconds": round(e.closed_at - e.opened_at, 3),
                 "peak_percent": round(e.peak_profit_percent, 6),
                 "signals": e.signals,

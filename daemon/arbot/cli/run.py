@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from arbot import logs
-from arbot.cli.common import add_config_args
-from arbot.settings import config_path, load_settings
+from arbot.cli.common import add_config_args, listen_address, positive_float
+from arbot.cli.owner import act_as_data_owner
+from arbot.settings import config_path
 
 
 def register(groups: dict[str, Any]) -> None:
@@ -24,9 +25,12 @@ def register(groups: dict[str, Any]) -> None:
     demo.add_argument(
         "--data-dir", type=Path, default=Path("demo-data"), help="default: ./demo-data"
     )
-    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo.add_argument("--duration", type=positive_float, help="stop after this many seconds")
     demo.add_argument(
-        "--metrics-listen", default="127.0.0.1:9108", help="HTTP address of /metrics, /healthz"
+        "--metrics-listen",
+        type=listen_address,
+        default="127.0.0.1:9108",
+        help="HOST:PORT of /metrics and /healthz (default 127.0.0.1:9108)",
     )
     demo.add_argument(
         "--log-level", default="warning", choices=("debug", "info", "warning", "error")
@@ -37,11 +41,18 @@ def register(groups: dict[str, Any]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     # Imported here: the daemon's modules (aiohttp, feeds) would slow every other command.
     from arbot.app import run_daemon, run_until_signalled
+    from arbot.overrides import load_runtime_settings
+    from arbot.reload import Reloader
 
-    settings = load_settings(config_path(args.config), args.data_dir)
+    path = config_path(args.config)
+    settings = load_runtime_settings(path, args.data_dir)
+    act_as_data_owner(settings.storage.data_dir)
     logs.configure(settings.logging.format, settings.logging.level)
+    reloader = Reloader(lambda: load_runtime_settings(path, args.data_dir), settings)
     return run_until_signalled(
-        lambda stop: run_daemon(settings, stop), settings.service.grace_timeout
+        lambda stop: run_daemon(settings, stop, reloader=reloader),
+        settings.service.grace_timeout,
+        reload=reloader.reload,
     )
 
 

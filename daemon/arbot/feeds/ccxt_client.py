@@ -50,7 +50,7 @@ def _instance(cfg: ExchangeSettings) -> Any:
     check_exchanges([cfg])
     # Exchanges without websocket support exist only in async_support: they poll REST.
     cls = getattr(ccxt.pro, cfg.id, None) or getattr(ccxt.async_support, cfg.id)
-    ex = cls(dict(cfg.ccxt_options))
+    ex = cls({**cfg.ccxt_config, "options": dict(cfg.ccxt_options)})
     if cfg.sandbox:
         try:
             if not ex.urls.get("test"):  # some ids carry test=None, which ccxt trips over

@@ -89,7 +89,7 @@ class LocalExchange:
             "name": name or self.kind,
             "symbols": self.source.symbols,
             "url_override": self.url,
-            "ccxt_options": {"enableRateLimit": False},
+            "ccxt_config": {"enableRateLimit": False},
         }
         if self.dialect.ws_paths == ():
             values["mode"] = "rest"

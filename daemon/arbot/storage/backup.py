@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from arbot.errors import DatabaseError
 from arbot.storage.connection import APPLICATION_ID, DATABASES, db_path, sqlite_uri
 
 WEEKLY_DIR = "weekly"
@@ -29,7 +30,11 @@ STEP_PAGES = 1024
 _NAME = re.compile(r"^(?P<db>[a-z]+)_(?P<stamp>\d{8}_\d{6})\.db(?:\.gz)?$")
 
 
-class BackupVerificationError(Exception):
+class BackupError(DatabaseError):
+    """A backup could not be made; the message names the side (source or destination)."""
+
+
+class BackupVerificationError(BackupError):
     """A fresh backup did not pass verification; its file has been deleted."""
 
 
@@ -76,11 +81,13 @@ def verify_database(path: Path) -> None:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise BackupVerificationError(f"{path}: cannot be read: {exc}") from None
+        raise BackupVerificationError(f"copy {path}: cannot be read: {exc}") from None
     if result != "ok":
-        raise BackupVerificationError(f"{path}: integrity_check failed: {result}")
+        raise BackupVerificationError(f"copy {path}: integrity_check failed: {result}")
     if app_id != APPLICATION_ID:
-        raise BackupVerificationError(f"{path}: not an arbot database (application_id {app_id})")
+        raise BackupVerificationError(
+            f"copy {path}: not an arbot database (application_id {app_id}), nor is its source"
+        )
 
 
 def _go_on() -> None:
@@ -142,12 +149,23 @@ def backup_database(
 ) -> BackupFile:
     """Back up one database into `dest_dir`; the file appears only once verified."""
     started = time.monotonic()
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    source = db_path(data_dir, db)
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(f"destination {dest_dir}: cannot create: {exc.strerror}") from None
+    if not os.access(dest_dir, os.W_OK):
+        raise BackupError(f"destination {dest_dir}: not writable by this user")
+    if not os.access(source, os.R_OK):
+        raise BackupError(f"source {source}: not readable by this user")
     final = dest_dir / f"{db}_{stamp_of(now)}.db{'.gz' if compress else ''}"
     raw = dest_dir / f".{final.name}.raw.partial"
     packed = dest_dir / f".{final.name}.partial"
     try:
-        copy_database(db_path(data_dir, db), raw, check=check)
+        try:
+            copy_database(source, raw, check=check)
+        except sqlite3.Error as exc:
+            raise BackupError(f"copying source {source} to destination {raw}: {exc}") from None
         verify_database(raw)
         if compress:
             _gzip(raw, packed, check)
@@ -226,14 +244,16 @@ def run_backup(
     _remove_partials(dest_dir)
     for db in databases:
         if not db_path(data_dir, db).exists():
-            report.failed[db] = f"{db_path(data_dir, db)}: does not exist"
+            report.failed[db] = f"source {db_path(data_dir, db)}: does not exist"
             continue
         try:
             report.files.append(
                 backup_database(data_dir, db, dest_dir, now, compress=compress, check=check)
             )
-        except (BackupVerificationError, sqlite3.Error, OSError) as exc:
+        except BackupError as exc:
             report.failed[db] = str(exc)
+        except (sqlite3.Error, OSError) as exc:
+            report.failed[db] = f"{db}.db to destination {dest_dir}: {exc}"
     if report.ok:
         if keep_weekly > 0:
             report.weekly = _keep_weekly(report.files, dest_dir / WEEKLY_DIR, now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Any, Literal
 
 from arbot.storage.signals import signal_statistics
 
@@ -13,9 +13,28 @@ _PRICE_HISTORY = """
 SELECT timestamp, bid, ask, bid_size, ask_size
 FROM tickers
 WHERE symbol = :symbol AND exchange = :exchange AND timestamp BETWEEN :start AND :end
-ORDER BY timestamp ASC
+ORDER BY timestamp {order}
 LIMIT :limit
 """
+
+# Newest first: what someone looking at recent signals wants. The optional filters are
+# constant SQL (`:x IS NULL OR ...`), so one statement serves every combination.
+_SIGNALS = """
+SELECT timestamp, symbol, buy_exchange, sell_exchange, buy_price, sell_price, buy_size,
+       sell_size, profit, profit_percent, confidence, trend_direction, executed
+FROM arbitrage_signals
+WHERE timestamp > :since
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:exchange IS NULL OR buy_exchange = :exchange OR sell_exchange = :exchange)
+  AND (:min_profit IS NULL OR profit_percent >= :min_profit)
+ORDER BY timestamp DESC
+LIMIT :limit
+"""
+
+_NAMES = {
+    "symbols": "SELECT name FROM symbols ORDER BY name",
+    "exchanges": "SELECT name FROM exchanges ORDER BY name",
+}
 
 # Valid quotes only: bid > 0 and ask >= bid (a locked book, spread 0, is valid; a crossed one
 # is not). stdev (sample) and median are the aggregates storage/functions.py registers on
@@ -73,10 +92,41 @@ def price_history(
     start: float,
     end: float,
     limit: int = 100_000,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """Quotes of one (symbol, exchange) with start <= timestamp <= end, oldest first."""
+    """Quotes of one (symbol, exchange) with start <= timestamp <= end, oldest first unless
+    `newest_first`."""
     params = {"symbol": symbol, "exchange": exchange, "start": start, "end": end, "limit": limit}
-    return _dicts(conn.execute(_PRICE_HISTORY, params))
+    sql = _PRICE_HISTORY.format(order="DESC" if newest_first else "ASC")
+    return _dicts(conn.execute(sql, params))
+
+
+def known_names(conn: sqlite3.Connection, table: Literal["symbols", "exchanges"]) -> list[str]:
+    """Every symbol or exchange name arbot.db has stored data for."""
+    return [row[0] for row in conn.execute(_NAMES[table])]
+
+
+def list_signals(
+    conn: sqlite3.Connection,
+    since: float,
+    *,
+    symbol: str | None = None,
+    exchange: str | None = None,
+    min_profit_percent: float | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Signals newer than `since`, newest first; `exchange` matches either leg."""
+    params = {
+        "since": since,
+        "symbol": symbol,
+        "exchange": exchange,
+        "min_profit": min_profit_percent,
+        "limit": limit,
+    }
+    rows = _dicts(conn.execute(_SIGNALS, params))
+    for row in rows:
+        row["executed"] = bool(row["executed"])
+    return rows
 
 
 def spread_analysis(

@@ -7,12 +7,13 @@ import gzip
 import os
 import shutil
 import sqlite3
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from arbot.errors import DatabaseError
 from arbot.storage.backup import (
-    BackupVerificationError,
+    BackupError,
     backup_database,
     fsync_path,
     parse_name,
@@ -20,7 +21,7 @@ from arbot.storage.backup import (
 )
 from arbot.storage.connection import APPLICATION_ID, DATABASES, check_file, db_path
 from arbot.storage.lockfile import acquire_daemon_lock
-from arbot.storage.schema import migrations
+from arbot.storage.schema import make_data_dir, migrations
 
 PRE_RESTORE_DIR = "pre-restore"
 # A table only that database has: stops e.g. a historical backup landing on arbot.db.
@@ -51,13 +52,24 @@ def _unpack(source: Path, dest: Path) -> None:
     try:
         with source.open("rb") as probe:
             gzipped = probe.read(2) == b"\x1f\x8b"
-        opener = gzip.open if gzipped else open
-        with opener(source, "rb") as f_in, dest.open("wb") as f_out:
-            shutil.copyfileobj(f_in, f_out, 1 << 20)
-            f_out.flush()
-            os.fsync(f_out.fileno())
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DatabaseError(f"{source}: cannot read backup: {exc}") from None
+    except OSError as exc:
+        raise DatabaseError(f"source {source}: cannot read the backup: {exc.strerror}") from None
+    try:
+        f_out = dest.open("wb")
+    except OSError as exc:
+        raise DatabaseError(f"destination {dest.parent}: cannot write: {exc.strerror}") from None
+    opener = gzip.open if gzipped else open
+    with f_out:
+        try:
+            with opener(source, "rb") as f_in:
+                shutil.copyfileobj(f_in, f_out, 1 << 20)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise DatabaseError(f"source {source}: damaged gzip file: {exc}") from None
+        except OSError as exc:
+            side, name = ("destination", dest) if exc.filename is None else ("source", source)
+            raise DatabaseError(f"{side} {name}: {exc}") from None
+        f_out.flush()
+        os.fsync(f_out.fileno())
 
 
 def verify_restorable(path: Path, db: str, shown: Path) -> int:
@@ -82,18 +94,20 @@ def verify_restorable(path: Path, db: str, shown: Path) -> int:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise DatabaseError(f"{shown}: backup is unreadable: {exc}") from None
+        raise DatabaseError(f"source {shown}: backup is unreadable: {exc}") from None
     if result != "ok":
-        raise DatabaseError(f"{shown}: backup fails integrity_check: {result}")
+        raise DatabaseError(f"source {shown}: backup fails integrity_check: {result}")
     if app_id != APPLICATION_ID:
-        raise DatabaseError(f"{shown}: not an arbot database (application_id {app_id})")
+        raise DatabaseError(f"source {shown}: not an arbot database (application_id {app_id})")
     if not 0 < version <= supported:
         raise DatabaseError(
             f"{shown}: schema version {version} is not restorable by this arbot "
             f"(supports 1..{supported} for {db}.db)"
         )
     if not marker:
-        raise DatabaseError(f"{shown}: is not a backup of {db}.db (no table {MARKER_TABLES[db]})")
+        raise DatabaseError(
+            f"source {shown}: is not a backup of {db}.db (no table {MARKER_TABLES[db]})"
+        )
     return int(version)
 
 
@@ -105,7 +119,7 @@ def _keep_previous(data_dir: Path, db: str, keep_dir: Path, now: float) -> list[
         return []
     try:
         return [backup_database(data_dir, db, keep_dir, now).path]
-    except (BackupVerificationError, sqlite3.Error):
+    except (BackupError, sqlite3.Error):
         keep_dir.mkdir(parents=True, exist_ok=True)
         kept = []
         for suffix in ("", "-wal"):
@@ -139,8 +153,11 @@ def restore(data_dir: Path, source: Path, db: str, backup_dir: Path, now: float)
     if db not in DATABASES:
         raise DatabaseError(f"--db {db}: unknown database (one of {', '.join(DATABASES)})")
     if not source.is_file():
-        raise DatabaseError(f"{source}: no such backup file")
-    data_dir.mkdir(parents=True, exist_ok=True)
+        raise DatabaseError(f"source {source}: no such backup file")
+    try:
+        make_data_dir(data_dir)
+    except DatabaseError as exc:
+        raise DatabaseError(f"destination {exc}") from None
     with acquire_daemon_lock(data_dir):
         target = db_path(data_dir, db)
         # Same directory as the target, so the final os.replace is an atomic rename.
@@ -153,7 +170,9 @@ def restore(data_dir: Path, source: Path, db: str, backup_dir: Path, now: float)
             os.replace(tmp, target)
             fsync_path(data_dir)
         except OSError as exc:
-            raise DatabaseError(f"{target}: restore from {source} failed: {exc}") from None
+            raise DatabaseError(
+                f"destination {target}: restore from {source} failed: {exc}"
+            ) from None
         finally:
             for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
                 leftover.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
-from arbot.storage.connection import DATABASES, connect, db_path
+from arbot.storage.connection import DATABASES, check_file, connect, db_path
 from arbot.storage.ticks import count_ticks
 
 DAY = 86_400
@@ -65,6 +65,7 @@ def database_stats(data_dir: Path, db: str, now: float) -> dict[str, Any]:
     path = db_path(data_dir, db)
     if not path.exists():
         return {"database": db, "path": str(path), "exists": False}
+    check_file(path)
     size, wal = file_sizes(data_dir, db)
     conn = connect(path, readonly=True)
     try:
@@ -145,7 +146,7 @@ def _plan(conn: sqlite3.Connection, sql: str) -> list[Any]:
     return conn.execute(sql, [None] * int(count[1])).fetchall()
 
 
-def _check_statement(sql: str) -> str:
+def check_statement(sql: str) -> str:
     text = sql.strip().rstrip(";").strip()
     if not text or not sqlite3.complete_statement(text + ";"):
         raise StatementRefused("explain: not a complete SQL statement")
@@ -161,10 +162,11 @@ def explain(data_dir: Path, db: str, sql: str) -> list[dict[str, Any]]:
     Three independent guards: the file is opened read-only (mode=ro), query_only is on,
     and an authorizer denies every action except reading and calling functions, so even a
     `WITH ... DELETE` or a PRAGMA inside the text cannot run."""
-    text = _check_statement(sql)
+    text = check_statement(sql)
     path = db_path(data_dir, db)
     if not path.exists():
         raise DatabaseError(f"{path}: database does not exist; run `arbot db init` first")
+    check_file(path)
     conn = connect(path, readonly=True)
     try:
         conn.execute("PRAGMA query_only = ON")

@@ -1,0 +1,92 @@
+"""Tools act as the owner of the data directory, so they never leave files the service
+cannot open (the lock file, a restored database, backups/).
+
+Run by root on a data dir owned by another user (the service's `arbot`), a tool switches to
+that user and group before touching anything; run by any other user who does not own the
+directory, it refuses with the command that works. The config file has been read by then.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shlex
+import sys
+from pathlib import Path
+
+from arbot.errors import DatabaseError
+
+
+def existing_ancestor(path: Path) -> Path:
+    """`path`, or its nearest existing parent (whose owner a new data dir would get)."""
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def user_name(uid: int) -> str | None:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return None
+
+
+def act_as_data_owner(data_dir: Path) -> None:
+    """Become the owner of `data_dir` when root; refuse when another non-owner."""
+    euid = os.geteuid()
+    # Root creating a new data dir takes the owner of the tree it goes into; anyone else
+    # is only refused over an existing directory (a missing one is the command's to report).
+    where = existing_ancestor(data_dir) if euid == 0 else data_dir
+    try:
+        st = where.stat()
+    except OSError:
+        return  # missing or unreadable: the command itself reports the path
+    if st.st_uid == euid:
+        return
+    name = user_name(st.st_uid)
+    if euid != 0:
+        who = name or f"uid {st.st_uid}"
+        command = shlex.join(["arbot", *sys.argv[1:]])
+        if st.st_uid == 0:
+            sudo = "sudo"
+        elif name:
+            sudo = f"sudo -u {name}"
+        else:
+            sudo = f"sudo setpriv --reuid={st.st_uid} --regid={st.st_gid} --clear-groups"
+        raise DatabaseError(
+            f"{data_dir}: belongs to {who}, and tools must run as the data's owner "
+            f"(else the service cannot open what they create); run: {sudo} {command}"
+        )
+    _become(st.st_uid, st.st_gid, name)
+
+
+def _become(uid: int, gid: int, name: str | None) -> None:
+    if name is not None:
+        gid = pwd.getpwuid(uid).pw_gid
+        groups = os.getgrouplist(name, gid)
+    else:
+        groups = [gid]
+    # Group first: once the uid is dropped, changing groups is no longer allowed.
+    os.setgroups(groups)
+    os.setgid(gid)
+    os.setuid(uid)
+    stdlib = Path(os.__file__).parent
+    if not os.access(stdlib, os.R_OK | os.X_OK):
+        # Python imports some modules on first use: they would fail half-way through.
+        raise DatabaseError(
+            f"{stdlib}: this Python is not readable by {name or uid}, the data's owner "
+            "(the service cannot run it either); install arbot with a system Python, "
+            "e.g. /usr/bin/python3 -m venv /opt/arbot (README: Running under systemd)"
+        )
+    os.environ["HOME"] = pwd.getpwuid(uid).pw_dir if name else "/"
+    group = _group_name(gid)
+    print(f"arbot: acting as {name or uid}:{group} (owner of the data directory)", file=sys.stderr)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)

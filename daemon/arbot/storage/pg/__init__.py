@@ -1,0 +1,1 @@
+"""PostgreSQL backend (storage.backend = "postgresql"): the only modules importing psycopg."""

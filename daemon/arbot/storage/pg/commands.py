@@ -1,0 +1,115 @@
+"""`arbot db ...` on PostgreSQL (storage.backend = "postgresql"): each function returns what
+the command prints. File-level commands that have no meaning on a server refuse in one
+line naming the PostgreSQL tool that does the job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arbot.errors import DatabaseError
+from arbot.settings import Settings
+from arbot.storage.pg.connect import connect
+from arbot.storage.pg.partitions import ensure_ahead, partition_days
+from arbot.storage.pg.retention import prune as prune_ticks
+from arbot.storage.pg.schema import check_schema, migrate
+from arbot.storage.pg.shard import shard_of
+
+_TABLES = (
+    "ticks",
+    "arbitrage_signals",
+    "signal_episodes",
+    "trades",
+    "balances",
+    "feed_gaps",
+    "ohlcv",
+    "backtest_runs",
+)
+
+
+def init(settings: Settings, now: float) -> dict[str, Any]:
+    with connect(settings.postgresql) as conn:
+        version = migrate(conn)
+        ensure_ahead(conn, now, settings.postgresql.partitions_ahead_days)
+        info = conn.execute("SELECT current_database(), current_schema()").fetchone() or ("", "")
+        return {
+            "backend": "postgresql",
+            "database": info[0],
+            "schema": f"{info[1]} v{version}",
+            "tick partitions": len(partition_days(conn)),
+        }
+
+
+def prune(settings: Settings, now: float) -> dict[str, Any]:
+    with connect(settings.postgresql, statement_timeout=False) as conn:
+        check_schema(conn)
+        report = prune_ticks(conn, settings.retention, now)
+    return {
+        "bars_written": report.bars_written,
+        "archived_until": report.archived_until,
+        "partitions_dropped": len(report.partitions_dropped),
+        **{f"{table}_deleted": n for table, n in report.rows_deleted.items()},
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def stats(settings: Settings) -> dict[str, Any]:
+    """Sizes (table + indexes), estimated row counts, and ticks per shard of [shard] count."""
+    with connect(settings.postgresql) as conn:
+        check_schema(conn)
+        sizes = {
+            table: conn.execute(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0), "
+                "coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_class c "
+                "WHERE c.oid = to_regclass(%s) OR c.oid IN "
+                "(SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(%s))",
+                (table, table),
+            ).fetchone()
+            for table in _TABLES
+        }
+        per_symbol = conn.execute(
+            "SELECT s.name, count(*) FROM ticks t JOIN symbols s ON s.id = t.symbol_id "
+            "GROUP BY s.name"
+        ).fetchall()
+        partitions = len(partition_days(conn))
+    count = settings.shard.count
+    per_shard = dict.fromkeys(range(count), 0)
+    for symbol, n in per_symbol:
+        per_shard[shard_of(symbol, count)] += n
+    return {
+        "backend": "postgresql",
+        "tables": {
+            t: {"bytes": int(v[0]), "rows_estimate": int(v[1])} for t, v in sizes.items() if v
+        },
+        "tick_partitions": partitions,
+        "ticks_per_shard": {f"{i}/{count}": n for i, n in per_shard.items()},
+    }
+
+
+def refuse_file_command(command: str) -> DatabaseError:
+    tool = {"backup": "pg_dump", "restore": "pg_restore"}.get(command, "PostgreSQL's own tools")
+    return DatabaseError(
+        f"db {command}: storage.backend is postgresql; use {tool} on the server instead "
+        "(README: Scaling out)"
+    )
+
+
+def explain(settings: Settings, statement: str) -> str:
+    """EXPLAIN of one statement, inside a READ ONLY transaction that is rolled back."""
+    with connect(settings.postgresql) as conn:
+        conn.execute("BEGIN READ ONLY")
+        try:
+            rows = conn.execute(f"EXPLAIN {statement}").fetchall()  # read-only: cannot write
+        except Exception as exc:
+            raise DatabaseError(f"db explain: {str(exc).splitlines()[0]}") from None
+        finally:
+            conn.execute("ROLLBACK")
+    return "\n".join(str(r[0]) for r in rows)
+
+
+def maintain(settings: Settings, *, vacuum: bool) -> dict[str, Any]:
+    """ANALYZE (the planner's statistics), or VACUUM (ANALYZE) on request. Autovacuum does
+    the routine work; whole-partition drops leave no dead rows to reclaim."""
+    with connect(settings.postgresql, statement_timeout=False) as conn:
+        check_schema(conn)
+        conn.execute("VACUUM (ANALYZE)" if vacuum else "ANALYZE")
+    return {"backend": "postgresql", "done": "VACUUM (ANALYZE)" if vacuum else "ANALYZE"}

@@ -1,0 +1,246 @@
+"""The engine's records as PostgreSQL statements (storage/records_sql.py's twin), and what
+a run leaves for the next one. Times are written from the records (never now()), so a
+replay reproduces the same rows, as on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import psycopg
+
+from arbot.engine import Resume
+from arbot.models import Episode, FeedGap, Signal, iso_utc
+from arbot.records import (
+    ID_TABLES,
+    BalanceSnapshot,
+    EpisodesOpen,
+    IdTable,
+    OpenEpisodeState,
+    Record,
+    SignalExecuted,
+    SignalFound,
+    TradeOpened,
+    TradeSettled,
+)
+from arbot.settings import ShardSettings
+
+Conn = psycopg.Connection[Any]
+# Each shard's engine allocates ids in its own range, so daemons sharing a database never
+# collide; ids below the first range are left to the identity sequences (other clients).
+ID_RANGE_BITS = 48
+
+_INSERT_SIGNAL = """INSERT INTO arbitrage_signals (id, symbol, buy_exchange, sell_exchange,
+    buy_price, sell_price, profit, profit_percent, buy_size, sell_size, confidence,
+    trend_direction, timestamp, created_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+_INSERT_EPISODE = """INSERT INTO signal_episodes (episode_key, symbol, buy_exchange,
+    sell_exchange, opened_at, closed_at, peak_profit_percent, updates, signals, close_reason,
+    created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (episode_key) DO NOTHING"""
+_INSERT_TRADE = """INSERT INTO trades (id, signal_id, symbol, buy_exchange, sell_exchange,
+    planned_buy_price, planned_sell_price, quantity, planned_profit, status, started_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending',
+            coalesce(%s::timestamp, CURRENT_TIMESTAMP AT TIME ZONE 'UTC'))"""
+_UPDATE_TRADE = """UPDATE trades SET buy_order_id = %s, sell_order_id = %s,
+    actual_buy_price = %s, actual_sell_price = %s, actual_profit = %s, fees_paid = %s,
+    slippage = %s, status = %s, error_message = %s, quantity = coalesce(%s, quantity),
+    completed_at = coalesce(%s::timestamp, CURRENT_TIMESTAMP AT TIME ZONE 'UTC')
+    WHERE id = %s"""
+_INSERT_BALANCE = """INSERT INTO balances (exchange, asset, free_balance, locked_balance,
+    timestamp) VALUES (%s, %s, %s, %s, %s)
+    ON CONFLICT (exchange, asset, timestamp) DO UPDATE SET
+    free_balance = EXCLUDED.free_balance, locked_balance = EXCLUDED.locked_balance"""
+_OPEN_COLUMNS = (
+    "episode_key, symbol, buy_exchange, buy_symbol, sell_exchange, sell_symbol, opened_at, "
+    "peak_profit_percent, updates, signals, last_signal_percent, last_signal_at"
+)
+
+
+def _signal(conn: Conn, r: SignalFound) -> None:
+    s: Signal = r.signal
+    conn.execute(
+        _INSERT_SIGNAL,
+        (
+            r.id,
+            s.symbol,
+            s.buy_exchange,
+            s.sell_exchange,
+            s.buy_price,
+            s.sell_price,
+            s.profit,
+            s.profit_percent,
+            s.buy_size,
+            s.sell_size,
+            s.confidence,
+            s.trend_direction,
+            s.timestamp,
+            iso_utc(s.timestamp),
+        ),
+    )
+
+
+def _episode(conn: Conn, e: Episode) -> None:
+    conn.execute(
+        _INSERT_EPISODE,
+        (
+            e.key,
+            e.symbol,
+            e.buy_exchange,
+            e.sell_exchange,
+            e.opened_at,
+            e.closed_at,
+            e.peak_profit_percent,
+            e.updates,
+            e.signals,
+            e.close_reason,
+            iso_utc(e.closed_at),
+        ),
+    )
+
+
+def _trade_opened(conn: Conn, r: TradeOpened) -> None:
+    p = r.params
+    conn.execute(
+        _INSERT_TRADE,
+        (
+            r.id,
+            p.signal_id,
+            p.symbol,
+            p.buy_exchange,
+            p.sell_exchange,
+            p.planned_buy_price,
+            p.planned_sell_price,
+            p.quantity,
+            p.planned_profit,
+            p.started_at,
+        ),
+    )
+
+
+def _trade_settled(conn: Conn, r: TradeSettled) -> None:
+    d = r.data
+    cur = conn.execute(
+        _UPDATE_TRADE,
+        (
+            d.buy_order_id,
+            d.sell_order_id,
+            d.actual_buy_price,
+            d.actual_sell_price,
+            d.actual_profit,
+            d.fees_paid,
+            d.slippage,
+            d.status,
+            d.error_message,
+            d.quantity,
+            d.completed_at,
+            r.id,
+        ),
+    )
+    if cur.rowcount != 1:
+        raise LookupError(f"trades: no row with id {r.id} to update")
+
+
+def _signal_executed(conn: Conn, r: SignalExecuted) -> None:
+    cur = conn.execute("UPDATE arbitrage_signals SET executed = TRUE WHERE id = %s", (r.signal_id,))
+    if cur.rowcount != 1:
+        raise LookupError(f"arbitrage_signals: no row with id {r.signal_id}")
+
+
+def _balances(conn: Conn, r: BalanceSnapshot) -> None:
+    conn.cursor().executemany(
+        _INSERT_BALANCE, [(b.exchange, b.asset, b.free, b.locked, r.at) for b in r.rows]
+    )
+
+
+def _gap(conn: Conn, g: FeedGap) -> None:
+    # "end" is clamped to start: clock skew must not violate the CHECK (as gaps.py).
+    conn.execute(
+        'INSERT INTO feed_gaps (exchange, start, "end", reason) VALUES (%s, %s, %s, %s)',
+        (g.exchange, g.start, max(g.end, g.start), g.reason),
+    )
+
+
+class RecordWriter:
+    """Writes records for one shard (its open episodes are its own)."""
+
+    def __init__(self, shard: ShardSettings) -> None:
+        self.shard = shard
+        self._writers: dict[type[Any], Callable[[Conn, Any], None]] = {
+            SignalFound: _signal,
+            Episode: _episode,
+            TradeOpened: _trade_opened,
+            TradeSettled: _trade_settled,
+            SignalExecuted: _signal_executed,
+            BalanceSnapshot: _balances,
+            FeedGap: _gap,
+            EpisodesOpen: self._episodes_open,
+        }
+
+    def write(self, conn: Conn, record: Record) -> None:
+        self._writers[type(record)](conn, record)
+
+    def write_all(self, conn: Conn, records: Iterable[Record]) -> None:
+        for record in records:
+            self.write(conn, record)
+
+    def _episodes_open(self, conn: Conn, r: EpisodesOpen) -> None:
+        conn.execute("DELETE FROM open_episodes WHERE shard = %s", (self.shard.index,))
+        conn.cursor().executemany(
+            f"INSERT INTO open_episodes ({_OPEN_COLUMNS}, shard) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    st.key,
+                    st.symbol,
+                    st.buy_exchange,
+                    st.buy_symbol,
+                    st.sell_exchange,
+                    st.sell_symbol,
+                    st.opened_at,
+                    st.peak_profit_percent,
+                    st.updates,
+                    st.signals,
+                    st.last_signal_percent,
+                    st.last_signal_at,
+                    self.shard.index,
+                )
+                for st in r.episodes
+            ],
+        )
+
+    def id_range(self) -> tuple[int, int]:
+        """[first, end) of this shard's ids."""
+        first = (self.shard.index + 1) << ID_RANGE_BITS
+        return first, first + (1 << ID_RANGE_BITS)
+
+    def next_free_id(self, conn: Conn, table: IdTable) -> int:
+        first, end = self.id_range()
+        sql = {
+            "arbitrage_signals": "SELECT max(id) FROM arbitrage_signals WHERE id >= %s AND id < %s",
+            "trades": "SELECT max(id) FROM trades WHERE id >= %s AND id < %s",
+        }[table]
+        row = conn.execute(sql, (first, end)).fetchone()
+        return first if row is None or row[0] is None else int(row[0]) + 1
+
+    def resume_state(self, conn: Conn) -> Resume:
+        rows = conn.execute(
+            f"SELECT {_OPEN_COLUMNS} FROM open_episodes WHERE shard = %s ORDER BY opened_at",
+            (self.shard.index,),
+        ).fetchall()
+        return Resume(
+            first_ids={table: self.next_free_id(conn, table) for table in ID_TABLES},
+            balances=latest_balances(conn),
+            episodes=tuple(OpenEpisodeState(*r) for r in rows),
+        )
+
+
+def latest_balances(conn: Conn) -> dict[str, dict[str, float]]:
+    rows = conn.execute(
+        """SELECT DISTINCT ON (exchange, asset) exchange, asset, total_balance FROM balances
+           ORDER BY exchange, asset, timestamp DESC"""
+    ).fetchall()
+    out: dict[str, dict[str, float]] = {}
+    for exchange, asset, total in rows:
+        out.setdefault(exchange, {})[asset] = float(total)
+    return out

@@ -1,0 +1,80 @@
+"""Numbered PostgreSQL migrations (migrations/pg_NNN.sql), tracked in `arbot_schema`.
+Each runs in one transaction under an advisory lock, so daemons starting together migrate
+once; a database with a newer schema, or someone else's tables, is refused untouched."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import psycopg
+
+from arbot.errors import DatabaseError
+
+# pg_advisory_xact_lock key of migrations ('ARBM').
+MIGRATION_LOCK = 0x4152424D
+
+
+def migrations() -> list[str]:
+    folder = resources.files("arbot.storage.pg") / "migrations"
+    names = sorted(p.name for p in folder.iterdir() if p.name.startswith("pg_"))
+    return [(folder / name).read_text(encoding="utf-8") for name in names]
+
+
+def schema_version(conn: psycopg.Connection[Any]) -> int | None:
+    """Our schema version; 0 for an empty database; None for another application's."""
+    if conn.execute("SELECT to_regclass('arbot_schema')").fetchone() != (None,):
+        row = conn.execute("SELECT version FROM arbot_schema").fetchone()
+        return int(row[0]) if row else 0
+    (tables,) = conn.execute(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v')"
+    ).fetchone() or (0,)
+    return 0 if tables == 0 else None
+
+
+def check_version(version: int | None, supported: int) -> None:
+    if version is None:
+        raise DatabaseError(
+            "postgresql: the database holds tables of another application "
+            "(no arbot_schema); refusing it"
+        )
+    if version > supported:
+        raise DatabaseError(
+            f"postgresql: schema version {version} is newer than this arbot supports "
+            f"({supported}); upgrade arbot or restore an older backup"
+        )
+
+
+def migrate(conn: psycopg.Connection[Any], scripts: list[str] | None = None) -> int:
+    """Apply pending migrations; returns the resulting version."""
+    scripts = migrations() if scripts is None else scripts
+    while True:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            current = schema_version(conn)
+            check_version(current, len(scripts))
+            assert current is not None
+            if current == len(scripts):
+                return current
+            try:
+                if current == 0:
+                    conn.execute(
+                        "CREATE TABLE arbot_schema (one boolean PRIMARY KEY DEFAULT true "
+                        "CHECK (one), version integer NOT NULL)"
+                    )
+                    conn.execute("INSERT INTO arbot_schema (version) VALUES (0)")
+                conn.execute(scripts[current])
+                conn.execute("UPDATE arbot_schema SET version = %s", (current + 1,))
+            except psycopg.Error as exc:
+                raise DatabaseError(f"postgresql: migration #{current + 1} failed: {exc}") from None
+
+
+def check_schema(conn: psycopg.Connection[Any]) -> None:
+    """For readers, which never migrate: the schema must be exactly this program's."""
+    expected, found = len(migrations()), schema_version(conn)
+    check_version(found, expected)
+    if found != expected:
+        raise DatabaseError(
+            f"postgresql: schema version {found} differs from {expected}; run `arbot db init`"
+        )

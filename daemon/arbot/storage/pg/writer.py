@@ -1,0 +1,393 @@
+"""The batch writer into PostgreSQL, with the SQLite Writer's contract (storage/writer.py,
+sink.BatchWriter): `add` ticks and the engine's records, `flush()` cuts a batch and returns
+the coroutine committing it in one transaction; a failing batch is retried with capped
+exponential backoff until it commits, never dropped; while it retries the caller's await
+does not return (backpressure). The first connection migrates the schema, creates the
+partitions ahead and takes this shard's advisory lock (a second daemon for the shard is
+refused); a server unreachable at start-up is waited for, a wrong password is fatal.
+
+Ticks go in by binary COPY on a dedicated thread: psycopg releases the GIL while the server
+works, so the event loop keeps running. COPY cannot upsert, so a batch that meets a key
+already stored (a retry after a commit whose acknowledgement was lost, or replayed data)
+is rolled back and written again through a staging table with INSERT ... ON CONFLICT DO
+UPDATE: the later quote wins, as with the SQLite writer's INSERT OR REPLACE, and nothing is
+ever duplicated. Symbol/exchange ids and the day's partition are created in their own
+short transactions before the batch (harmless if the batch then fails), so the batch never
+holds a lock on the partitioned parent that would stall the other shards' writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from arbot.engine import Resume
+from arbot.errors import ConfigError
+from arbot.logs import get_logger
+from arbot.metrics import Metrics
+from arbot.models import Tick
+from arbot.records import Record
+from arbot.settings import PostgresSettings, Settings, ShardSettings
+from arbot.storage.pg.connect import is_operator_error, open_connection
+from arbot.storage.pg.partitions import day_of, ensure_ahead, ensure_days
+from arbot.storage.pg.records_sql import RecordWriter
+from arbot.storage.pg.schema import migrate
+from arbot.storage.pg.shard import ShardTaken, lock_shard
+
+FIRST_RETRY_DELAY = 0.05
+COLUMNS = "ts, bid, ask, bid_size, ask_size, recv_delta_ms, symbol_id, exchange_id"
+TYPES = ("float8", "float8", "float8", "float8", "float8", "int8", "int4", "int4")
+COPY_SQL = f"COPY ticks ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
+STAGE_SQL = (
+    "CREATE TEMP TABLE IF NOT EXISTS ticks_stage (LIKE ticks INCLUDING DEFAULTS) "
+    "ON COMMIT DELETE ROWS"
+)
+STAGE_COPY_SQL = f"COPY ticks_stage ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
+UPSERT_SQL = (
+    f"INSERT INTO ticks ({COLUMNS}) SELECT {COLUMNS} FROM ticks_stage "
+    "ON CONFLICT (symbol_id, ts, exchange_id) DO UPDATE SET bid = EXCLUDED.bid, "
+    "ask = EXCLUDED.ask, bid_size = EXCLUDED.bid_size, ask_size = EXCLUDED.ask_size, "
+    "recv_delta_ms = EXCLUDED.recv_delta_ms"
+)
+Row = tuple[float, float, float, float | None, float | None, int, int, int]
+_TS = itemgetter(0)
+# A batch spanning more days than this (a sparse replay) gets partitions for the days its
+# ticks fall on only, not for every day in between.
+MAX_DAY_SPAN = 7
+
+# SQLSTATE classes that go away by themselves: connection (08), resources such as a full
+# disk (53), operator intervention such as a restart or a statement timeout (57),
+# transaction rollback such as deadlocks (40), lock not available (55P03), a partition
+# created concurrently by another shard (42P07).
+_TRANSIENT_CLASSES = ("08", "53", "57", "40", "58")
+_TRANSIENT_STATES = ("55P03", "42P07")
+
+
+def error_kind(exc: BaseException) -> str:
+    """The write_errors label: locked | disk_full | io | other."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if state == "53100":
+        return "disk_full"
+    if state.startswith("40") or state == "55P03":
+        return "locked"
+    if isinstance(exc, psycopg.OperationalError) or state[:2] in ("08", "57", "58"):
+        return "io"
+    return "other"
+
+
+def _no_partition(exc: BaseException) -> bool:
+    return isinstance(exc, pgerrors.CheckViolation) and "no partition" in str(exc)
+
+
+def is_transient(exc: BaseException) -> bool:
+    state = getattr(exc, "sqlstate", None) or ""
+    return _no_partition(exc) or (
+        isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+        or state[:2] in _TRANSIENT_CLASSES
+        or state in _TRANSIENT_STATES
+    )
+
+
+class _RecordFailed(Exception):
+    def __init__(self, index: int, cause: BaseException) -> None:
+        super().__init__(f"record #{index} failed: {cause!r}")
+        self.index = index
+        self.cause = cause
+
+
+@dataclass(slots=True)
+class _Batch:
+    ticks: list[Tick]
+    records: list[Record]
+
+
+class PgWriter:
+    """Owns one PostgreSQL write connection and its thread. Use it from one event loop."""
+
+    def __init__(
+        self,
+        settings: PostgresSettings,
+        metrics: Metrics,
+        *,
+        shard: ShardSettings | None = None,
+        retry_max_seconds: float = 30.0,
+    ) -> None:
+        self._settings = settings
+        self._records_sql = RecordWriter(shard or ShardSettings())
+        self._metrics = metrics
+        self._retry_max = retry_max_seconds
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="arbot-pg-writer")
+        self._lock = asyncio.Lock()  # held for a whole commit, so batches commit in order
+        self._conn: psycopg.Connection[Any] | None = None
+        self._symbols: dict[str, int] = {}
+        self._exchanges: dict[str, int] = {}
+        self._days: set[int] = set()
+        self._ticks: list[Tick] = []
+        self._records: list[Record] = []
+        self._closed = False
+        self._started = False  # migrated and first took the shard lock
+        self._log = get_logger(component="pg_writer")
+        self.committed = 0
+        """Ticks committed (a repeated key counts again, as with the SQLite writer)."""
+        self.upserts = 0
+        """Batches written through the staging table because a key already existed."""
+
+    @classmethod
+    def open(cls, settings: Settings, metrics: Metrics) -> PgWriter:
+        """The daemon's writer for storage.backend = "postgresql" (connects on first use)."""
+        return cls(
+            settings.postgresql,
+            metrics,
+            shard=settings.shard,
+            retry_max_seconds=settings.storage.retry_max_seconds,
+        )
+
+    @property
+    def pending_ticks(self) -> int:
+        return len(self._ticks)
+
+    @property
+    def pending(self) -> int:
+        return len(self._ticks) + len(self._records)
+
+    def resume_state(self) -> Resume:
+        """What the last run of this shard left (ids, balances, open episodes). Blocking
+        (call it from a thread, before writing): waits, with backoff, for a server that
+        cannot be reached; raises ConfigError when only an operator can help."""
+        delay = FIRST_RETRY_DELAY
+        while True:
+            try:
+                return self._thread.submit(self._resume).result()
+            except psycopg.Error as exc:
+                if is_operator_error(exc):
+                    raise ConfigError(f"postgresql: cannot connect: {_one_line(exc)}") from None
+                if not is_transient(exc):
+                    raise
+                self._log.warning("postgresql_unavailable", error=_one_line(exc), retry_in=delay)
+                time.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+
+    def _resume(self) -> Resume:
+        try:
+            return self._records_sql.resume_state(self._connection())
+        except psycopg.Error as exc:
+            if is_transient(exc):
+                self._disconnect()
+            raise
+
+    def add(self, ticks: Iterable[Tick], records: Iterable[Record] = ()) -> None:
+        """Ticks and records for the next batch; records are written after its ticks, in
+        order (a retry writes them again after a rollback: they carry explicit ids)."""
+        self._ticks.extend(ticks)
+        self._records.extend(records)
+
+    def flush(self) -> Coroutine[Any, Any, None]:
+        """Cut the batch now and return the coroutine that commits it."""
+        batch = _Batch(self._ticks, self._records)
+        self._ticks, self._records = [], []
+        return self._commit(batch)
+
+    async def close(self) -> None:
+        """Commit what is pending, then close the connection."""
+        if self._closed:
+            return
+        await self.flush()
+        async with self._lock:
+            self._closed = True
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._disconnect)
+        self._thread.shutdown(wait=True)
+
+    async def _commit(self, batch: _Batch) -> None:
+        if not batch.ticks and not batch.records:
+            return
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            if self._closed:
+                raise RuntimeError("PostgreSQL writer is closed; the batch cannot be committed")
+            failures = 0
+            delay = FIRST_RETRY_DELAY
+            failing_since = time.monotonic()
+            while True:
+                started = time.perf_counter()
+                try:
+                    await loop.run_in_executor(self._thread, self._write, batch)
+                    break
+                except _RecordFailed as exc:
+                    # A bug in one record must not stall ingestion: drop it, keep the rest.
+                    dropped = batch.records.pop(exc.index)
+                    self._metrics.write_errors.labels("other").inc()
+                    self._log.error(
+                        "write_record_dropped", record=type(dropped).__name__, error=repr(exc.cause)
+                    )
+                except psycopg.Error as exc:
+                    if is_operator_error(exc):
+                        raise ConfigError(f"postgresql: {_one_line(exc)}") from None
+                    if not is_transient(exc):
+                        raise
+                    failures += 1
+                    kind = error_kind(exc)
+                    self._metrics.write_errors.labels(kind).inc()
+                    self._metrics.writer_retrying.set(1)
+                    self._log.warning(
+                        "batch_write_failed",
+                        kind=kind,
+                        error=_one_line(exc),
+                        rows=len(batch.ticks),
+                        attempt=failures,
+                        retry_in=round(delay, 3),
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._retry_max)
+            seconds = time.perf_counter() - started
+        if failures:
+            self._metrics.writer_retrying.set(0)
+            self._log.info(
+                "batch_write_recovered",
+                attempts=failures + 1,
+                seconds=round(time.monotonic() - failing_since, 3),
+            )
+        self.committed += len(batch.ticks)
+        self._metrics.ticks_committed.inc(len(batch.ticks))
+        self._metrics.batch_rows.observe(len(batch.ticks))
+        self._metrics.flush_seconds.observe(seconds)
+
+    # --- on the writer thread ---------------------------------------------------------
+
+    def _write(self, batch: _Batch) -> None:
+        try:
+            conn = self._connection()
+            rows = self._rows(conn, batch.ticks)
+            try:
+                self._transaction(conn, batch, rows, upsert=False)
+            except pgerrors.UniqueViolation:
+                self.upserts += 1
+                self._transaction(conn, batch, _last_per_key(rows), upsert=True)
+        except psycopg.Error as exc:
+            if is_transient(exc):
+                # A broken or unknown-state session, or a partition dropped by retention
+                # since we cached it: start afresh (the new session forgets the days).
+                self._disconnect()
+            raise
+
+    def _transaction(
+        self, conn: psycopg.Connection[Any], batch: _Batch, rows: list[Row], *, upsert: bool
+    ) -> None:
+        with conn.transaction():
+            if rows:
+                if upsert:
+                    conn.execute(STAGE_SQL)
+                with conn.cursor().copy(STAGE_COPY_SQL if upsert else COPY_SQL) as copy:
+                    copy.set_types(TYPES)
+                    for row in rows:
+                        copy.write_row(row)
+                if upsert:
+                    conn.execute(UPSERT_SQL)
+            for index, record in enumerate(batch.records):
+                try:
+                    self._records_sql.write(conn, record)
+                except Exception as exc:
+                    if isinstance(exc, psycopg.Error) and is_transient(exc):
+                        raise
+                    raise _RecordFailed(index, exc) from exc
+
+    def _rows(self, conn: psycopg.Connection[Any], ticks: list[Tick]) -> list[Row]:
+        """COPY rows, after creating any missing names and day partitions. The fast path
+        is one comprehension (this thread holds the GIL while it runs): a name not seen
+        yet shows as a KeyError, and the days come from the batch's first and last ts."""
+        try:
+            rows = self._convert(ticks)
+        except KeyError:
+            self._ensure_names(conn, self._symbols, "symbols", {t.symbol for t in ticks})
+            self._ensure_names(conn, self._exchanges, "exchanges", {t.exchange for t in ticks})
+            rows = self._convert(ticks)
+        if rows:
+            first, last = day_of(min(map(_TS, rows))), day_of(max(map(_TS, rows)))
+            span = (
+                range(first, last + 1)
+                if last - first <= MAX_DAY_SPAN
+                else map(day_of, map(_TS, rows))
+            )
+            days = set(span) - self._days
+            if days:
+                ensure_days(conn, days)
+                self._days |= days
+        return rows
+
+    def _convert(self, ticks: list[Tick]) -> list[Row]:
+        sid, eid = self._symbols, self._exchanges
+        return [
+            (ts, bid, ask, bid_size, ask_size, round((received - ts) * 1000), sid[s], eid[e])
+            for e, s, bid, ask, bid_size, ask_size, ts, received in ticks
+        ]
+
+    @staticmethod
+    def _ensure_names(
+        conn: psycopg.Connection[Any], ids: dict[str, int], table: str, names: set[str]
+    ) -> None:
+        missing = [n for n in names if n not in ids]
+        if not missing:
+            return
+        insert = {
+            "symbols": "INSERT INTO symbols (name) SELECT unnest(%s::text[]) "
+            "ON CONFLICT (name) DO NOTHING",
+            "exchanges": "INSERT INTO exchanges (name) SELECT unnest(%s::text[]) "
+            "ON CONFLICT (name) DO NOTHING",
+        }[table]
+        select = {
+            "symbols": "SELECT name, id FROM symbols WHERE name = ANY(%s)",
+            "exchanges": "SELECT name, id FROM exchanges WHERE name = ANY(%s)",
+        }[table]
+        with conn.transaction():
+            conn.execute(insert, (missing,))
+            ids.update(conn.execute(select, (missing,)).fetchall())
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        # No statement timeout: a batch waiting for a lock or a slow disk must finish.
+        conn = open_connection(self._settings, statement_timeout=False)
+        try:
+            if not self._started:
+                migrate(conn)
+                ensure_ahead(conn, time.time(), self._settings.partitions_ahead_days)
+            try:
+                lock_shard(conn, self._records_sql.shard)
+            except ShardTaken as exc:
+                if not self._started:
+                    raise  # a second daemon for this shard: refuse to start
+                # After a reconnect our own dead session may still hold it for a while.
+                raise pgerrors.LockNotAvailable(str(exc)) from None
+        except BaseException:
+            conn.close()
+            raise
+        self._started = True
+        self._days.clear()  # partitions may have been dropped meanwhile (retention)
+        self._conn = conn
+        return conn
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _last_per_key(rows: list[Row]) -> list[Row]:
+    """One row per (symbol, ts, exchange), the last one: ON CONFLICT DO UPDATE cannot
+    touch one row twice in a statement."""
+    last: dict[tuple[int, float, int], Row] = {}
+    for row in rows:
+        last[(row[6], row[0], row[7])] = row
+    return list(last.values())
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

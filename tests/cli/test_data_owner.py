@@ -1,0 +1,156 @@
+"""Tools run by another uid than the data's owner never leave files the service cannot open:
+root acts as the owner; anyone else is refused with the command that works. Real processes
+(a uid switch cannot be undone in the test process); needs root to create the situation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from arbot.storage.schema import init_all
+
+OWNER = 65534  # nobody: any uid other than root's shows the point
+STRANGER = 65533
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own files as others")
+
+
+@pytest.fixture
+def service_dir() -> Iterator[Path]:
+    """A data dir as the service leaves it: every file owned by OWNER, reachable by all
+    (pytest's own tmp dirs are private to root)."""
+    top = Path(tempfile.mkdtemp(prefix="arbot-owner-", dir="/tmp"))
+    top.chmod(0o755)
+    data = top / "data"
+    init_all(data)
+    for path in [data, *data.rglob("*")]:
+        os.chown(path, OWNER, OWNER)
+    try:
+        yield data
+    finally:
+        shutil.rmtree(top)
+
+
+def readable_by_others(python: str) -> bool:
+    """Whether every directory above this Python's stdlib lets others through (a Python
+    under /root does not: the service user could not run it, see the README)."""
+    out = subprocess.run(
+        [python, "-c", "import os; print(os.path.dirname(os.__file__))"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    path = Path(out.stdout.strip())
+    return out.returncode == 0 and all(p.stat().st_mode & 0o005 == 0o005 for p in path.parents)
+
+
+# The interpreter the service user can run: ours, else the system's Python 3.11 with our
+# packages on its path (what the README's install does).
+SYSTEM_PYTHON = "/usr/bin/python3"
+if readable_by_others(sys.executable):
+    PYTHON, PYTHONPATH = sys.executable, None
+elif Path(SYSTEM_PYTHON).exists() and readable_by_others(SYSTEM_PYTHON):
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    PYTHON, PYTHONPATH = SYSTEM_PYTHON, f"{Path(__file__).parents[2] / 'daemon'}:{site}"
+else:
+    PYTHON, PYTHONPATH = "", None
+
+
+def arbot(*argv: str, uid: int | None = None) -> subprocess.CompletedProcess[str]:
+    if not PYTHON:
+        pytest.skip("no Python that a non-root user can run")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARBOT_")}
+    if PYTHONPATH:
+        env["PYTHONPATH"] = PYTHONPATH
+    cmd = [PYTHON, "-m", "arbot", *argv]
+    if uid is not None:
+        cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
+
+
+def owners(data: Path) -> dict[str, int]:
+    return {str(p.relative_to(data)): p.stat().st_uid for p in [data, *data.rglob("*")]}
+
+
+def test_root_acts_as_the_data_owner(service_dir: Path) -> None:
+    """backup, restore (lock file, pre-restore copy), prune, maintain, init as root: every
+    file they create or replace belongs to the data dir's owner."""
+    dd = ["--data-dir", str(service_dir)]
+    done = arbot("db", "backup", *dd)
+    assert done.returncode == 0, done.stderr
+    assert "acting as nobody" in done.stderr
+    [backup] = (service_dir / "backups").glob("arbot_*.db.gz")
+    for argv in (["db", "restore", str(backup)], ["db", "prune"], ["db", "maintain"],
+                 ["db", "init"], ["query", "signals"]):  # fmt: skip
+        done = arbot(*argv, *dd)
+        assert done.returncode == 0, (argv, done.stderr)
+    got = owners(service_dir)
+    assert "arbot.lock" in got and any("pre-restore" in p for p in got)
+    assert {p: uid for p, uid in got.items() if uid != OWNER} == {}
+
+
+def test_another_user_is_refused_with_the_command_that_works(service_dir: Path) -> None:
+    before = owners(service_dir)
+    done = arbot("db", "stats", "--data-dir", str(service_dir), uid=STRANGER)
+    assert done.returncode == 4
+    [line] = done.stderr.strip().splitlines()
+    assert f"run: sudo -u nobody arbot db stats --data-dir {service_dir}" in line
+    assert owners(service_dir) == before
+
+
+@pytest.mark.skipif(readable_by_others(sys.executable), reason="this Python is readable by all")
+def test_a_python_the_owner_cannot_read_is_named_in_one_line(service_dir: Path) -> None:
+    """Root running a Python under /root: switching to the owner would break later imports
+    (and the service could not run it either), so the tool says so and stops."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARBOT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "arbot", "db", "stats", "--data-dir", str(service_dir)],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 4
+    assert "this Python is not readable by nobody" in done.stderr.splitlines()[-1]
+    assert "Traceback" not in done.stderr
+
+
+def test_unreadable_inputs_get_one_line(service_dir: Path) -> None:
+    """Files the user cannot read (root can read anything, so this runs as the owner):
+    one line naming the file, a table exit code, no traceback."""
+    locked = service_dir.parent / "locked"
+    locked.mkdir()
+    for name in ("backup.db.gz", "quotes.csv", "arbot.toml"):
+        (locked / name).write_text("x")
+        (locked / name).chmod(0)
+    dd = ["--data-dir", str(service_dir)]
+    cases = [
+        (["db", "restore", str(locked / "backup.db.gz"), *dd], 2),
+        (["replay", str(locked / "quotes.csv"), "--no-store", *dd], 2),
+        (["backtest", str(locked / "quotes.csv"), *dd], 2),
+        (["db", "stats", "--config", str(locked / "arbot.toml"), *dd], 3),
+    ]
+    for argv, code in cases:
+        done = arbot(*argv, uid=OWNER)
+        assert done.returncode == code, (argv, done.stderr)
+        [line] = done.stderr.strip().splitlines()
+        assert str(locked) in line and ("not readable" in line or "Permission denied" in line)
+
+
+@pytest.mark.skipif(shutil.which("systemd-sysusers") is None, reason="needs systemd-sysusers")
+def test_the_shipped_sysusers_file_creates_the_unit_user(tmp_path: Path) -> None:
+    """systemd/arbot.sysusers makes the static user the unit runs as (User=/Group=)."""
+    (tmp_path / "etc").mkdir()
+    sysusers = Path(__file__).parents[2] / "systemd"
+    subprocess.run(
+        ["systemd-sysusers", f"--root={tmp_path}", str(sysusers / "arbot.sysusers")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    [entry] = [
+        e for e in (tmp_path / "etc/passwd").read_text().splitlines() if e.startswith("arbot:")
+    ]
+    _, _, uid, _, _, home, shell = entry.split(":")
+    assert int(uid) < 1000 and home == "/var/lib/arbot" and shell.endswith("nologin")
+    unit = (sysusers / "arbot.service").read_text().splitlines()
+    assert "User=arbot" in unit and "Group=arbot" in unit and "DynamicUser=yes" not in unit

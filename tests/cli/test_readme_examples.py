@@ -1,0 +1,107 @@
+"""The README's `arbot` examples run as written: every indented line starting with `arbot`,
+`.venv/bin/arbot` or `sudo arbot` is run (in README order, shell-split, comments dropped) in
+a sandbox that holds the files the examples name. Paths of the server (/var/lib/arbot) and
+placeholders map into the sandbox; `sudo` is dropped (tests/cli/test_data_owner.py checks the
+switch to the data's owner). Optional `[...]` parts are left out. SKIPPED says why the rest
+does not run here."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shlex
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from tests.backtest.data import write_csv
+from tests.storage.dbops_data import insert_ticks, random_ticks
+
+from arbot.cli import main
+from arbot.storage.schema import init_all
+
+README = Path(__file__).parents[2] / "README.md"
+COMMAND = re.compile(r"^(sudo )?(\.venv/bin/)?arbot( |$)")
+SKIPPED = {
+    "arbot run": "connects to the real exchanges (make run); tests/integration run the daemon",
+    "arbot demo": "runs for a minute; tests/localmarket/test_demo.py runs it",
+}
+AUGUST_8 = 1_723_075_200.0  # 2024-08-08 00:00 UTC
+
+
+def examples() -> list[tuple[int, str]]:
+    """(line number, command) of every arbot example, continuation lines joined."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    found = []
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("    ") and COMMAND.match(text := lines[i].strip()):
+            start = i + 1
+            while text.endswith("\\"):
+                i += 1
+                text = text[:-1].rstrip() + " " + lines[i].strip()
+            found.append((start, text))
+        i += 1
+    return found
+
+
+def runnable(text: str) -> str | None:
+    """The command to run, or None for a synopsis line (alternatives with `|`). What follows
+    a `#` or a gap of 3+ spaces is the line's description."""
+    text = re.split(r"\s{3,}|\s+#", text)[0].strip()
+    if " | " in text:
+        return None
+    while "[" in text:  # optional parts, innermost first
+        text = re.sub(r"\s*\[[^\[\]]*\]", "", text)
+    return re.sub(r"^sudo ", "", text)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("readme")
+    data = root / "data"
+    init_all(data)
+    conn = sqlite3.connect(data / "arbot.db")
+    insert_ticks(conn, random_ticks(400, AUGUST_8 + 12 * 3600, 3600, seed=9))
+    conn.commit()
+    conn.close()
+    write_csv(root / "quotes.csv")
+    (root / "bt.toml").write_text("[paper]\nenabled = true\n", encoding="utf-8")
+    for folder in (root / "backups", data / "backups"):
+        folder.mkdir()
+        with (
+            (data / "arbot.db").open("rb") as raw,
+            gzip.open(folder / "arbot_20240808_040000.db.gz", "wb") as packed,
+        ):
+            shutil.copyfileobj(raw, packed)
+    return root
+
+
+def test_the_readme_has_examples() -> None:
+    assert len(examples()) >= 20
+
+
+def test_readme_examples_run_as_written(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each runnable example exits 0 with no traceback; the skipped ones are named above."""
+    data = sandbox / "data"
+    monkeypatch.chdir(sandbox)
+    monkeypatch.delenv("ARBOT_CONFIG", raising=False)
+    monkeypatch.setenv("ARBOT_DATA_DIR", str(data))  # what /etc/arbot/arbot.toml sets
+    places = {"/var/lib/arbot": str(data), "/tmp/replay": str(sandbox / "replay"),
+              "DIR": str(sandbox / "new")}  # fmt: skip
+    ran = 0
+    for number, text in examples():
+        command = runnable(text)
+        if command is None or any(command.startswith(s) for s in SKIPPED):
+            continue
+        argv = [places.get(word, word) for word in shlex.split(command, comments=True)[1:]]
+        argv = [re.sub(r"^/var/lib/arbot/", f"{data}/", word) for word in argv]
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert code == 0, f"README.md:{number}: {command}\n{err}"
+        assert "Traceback" not in out + err
+        ran += 1
+    assert ran >= 20

@@ -1,0 +1,74 @@
+"""The README's least-privilege roles work as written: the owner migrates, a daemon
+writing as `arbot_writer` (owning nothing) stores ticks into a day with no partition yet,
+and can neither change the schema nor drop partitions; the reader only reads."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from arbot.metrics import Metrics
+from arbot.models import Tick
+from arbot.settings import PostgresSettings
+from arbot.storage.pg.connect import connect
+from arbot.storage.pg.schema import migrate
+from arbot.storage.pg.writer import PgWriter
+from tests.postgres.cluster import Cluster
+
+README = Path(__file__).parents[2] / "README.md"
+PASSWORD = "wr1ter-Secret"
+
+
+def readme_sql(marker: str) -> list[str]:
+    """The statements of the README's SQL block that follows `marker`."""
+    text = README.read_text(encoding="utf-8")
+    block = text[text.index(marker) :].split("```sql\n", 1)[1].split("```", 1)[0]
+    return [s.strip() for s in re.sub(r"--[^\n]*", "", block).split(";") if s.strip()]
+
+
+def test_writer_role_writes_but_cannot_alter(pg_cluster: Cluster, tmp_path: Path) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    names = {r: f"{r}_{suffix}" for r in ("arbot_owner", "arbot_writer", "arbot_reader")}
+    schema = f"arbot_{suffix}"
+
+    def named(sql: str) -> str:
+        for role, name in names.items():
+            sql = sql.replace(role, name)
+        return re.sub(r"\barbot\b(?!_)", schema, sql)
+
+    with psycopg.connect(pg_cluster.conninfo(), autocommit=True) as su:
+        for sql in readme_sql("**Least-privilege roles.**")[:7]:  # the superuser's part
+            su.execute(named(sql))
+        su.execute(f"ALTER ROLE {names['arbot_writer']} PASSWORD '{PASSWORD}'")
+        su.execute(f"SET ROLE {names['arbot_owner']}")
+        su.execute(f"SET search_path = {schema}")
+        migrate(su)  # `arbot db init` as the owner
+        for sql in readme_sql("**Least-privilege roles.**")[7:]:
+            su.execute(named(sql))
+
+    secret = tmp_path / "pw"
+    secret.write_text(PASSWORD)
+    writer_settings = PostgresSettings(
+        conninfo=f"host={pg_cluster.socket_dir} dbname=postgres user={names['arbot_writer']}",
+        password_file=secret,
+    )
+
+    async def write() -> int:
+        writer = PgWriter(writer_settings, Metrics())
+        ts = 1_600_000_000.0  # a day with no partition: created through the definer function
+        writer.add([Tick("okx", "BTC/USDT", 1.0, 2.0, None, None, ts, ts)])
+        await writer.close()
+        return writer.committed
+
+    assert asyncio.run(write()) == 1
+    with connect(writer_settings) as conn:
+        assert conn.execute("SELECT count(*) FROM tickers").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DROP TABLE ticks_20200913")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("ALTER TABLE ticks ADD COLUMN x int")
