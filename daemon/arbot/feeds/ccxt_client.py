@@ -17,8 +17,9 @@ from arbot.settings import ExchangeSettings
 # A quote as ccxt parsed it (unified ticker dict) with the time it arrived.
 Received = tuple[dict[str, Any], float]
 # Quotes captured but not yet taken by the feed (it waits while the tick queue is full).
-# Beyond this the oldest are dropped and counted: a stalled database must not grow memory.
-CAPTURE_LIMIT = 20_000
+# Beyond this the oldest are dropped and counted: a stalled database must not grow memory
+# (a ccxt ticker dict takes ~1.5 KB: ~15 MB per exchange at most).
+CAPTURE_LIMIT = 10_000
 
 # Exchanges whose fetchTickers carries no bid/ask (coinbaseexchange answers from
 # /products/spark-lines): poll them one fetch_ticker per symbol instead.
@@ -76,10 +77,12 @@ class _Capture:
     ccxt.pro watch method goes through) and each client's `resolve` is wrapped to copy the
     quotes resolved under those hashes into a buffer, in arrival order. Parsing stays
     ccxt's; nothing here knows an exchange's wire format. A client's broadcast `reject`
-    (connection lost) is queued after the quotes that arrived before it."""
+    (connection lost) is queued after the quotes that arrived before it. `arrived` is set
+    while anything is queued."""
 
     def __init__(self, ex: Any, clock: Callable[[], float]) -> None:
         self.items: deque[Received | BaseException] = deque()
+        self.arrived = asyncio.Event()
         self.dropped = 0  # quotes dropped at CAPTURE_LIMIT, not yet reported
         self.dropped_span = (0.0, 0.0)  # arrival times of the first and last dropped
         self._clock = clock
@@ -117,6 +120,7 @@ class _Capture:
                 # The first broadcast ends the connection; ccxt may repeat it while closing.
                 c.arbot_capture = False
                 self.items.append(result)
+                self.arrived.set()
             return reject(result, message_hash)
 
         c.resolve, c.reject, c.arbot_capture = resolve_hook, reject_hook, True
@@ -139,6 +143,7 @@ class _Capture:
             if len(self.items) >= CAPTURE_LIMIT:
                 self._drop_oldest()
             self.items.append((ticker, received))
+            self.arrived.set()
 
     def _drop_oldest(self) -> None:
         old = self.items.popleft()
@@ -154,10 +159,14 @@ class _Capture:
         items = self.items
         if items and isinstance(first := items[0], BaseException):
             items.popleft()
+            if not items:
+                self.arrived.clear()
             raise first
         out: list[Received] = []
         while items and not isinstance(items[0], BaseException):
             out.append(items.popleft())  # type: ignore[arg-type]
+        if not items:
+            self.arrived.clear()
         return out
 
     def forget(self, error: BaseException | None) -> None:
@@ -199,6 +208,10 @@ class ExchangeClient:
         else:
             self.fetch_method = "fetch_ticker"
         self._capture = _Capture(self._ex, clock) if capture and self.can_watch else None
+        # Whether a watch call has subscribed on the current connection: from then on the
+        # capture receives every quote and watch() only waits for it (a watch_* call costs
+        # ~0.3 ms with 20 symbols; one per quote would double the feed's CPU).
+        self._subscribed = False
 
     @property
     def can_watch(self) -> bool:
@@ -229,6 +242,9 @@ class ExchangeClient:
             # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancellation that
             # arrives as the update does, and the feed would then never stop.
             async with asyncio.timeout(timeout):
+                if cap is not None and self._subscribed:
+                    await cap.arrived.wait()
+                    return self._take(cap)
                 result = await self._call(method(list(self.cfg.symbols), {}))
         except TimeoutError:
             await self.close_websockets()
@@ -244,12 +260,14 @@ class ExchangeClient:
             received = self._clock()
             return [(raw, received) for raw in _tickers(result)]
         # The result is the latest quote per symbol; every quote before it is captured.
+        self._subscribed = True
         return self._take(cap)
 
     def _take(self, cap: _Capture) -> list[Received]:
         try:
             return cap.take()
         except Exception as exc:
+            self._subscribed = False
             cap.detach((self._ex.clients or {}).values())
             translated = self._translate(exc)
             if translated is exc:
@@ -279,6 +297,7 @@ class ExchangeClient:
             raise TransientFeedError(f"no REST answer in {timeout:g} s", kind="timeout") from None
 
     async def close_websockets(self) -> None:
+        self._subscribed = False
         closer = getattr(self._ex, "close_ws_clients", None)
         if closer is not None:
             if self._capture is not None:

@@ -21,6 +21,10 @@ from arbot.localmarket.sentlog import SentLog
 from arbot.settings import ExchangeSettings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Bytes a websocket client may lag behind (unsent in its socket buffer) before it is
+# disconnected, as exchanges drop slow consumers. Up to there sending never waits for it,
+# so one slow client neither slows the pace of the quotes nor the other clients.
+SLOW_CLIENT_BYTES = 4 * 1024 * 1024
 
 
 class LocalExchange:
@@ -63,6 +67,7 @@ class LocalExchange:
         self.ws_rejected = 0
         self.http_faults = 0
         self.conns: set[WsConn] = set()
+        self.slow_disconnects = 0
         self.seq = 0
         self.sent_log = SentLog()
         self.number_sizes = number_sizes
@@ -174,6 +179,8 @@ class LocalExchange:
         valid = self.valid(q)
         sent = self.faults.apply(q)
         for conn in list(self.conns):
+            if self._too_slow(conn):
+                continue
             for frame in self.dialect.frames(conn, sent):
                 if await self._send(conn, frame):
                     if valid:
@@ -182,6 +189,15 @@ class LocalExchange:
                     else:
                         self.sent_invalid[q.symbol] += 1
         self.seq += 1
+
+    def _too_slow(self, conn: WsConn) -> bool:
+        transport = conn.request.transport
+        if transport is None or transport.get_write_buffer_size() <= SLOW_CLIENT_BYTES:
+            return False
+        self.slow_disconnects += 1
+        self.conns.discard(conn)
+        transport.abort()
+        return True
 
     async def _heartbeats(self, every: float) -> None:
         while True:
@@ -241,8 +257,12 @@ class LocalExchange:
             self.ws_rejected += 1
             headers = {} if f.retry_after is None else {"Retry-After": f"{f.retry_after:g}"}
             return web.Response(status=f.ws_reject, text="unavailable", headers=headers)
-        ws = web.WebSocketResponse(autoping=True)
+        # No permessage-deflate: the venues we fake do not compress their frames either.
+        ws = web.WebSocketResponse(autoping=True, compress=False)
         await ws.prepare(request)
+        if request.transport is not None:
+            # Sending waits only beyond this; _too_slow disconnects before.
+            request.transport.set_write_buffer_limits(high=2 * SLOW_CLIENT_BYTES)
         self.ws_accepted += 1
         conn = WsConn(ws, request)
         self.conns.add(conn)
@@ -292,5 +312,6 @@ class LocalExchange:
             "ws_rejected": self.ws_rejected,
             "http_faults": self.http_faults,
             "ws_clients": len(self.conns),
+            "slow_disconnects": self.slow_disconnects,
             "sent_seq": self.sent_log.runs(),
         }
