@@ -17,7 +17,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from arbot.version import VERSION
+from arbot.version import version
 
 # A `_created` series per counter and histogram doubles the series count for a timestamp
 # nobody graphs; process_start_time_seconds says when the counters started.
@@ -198,7 +198,7 @@ class Metrics:
         self.build_info = Gauge(
             "arbot_build_info", "Always 1; labels say what runs", ["version", "python"], registry=r
         )
-        self.build_info.labels(VERSION, platform.python_version()).set(1)
+        self.build_info.labels(version(), platform.python_version()).set(1)
         _ProcessCollector(registry=r)
         for kind in WRITE_ERROR_KINDS:
             self.write_errors.labels(kind)
