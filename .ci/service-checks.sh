@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Service artefacts checked by the real tools: the systemd unit (systemd-analyze verify +
-# security), the Prometheus config, alert rules and their unit tests (promtool).
+# security, exposure at most 2.0), the Prometheus config, alert rules, their unit tests
+# (promtool) and the rules in a real Prometheus.
 # Installs promtool (Debian package `prometheus`) when missing and running as root; the test
 # suite's live `promtool check metrics` and Prometheus-scrape tests use the same binaries.
 set -euo pipefail
@@ -42,5 +43,7 @@ systemd-analyze security --offline=true --threshold=20 systemd/arbot.service | t
 
 promtool check config config/prometheus/prometheus.yml
 promtool test rules config/prometheus/alerts_test.yml
+# The shipped rules in a real Prometheus against the daemon and fakes (~2.5 min).
+.venv/bin/pytest -q -m slow tests/service/test_prometheus_alerts.py
 .venv/bin/python -c "import json, sys; json.load(open(sys.argv[1]))" config/grafana/arbot.json
 echo "service-checks: all passed"

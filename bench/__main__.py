@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 # Each part module has `main() -> None` that prints its own table.
-PARTS: tuple[str, ...] = ("layout", "ingest", "detector", "dbops")
+PARTS: tuple[str, ...] = ("layout", "ingest", "detector", "dbops", "latency")
 
 
 def main(argv: list[str]) -> int:

@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable
 
 from arbot.detector import Detector
-from arbot.models import Tick
+from arbot.models import ExchangeParams, Tick
 from arbot.settings import DetectorSettings
-from arbot.storage.exchange_config import ExchangeParams
 
 SYMBOLS = 1_000
 EXCHANGES = 10

@@ -1,4 +1,5 @@
-"""Ingestion through the real path: bounded queue -> Pipeline -> Writer -> arbot.db.
+"""Ingestion through the real path: bounded queue -> Pipeline -> Engine (storage filter, no
+detector) -> StorageSink -> Writer -> arbot.db.
 
 20 in-process feeds (one per exchange, 100 symbols each) put Ticks into the queue as fast as
 it takes them, until ARBOT_BENCH_ROWS (default 10,000,000) ticks are committed. Measured in
@@ -30,10 +31,12 @@ from pathlib import Path
 
 import orjson
 
+from arbot.engine import Engine
 from arbot.metrics import Metrics
-from arbot.models import Tick
+from arbot.models import QueueItem, Tick
 from arbot.pipeline import Pipeline
-from arbot.settings import StorageSettings
+from arbot.settings import Settings, StorageSettings
+from arbot.sink import StorageSink
 from arbot.storage.connection import Pragmas, connect
 from arbot.storage.schema import open_database
 from arbot.storage.writer import SWITCH_INTERVAL, TICK_COLUMNS, Writer
@@ -59,7 +62,7 @@ def tick(exchange: str, k: int, seq: int) -> Tick:
 
 
 async def feed(
-    queue: asyncio.Queue[Tick | None], exchange: str, n: int, market: Iterator[int]
+    queue: asyncio.Queue[QueueItem | None], exchange: str, n: int, market: Iterator[int]
 ) -> None:
     # As a feed with a burst in hand: no suspension while the queue has room, the
     # backpressure wait when it is full.
@@ -78,25 +81,41 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
+def storage_pipeline(settings: StorageSettings) -> Pipeline:
+    """The daemon's stages on settings.data_dir, the engine without detector."""
+    metrics = Metrics()
+    writer = Writer.open(settings, metrics)
+    engine = Engine(
+        Settings(storage=settings), {}, writer.resume_state(), paper=False, detect=False
+    )
+    return Pipeline(engine, StorageSink(writer, settings, metrics), metrics)
+
+
+async def drain(pipeline: Pipeline, consumer: asyncio.Task[None]) -> None:
+    """After the sentinel, as the daemon stops: pipeline, then sink, then writer."""
+    await consumer
+    pipeline.sink.close()
+
+
 async def run_pipeline(settings: StorageSettings, rows: int) -> tuple[float, int]:
     """Seconds from the first put until everything is committed, and rows committed."""
     settings.data_dir.mkdir()
-    writer = Writer.open(settings, Metrics())
+    pipeline = storage_pipeline(settings)
     sys.setswitchinterval(SWITCH_INTERVAL)  # as the daemon does (app.py)
-    queue: asyncio.Queue[Tick | None] = asyncio.Queue(settings.queue_size)
-    pipeline = Pipeline(writer, None, Metrics(), settings)
+    queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(settings.queue_size)
     per_feed = rows // len(EXCHANGES)
     market = itertools.count()
     start = time.perf_counter()
     async with asyncio.TaskGroup() as tg:
+        tg.create_task(pipeline.sink.run())
         consumer = tg.create_task(pipeline.run(queue))
         async with asyncio.TaskGroup() as feeds:
             for exchange in EXCHANGES:
                 feeds.create_task(feed(queue, exchange, per_feed, market))
         await queue.put(None)
-        await consumer
+        await drain(pipeline, consumer)
     elapsed = time.perf_counter() - start
-    await writer.close()
+    await pipeline.sink.writer.close()
     return elapsed, pipeline.committed
 
 
@@ -236,14 +255,15 @@ async def store_modes(workdir: Path) -> list[tuple[str, int, int, int, int]]:
             data_dir=workdir / f"mode{i}", conflate_ms=conflate_ms, skip_unchanged=skip
         )
         settings.data_dir.mkdir()
-        writer = Writer.open(settings, Metrics())
-        queue: asyncio.Queue[Tick | None] = asyncio.Queue(len(ticks) + 1)
+        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(len(ticks) + 1)
         for t in ticks:
             queue.put_nowait(t)
         queue.put_nowait(None)
-        pipeline = Pipeline(writer, None, Metrics(), settings)
-        await pipeline.run(queue)
-        await writer.close()
+        pipeline = storage_pipeline(settings)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(pipeline.sink.run())
+            await drain(pipeline, tg.create_task(pipeline.run(queue)))
+        await pipeline.sink.writer.close()
         conn = sqlite3.connect(settings.data_dir / "arbot.db")
         stored = conn.execute("SELECT count(*) FROM ticks").fetchone()[0]
         conn.close()

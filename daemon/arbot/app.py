@@ -1,12 +1,14 @@
 """Composition root: builds the stages, owns every task, stops them in data-flow order.
 
 Start-up: check the exchange ids, take the daemon lock, create/migrate the four databases,
-mirror the exchanges into config.db, open the writer, start the pipeline, the feeds, the
-HTTP server, the daily jobs, the sweep tick and the systemd notifier, then READY=1.
+mirror the exchanges into config.db, open the writer, read what the last run left (ids,
+paper balances, open episodes) into the engine, start the pipeline (queue -> engine), the
+storage sink, the feeds, the HTTP server, the daily jobs and the systemd notifier, then
+READY=1.
 Stop (the `stop` trigger, or a feed's ExchangeSetupError), all within service.grace_timeout:
 cancel the feeds (sources stop by cancellation), put the None sentinel on the queue (the
-sink stops by draining), wait for the pipeline to commit everything it took, persist the
-episodes still open, close the writer (last flush + WAL checkpoint), release the lock.
+pipeline runs what it holds through the engine, which keeps its open episodes for the next
+start), let the sink commit everything, close the writer (WAL checkpoint), release the lock.
 """
 
 from __future__ import annotations
@@ -25,31 +27,31 @@ from dataclasses import dataclass
 import structlog
 
 from arbot import feeds
-from arbot.detector import Detector
+from arbot.engine import Engine, Resume
 from arbot.errors import EXIT_OK, ArbotError, ConfigError, ExchangeSetupError
-from arbot.health import FlowMonitor
+from arbot.health import FeedStatus, FlowMonitor, heartbeat
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.metrics_server import MetricsServer
-from arbot.models import Episode, QueueItem
-from arbot.paper import PaperExecutor
+from arbot.models import ExchangeParams, QueueItem
 from arbot.pipeline import Pipeline
+from arbot.reload import Reloader, changed_keys
 from arbot.scheduler import run_daily_jobs, update_size_gauges
 from arbot.settings import ExchangeSettings, Settings
-from arbot.storage import exchange_config, signals
+from arbot.sink import StorageSink
+from arbot.storage import exchange_config
 from arbot.storage.connection import Pragmas
-from arbot.storage.exchange_config import ExchangeParams
 from arbot.storage.gaps import last_receive_times
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.schema import init_all, make_data_dir, open_database
-from arbot.storage.writer import SWITCH_INTERVAL, Writer, op_calling
+from arbot.storage.writer import SWITCH_INTERVAL, Writer
 from arbot.systemd import Notifier, keep_alive
+from arbot.venues import params_from_settings
 from arbot.version import version
 
 Clock = Callable[[], float]
 EXIT_UNCLEAN = 1  # a crash, a forced stop, or a drain longer than service.grace_timeout
 HARD_STOP_MARGIN = 5.0  # seconds past service.grace_timeout before the process is ended
-SWEEP_INTERVAL = 1.0  # seconds between detector sweeps (episodes whose quotes went stale)
 
 
 async def run_daemon(
@@ -59,11 +61,15 @@ async def run_daemon(
     *,
     clock: Clock = time.time,
     notifier: Notifier | None = None,
+    reloader: Reloader | None = None,
 ) -> int:
     """Run until `stop` completes (or a feed finds a configuration error); return the exit
-    code. Errors the operator must fix are logged with their message, not raised."""
+    code. Errors the operator must fix are logged with their message, not raised. A
+    `reloader` gets the daemon's on_reload hook (SIGHUP)."""
     log = get_logger()
     daemon = _Daemon(settings, metrics or Metrics(), clock, notifier or Notifier.from_environ())
+    if reloader is not None:
+        reloader.hooks.append(daemon.on_reload)
     try:
         return await daemon.run(stop)
     except ArbotError as exc:
@@ -81,12 +87,11 @@ async def run_daemon(
 
 @dataclass(frozen=True, slots=True)
 class _Stages:
-    """The data path of one run: queue -> pipeline -> detector / paper / writer."""
+    """The data path of one run: queue -> pipeline (engine) -> sink -> writer."""
 
     queue: asyncio.Queue[QueueItem | None]
     pipeline: Pipeline
-    detector: Detector | None
-    paper: PaperExecutor | None
+    sink: StorageSink
     writer: Writer
     monitor: FlowMonitor
 
@@ -102,6 +107,50 @@ class _Daemon:
         self.stopping = asyncio.Event()
         self.failure: ArbotError | None = None
         self.last_ticks: dict[str, float | None] = {}
+        self._stages: _Stages | None = None
+        self._feed_tasks: dict[str, asyncio.Task[None]] = {}
+        self._start_feed: Callable[[ExchangeSettings], None] | None = None
+
+    def on_reload(self, new: Settings) -> set[str]:
+        """SIGHUP with a valid new configuration: apply what can change while running and
+        return the dotted keys applied (see reload.changed_keys); every other changed key
+        is logged as needing a restart. Live: detector thresholds, exchange fees and
+        limits, paper settings (not balances), exchanges added, removed or changed (their
+        feeds restart; the others never pause)."""
+        stages = self._stages
+        if stages is None:
+            return set()
+        old = self.settings
+        changed = changed_keys(old, new)
+        params = params_from_settings(new.exchanges)
+        stages.pipeline.engine.reconfigure(new, params)
+        self._sync_exchanges(new)
+        applied = {k for k in changed if _live(k)}
+        before = {e.name: e for e in old.enabled_exchanges}
+        after = {e.name: e for e in new.enabled_exchanges}
+        for name, cfg in before.items():
+            if after.get(name) != cfg:
+                task = self._feed_tasks.pop(name, None)
+                if task is not None:
+                    task.cancel()
+                # A restarted feed records the gap from its last tick, as after a restart.
+                self.last_ticks[name] = stages.monitor.last_tick.get(name)
+                stages.monitor.remove_feed(name)
+        for name, cfg in after.items():
+            if before.get(name) != cfg and self._start_feed is not None:
+                self._start_feed(cfg)
+        applied |= {k for k in changed if k.split(".")[0] == "exchanges"}
+        self.settings = new
+        self.exchanges = new.enabled_exchanges
+        return applied
+
+    def _sync_exchanges(self, new: Settings) -> None:
+        st = new.storage
+        conn = open_database(st.data_dir, "config", Pragmas.of(st))
+        try:
+            exchange_config.sync(conn, new.exchanges)
+        finally:
+            conn.close()
 
     async def run(self, stop: Awaitable[object]) -> int:
         s = self.settings
@@ -116,7 +165,8 @@ class _Daemon:
             sys.setswitchinterval(SWITCH_INTERVAL)  # why: storage/writer.py
             async with AsyncExitStack() as stack:
                 stack.push_async_callback(self._close_writer, writer)
-                stages = self._build(writer, params)
+                resume = await asyncio.to_thread(writer.resume_state)
+                stages = self._build(writer, params, resume)
                 if s.metrics.enabled:
                     server = self._metrics_server(stages)
                     await server.start()
@@ -145,48 +195,51 @@ class _Daemon:
         finally:
             conn.close()
 
-    def _build(self, writer: Writer, params: Mapping[str, ExchangeParams]) -> _Stages:
+    def _build(
+        self, writer: Writer, params: Mapping[str, ExchangeParams], resume: Resume
+    ) -> _Stages:
         s = self.settings
-        detector = Detector(s.detector, params) if s.detector.enabled else None
-        paper = (
-            PaperExecutor(s.paper, params, writer, s.detector.quote_groups)
-            if s.paper.enabled
-            else None
-        )
-        pipeline = Pipeline(
-            writer, detector, self.metrics, s.storage, [paper] if paper is not None else []
-        )
+        engine = Engine(s, params, resume, paper=s.paper.enabled, detect=s.detector.enabled)
+        sink = StorageSink(writer, s.storage, self.metrics)
+        pipeline = Pipeline(engine, sink, self.metrics)
         self.metrics.queue_capacity.set(s.storage.queue_size)
+        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(s.storage.queue_size)
         monitor = FlowMonitor(
             (e.name for e in self.exchanges),
             accepted=lambda: pipeline.accepted,
             committed=lambda: pipeline.committed,
             started=self.clock(),
+            waiting=lambda: queue.qsize() + sink.backlog,
+            attempts=lambda: writer.attempts,
+            queue_full=queue.full,
         )
-        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(s.storage.queue_size)
-        return _Stages(queue, pipeline, detector, paper, writer, monitor)
+        self._stages = _Stages(queue, pipeline, sink, writer, monitor)
+        return self._stages
 
     async def _serve(self, stop: Awaitable[object], stages: _Stages) -> int:
         s = self.settings
         monitor = stages.monitor
 
-        def flowing() -> bool:
-            return monitor.check(self.clock(), s.service.flow_window, grace=True).flowing
+        def stuck() -> str | None:
+            return monitor.stuck(self.clock(), s.service.flow_window)
 
         async with asyncio.TaskGroup() as tg:
             pipeline_task = tg.create_task(
                 stages.pipeline.run(stages.queue, self.clock), name="pipeline"
             )
+            sink_task = tg.create_task(stages.sink.run(), name="sink")
             feeds_task = tg.create_task(self._run_feeds(stages), name="feeds")
             helpers = [
                 tg.create_task(self._watch_stop(stop), name="stop-trigger"),
                 tg.create_task(run_daily_jobs(s, self.metrics, self.clock), name="daily-jobs"),
-                tg.create_task(self._sweep(stages), name="sweep"),
+                tg.create_task(self._sample(stages), name="flow-sample"),
                 tg.create_task(
-                    keep_alive(self.notifier, flowing, lambda: monitor.status(self.clock())),
+                    keep_alive(self.notifier, stuck, lambda: monitor.status(self.clock())),
                     name="systemd",
                 ),
             ]
+            if s.logging.heartbeat > 0:
+                helpers.append(tg.create_task(self._heartbeat(stages), name="heartbeat"))
             self.notifier.notify("READY=1", "STATUS=started, waiting for ticks")
             self.log.info(
                 "daemon_started",
@@ -198,7 +251,7 @@ class _Daemon:
             await self.stopping.wait()
             self.notifier.notify("STOPPING=1", "STATUS=draining")
             self.log.info("daemon_stopping", queued=stages.queue.qsize())
-            code = await self._drain(stages, feeds_task, pipeline_task)
+            code = await self._drain(stages, feeds_task, pipeline_task, sink_task)
             for task in helpers:
                 task.cancel()
         if self.failure is not None:
@@ -208,12 +261,17 @@ class _Daemon:
             ticks_accepted=stages.pipeline.accepted,
             ticks_committed=stages.pipeline.committed,
             ticks_skipped=stages.pipeline.skipped,
+            ticks_dropped=stages.sink.dropped,
             exit_code=code,
         )
         return code
 
     async def _drain(
-        self, stages: _Stages, feeds_task: asyncio.Task[None], pipeline_task: asyncio.Task[None]
+        self,
+        stages: _Stages,
+        feeds_task: asyncio.Task[None],
+        pipeline_task: asyncio.Task[None],
+        sink_task: asyncio.Task[None],
     ) -> int:
         """Data-flow order under one deadline; returns the exit code."""
         grace = self.settings.service.grace_timeout
@@ -223,20 +281,18 @@ class _Daemon:
                 await asyncio.wait([feeds_task])
                 await stages.queue.put(None)
                 await pipeline_task
-                now = self.clock()
-                if stages.detector is not None:
-                    self._persist(stages.writer, stages.detector.close_all(now))
-                if stages.paper is not None:
-                    stages.paper.expire_all(now, "daemon stopped")
+                stages.sink.close()
+                await sink_task
                 await stages.writer.close()
         except TimeoutError:
             self.log.error(
                 "drain_timeout",
                 grace_timeout=grace,
                 queued=stages.queue.qsize(),
-                pending=stages.writer.pending,
+                pending=stages.sink.backlog,
             )
             pipeline_task.cancel()
+            sink_task.cancel()
             return EXIT_UNCLEAN
         return EXIT_OK
 
@@ -252,43 +308,55 @@ class _Daemon:
         self.stopping.set()
 
     async def _run_feeds(self, stages: _Stages) -> None:
-        """One task per exchange; a configuration error found by a feed (a symbol the
-        exchange does not list) stops the daemon through the normal drain."""
+        """One task per exchange, started and stopped by reload too; a configuration error
+        found by a feed (a symbol the exchange does not list) stops the daemon through the
+        normal drain."""
         queue, monitor = stages.queue, stages.monitor
 
         async def put(item: QueueItem) -> None:
             monitor.on_item(item)
             await queue.put(item)
 
+        def start(cfg: ExchangeSettings) -> None:
+            status = monitor.add_feed(cfg.name, self.clock())
+            self._feed_tasks[cfg.name] = tg.create_task(
+                self._run_feed(cfg, put, status), name=f"feed-{cfg.name}"
+            )
+
         try:
             async with asyncio.TaskGroup() as tg:
+                self._start_feed = start
                 for cfg in self.exchanges:
-                    tg.create_task(self._run_feed(cfg, put), name=f"feed-{cfg.name}")
+                    start(cfg)
+                await asyncio.Future()  # until the drain cancels the feeds
         except* ExchangeSetupError as group:
             self.failure = _first_error(group)
             self.stopping.set()
 
     async def _run_feed(
-        self, cfg: ExchangeSettings, put: Callable[[QueueItem], Awaitable[None]]
+        self,
+        cfg: ExchangeSettings,
+        put: Callable[[QueueItem], Awaitable[None]],
+        status: FeedStatus | None = None,
     ) -> None:
         with structlog.contextvars.bound_contextvars(exchange=cfg.name):
             await feeds.run_feed(
-                cfg, put, self.metrics, self.clock, last_tick=self.last_ticks.get(cfg.name)
+                cfg,
+                put,
+                self.metrics,
+                self.clock,
+                last_tick=self.last_ticks.get(cfg.name),
+                status=status,
             )
 
-    async def _sweep(self, stages: _Stages) -> None:
-        """Close episodes whose quotes went stale even when their symbol gets no ticks."""
-        while True:
-            await asyncio.sleep(SWEEP_INTERVAL)
-            now = self.clock()
-            stages.monitor.sample(now)
-            if stages.detector is not None:
-                self._persist(stages.writer, stages.detector.sweep(now))
+    async def _heartbeat(self, stages: _Stages) -> None:
+        interval = self.settings.logging.heartbeat
+        await heartbeat(stages.monitor, stages.queue.qsize, interval, self.clock)
 
-    def _persist(self, writer: Writer, episodes: list[Episode]) -> None:
-        for ep in episodes:
-            writer.submit(op_calling(signals.insert_episode, ep))
-        self.metrics.episodes_closed.inc(len(episodes))
+    async def _sample(self, stages: _Stages) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            stages.monitor.sample(self.clock())
 
     def _metrics_server(self, stages: _Stages) -> MetricsServer:
         s = self.settings
@@ -297,7 +365,8 @@ class _Daemon:
         def refresh() -> None:
             self.metrics.queue_depth.set(stages.queue.qsize())
             self.metrics.asyncio_tasks.set(len(asyncio.all_tasks()))
-            if (paper := stages.paper) is not None:
+            self.metrics.storage_backlog.set(stages.sink.backlog)
+            if (paper := stages.pipeline.engine.paper) is not None:
                 for status, n in (
                     ("created", paper.created),
                     ("completed", paper.completed),
@@ -311,7 +380,7 @@ class _Daemon:
             s.metrics.listen,
             self.metrics,
             refresh,
-            lambda: monitor.check(self.clock(), s.metrics.healthy_after),
+            lambda: monitor.health(self.clock(), s.metrics.healthy_after, s.metrics.min_feeds_up),
         )
 
 
@@ -321,17 +390,31 @@ def _hard_stop() -> None:
     os._exit(EXIT_UNCLEAN)
 
 
+# Settings applied while running (reload); exchanges are handled feed by feed.
+_LIVE_PREFIXES = ("detector.", "paper.", "logging.level")
+_RESTART_KEYS = ("detector.quote_groups", "detector.enabled", "paper.enabled")
+
+
+def _live(key: str) -> bool:
+    if key.startswith(_RESTART_KEYS) or key.startswith("paper.balances"):
+        return False
+    return key.startswith(_LIVE_PREFIXES)
+
+
 def _first_error(group: BaseExceptionGroup[ExchangeSetupError]) -> ExchangeSetupError:
     first = group.exceptions[0]
     return first if isinstance(first, ExchangeSetupError) else _first_error(first)
 
 
 def run_until_signalled(
-    main: Callable[[Awaitable[object]], Awaitable[int]], grace: float = 20.0
+    main: Callable[[Awaitable[object]], Awaitable[int]],
+    grace: float = 20.0,
+    reload: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """Run `main(stop)` on uvloop (when installed) until it returns its exit code. SIGTERM or
     SIGINT completes `stop`, starting the drain; a second one exits at once, and so does the
-    process if it still runs `grace` + HARD_STOP_MARGIN seconds after the first."""
+    process if it still runs `grace` + HARD_STOP_MARGIN seconds after the first. SIGHUP
+    runs `reload()` (one at a time) and never stops the process."""
     try:
         import uvloop
 
@@ -339,12 +422,33 @@ def run_until_signalled(
     except ImportError:  # optional: not built for every platform
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_with_signals(main, grace))
+        return runner.run(_with_signals(main, grace, reload))
 
 
-async def _with_signals(main: Callable[[Awaitable[object]], Awaitable[int]], grace: float) -> int:
+async def _reload_on(hup: asyncio.Event, reload: Callable[[], Awaitable[None]] | None) -> None:
+    """Until cancelled: one reload per SIGHUP burst; a failing reload is logged, never
+    raised (it would end the daemon through the task group)."""
+    log = get_logger(component="reload")
+    while True:
+        await hup.wait()
+        hup.clear()
+        if reload is None:
+            log.warning("reload_unsupported", signal="SIGHUP")
+            continue
+        try:
+            await reload()
+        except Exception:
+            log.exception("reload_crashed")
+
+
+async def _with_signals(
+    main: Callable[[Awaitable[object]], Awaitable[int]],
+    grace: float,
+    reload: Callable[[], Awaitable[None]] | None = None,
+) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    hup = asyncio.Event()
     log = get_logger()
 
     def on_signal(sig: signal.Signals) -> None:
@@ -362,8 +466,14 @@ async def _with_signals(main: Callable[[Awaitable[object]], Awaitable[int]], gra
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
+    loop.add_signal_handler(signal.SIGHUP, hup.set)
     try:
-        return await main(stop.wait())
+        async with asyncio.TaskGroup() as tg:
+            reloads = tg.create_task(_reload_on(hup, reload), name="reload")
+            try:
+                return await main(stop.wait())
+            finally:
+                reloads.cancel()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)

@@ -12,6 +12,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from arbot.models import BalanceRow
+
 # Shaves the affordable quantity so q·ask·(1 + fee) cannot exceed the lock by rounding.
 ROUNDING_GUARD = 1e-9
 
@@ -27,14 +29,6 @@ class InsufficientFunds(Exception):
         self.asset = asset
         self.needed = needed
         self.free = free
-
-
-@dataclass(frozen=True, slots=True)
-class BalanceRow:
-    exchange: str
-    asset: str
-    free: float
-    locked: float
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:

@@ -22,6 +22,12 @@ class ConfigError(ArbotError):
     exit_code = EXIT_CONFIG
 
 
+class InputError(ArbotError):
+    """A file given to replay or backtest is unreadable or malformed (file and line named)."""
+
+    exit_code = EXIT_USAGE
+
+
 class DatabaseError(ArbotError):
     """A database file is unusable (foreign, corrupt, newer schema, locked at start)."""
 
@@ -44,4 +50,5 @@ class TransientFeedError(Exception):
 
 
 class FatalFeedError(Exception):
-    """A feed problem retrying cannot fix (bad symbol, auth): the feed stops and says why."""
+    """A feed problem retrying is unlikely to fix (bad symbol, auth): the feed says why and
+    retries at the backoff cap, so the exchange is not silenced for good."""

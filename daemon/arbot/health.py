@@ -1,16 +1,27 @@
-"""Does data flow? The answer behind the systemd watchdog, /healthz and STATUS=.
+"""Is the daemon healthy, and is it stuck? The answers behind /healthz, the systemd watchdog,
+STATUS= and the heartbeat line.
 
-Data flows when at least one exchange delivered a tick and the writer committed a batch
-within a window. For the watchdog, start-up counts as the last event of both, so a daemon
-just started (still loading markets) gets one window of grace before it stops being fed;
-/healthz has no grace (503 until data flows)."""
+Two different questions. *Health* (/healthz) is about data: it flows when an exchange
+delivered a tick and the writer committed a batch within a window, and each feed is up,
+degraded or down. *Stuck* (the watchdog) is about our own machinery: the event loop runs
+(the watchdog task itself is on it), the writer commits while work waits, and each feed's
+supervisor either gets answers or sleeps in a scheduled retry. Every exchange being
+unreachable is unhealthy but not stuck: a restart could not help."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, Literal
 
-from arbot.models import QueueItem, Tick
+from arbot.logs import get_logger
+from arbot.models import FeedDown, FeedGap, QueueItem, Tick
+
+FeedState = Literal["up", "degraded", "down"]
+# A feed supervisor silent this long past its own timeouts is stuck: covers a markets load
+# (several requests under ccxt's 10 s HTTP timeout) on top of 2 x watch_timeout.
+SUPERVISOR_SLACK = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,9 +30,73 @@ class Flow:
     reason: str
 
 
+@dataclass(slots=True)
+class FeedStatus:
+    """One feed as its supervisor reports it (errors, progress, retries) and as the queue
+    sees it (ticks, down, resumed)."""
+
+    name: str
+    started: float
+    stuck_after: float = 2 * 30.0 + SUPERVISOR_SLACK
+    last_tick: float | None = None
+    down: bool = False
+    error_kind: str | None = None
+    error_message: str | None = None
+    error_at: float | None = None
+    progress: float | None = None  # last time a call to the exchange returned or failed
+    retry_until: float | None = None  # asleep in a scheduled retry until then
+
+    def __post_init__(self) -> None:
+        if self.progress is None:
+            self.progress = self.started
+
+    def answered(self, now: float) -> None:
+        self.progress = now
+        self.retry_until = None
+
+    def failed(self, now: float, kind: str, message: str) -> None:
+        self.answered(now)
+        self.error_kind, self.error_message, self.error_at = kind, message, now
+
+    def retrying(self, until: float) -> None:
+        self.retry_until = until
+
+    def state(self, now: float, window: float) -> FeedState:
+        """down: never delivered, or marked down; degraded: delivering, but the last tick is
+        older than `window` or an error happened within it; else up."""
+        if self.last_tick is None or self.down:
+            return "down"
+        if now - self.last_tick > window or (
+            self.error_at is not None and now - self.error_at <= window
+        ):
+            return "degraded"
+        return "up"
+
+    def stuck(self, now: float) -> bool:
+        if self.retry_until is not None and now < self.retry_until:
+            return False
+        return now - (self.progress or self.started) > self.stuck_after
+
+    def report(self, now: float, window: float) -> dict[str, Any]:
+        error = (
+            None
+            if self.error_at is None
+            else {
+                "kind": self.error_kind,
+                "message": self.error_message,
+                "seconds_ago": round(now - self.error_at, 3),
+            }
+        )
+        return {
+            "state": self.state(now, window),
+            "seconds_since_last_tick": round(now - (self.last_tick or self.started), 3),
+            "last_error": error,
+        }
+
+
 class FlowMonitor:
-    """Sees every queue item (`on_item`, on the feeds' put path) and samples the pipeline's
-    committed counter (`sample`); answers `check(now, window)`."""
+    """Sees every queue item (`on_item`, on the feeds' put path), samples the pipeline's
+    counters (`sample`) and the work waiting for the writer; answers health and liveness."""
 
     def __init__(
         self,
@@ -29,53 +104,166 @@ class FlowMonitor:
         accepted: Callable[[], int],
         committed: Callable[[], int],
         started: float,
+        *,
+        waiting: Callable[[], int] = lambda: 0,
+        attempts: Callable[[], int] = lambda: 0,
+        queue_full: Callable[[], bool] = lambda: False,
     ) -> None:
         self.started = started
-        self._accepted = accepted
-        self._committed = committed
-        self.last_tick: dict[str, float | None] = dict.fromkeys(exchanges)
+        self.accepted = accepted
+        self.committed = committed
+        self._waiting = waiting
+        # Finished write attempts, failed ones included: a writer retrying against a locked
+        # or full database is making progress; a restart would only lose its backlog.
+        self._attempts = attempts
+        self._seen_attempts = 0
+        self._queue_full = queue_full
+        self.feeds = {name: FeedStatus(name, started) for name in exchanges}
         self.last_commit: float | None = None
         self._seen_committed = 0
+        self._waiting_since: float | None = None
         # (time, accepted, committed) at the previous rate sample.
         self._rate_base = (started, 0, 0)
         self.rates = (0.0, 0.0)
 
+    def add_feed(self, name: str, now: float) -> FeedStatus:
+        """The status of feed `name` (a new one when reload adds it)."""
+        feed = self.feeds.get(name)
+        if feed is None:
+            feed = self.feeds[name] = FeedStatus(name, now)
+        return feed
+
+    def remove_feed(self, name: str) -> None:
+        self.feeds.pop(name, None)
+
+    @property
+    def last_tick(self) -> dict[str, float | None]:
+        return {name: feed.last_tick for name, feed in self.feeds.items()}
+
     def on_item(self, item: QueueItem) -> None:
+        feed = self.feeds.get(item.exchange)
+        if feed is None:
+            return
         if isinstance(item, Tick):
-            self.last_tick[item.exchange] = item.received
+            feed.last_tick = item.received
+        elif isinstance(item, FeedDown):
+            feed.down = True
+        elif isinstance(item, FeedGap):
+            feed.down = False
 
     def sample(self, now: float) -> None:
-        """Note a commit seen since the last sample; update accepted/committed rates."""
-        committed = self._committed()
+        """Note a commit seen since the last sample and since when work waits for the
+        writer; update accepted/committed rates."""
+        committed = self.committed()
         if committed > self._seen_committed:
             self._seen_committed = committed
             self.last_commit = now
+            self._waiting_since = None
+        attempts = self._attempts()
+        if attempts > self._seen_attempts:
+            self._seen_attempts = attempts
+            self._waiting_since = None
+        if self._waiting() == 0:
+            self._waiting_since = None
+        elif self._waiting_since is None:
+            self._waiting_since = now
         t0, a0, c0 = self._rate_base
         if now - t0 >= 1.0:
-            accepted = self._accepted()
+            accepted = self.accepted()
             self.rates = ((accepted - a0) / (now - t0), (committed - c0) / (now - t0))
             self._rate_base = (now, accepted, committed)
 
-    def check(self, now: float, window: float, *, grace: bool = False) -> Flow:
-        """Flowing if a tick arrived and a batch committed within `window` seconds; with
-        `grace`, the start-up time counts as both."""
+    def check(self, now: float, window: float) -> Flow:
+        """Flowing if a tick arrived and a batch committed within `window` seconds."""
         self.sample(now)
-        floor = [self.started] if grace else []
-        ticks = [t for t in self.last_tick.values() if t is not None]
-        last_tick = max([*ticks, *floor], default=None)
-        commits = [] if self.last_commit is None else [self.last_commit]
-        last_commit = max([*commits, *floor], default=None)
+        last_tick = max((t for t in self.last_tick.values() if t is not None), default=None)
+        last_commit = self.last_commit
         if last_tick is None or now - last_tick > window:
             return Flow(False, f"no tick received from any exchange in the last {window:g} s")
         if last_commit is None or now - last_commit > window:
             return Flow(False, f"no batch committed in the last {window:g} s")
         return Flow(True, "data flows")
 
-    def status(self, now: float) -> str:
-        """One line for systemd's STATUS=: live rates and feeds delivering."""
+    def stuck(self, now: float, window: float) -> str | None:
+        """Why the daemon's own machinery is stuck, or None: the writer has had work waiting
+        for `window` seconds without finishing a write attempt, or a feed supervisor stopped
+        moving (unless the queue is full: then it waits on back-pressure, and the writer
+        check applies)."""
         self.sample(now)
-        live = sum(1 for t in self.last_tick.values() if t is not None and now - t < 10)
+        if self._waiting_since is not None and now - self._waiting_since > window:
+            return (
+                f"writer wedged: work waiting and no write attempt ended for "
+                f"{now - self._waiting_since:.0f} s"
+            )
+        if self._queue_full():
+            return None
+        stuck = [name for name, feed in self.feeds.items() if feed.stuck(now)]
+        if stuck:
+            return f"feed supervisor not progressing: {', '.join(stuck)}"
+        return None
+
+    def feeds_up(self, now: float, window: float = 10.0) -> int:
+        """Feeds up or degraded (delivering, maybe with trouble)."""
+        return sum(1 for f in self.feeds.values() if f.state(now, window) != "down")
+
+    def status(self, now: float, window: float = 10.0) -> str:
+        """One line for systemd's STATUS=: live rates and feeds delivering, or, with every
+        feed down, that and why."""
+        self.sample(now)
+        if self.feeds and self.feeds_up(now, window) == 0:
+            why = ", ".join(
+                f"{f.name}: {f.error_kind or 'connecting'}" for f in self.feeds.values()
+            )
+            return f"no exchange delivering, retrying ({why})"
         return (
             f"ticks {self.rates[0]:.0f}/s accepted, {self.rates[1]:.0f}/s committed; "
-            f"feeds live {live}/{len(self.last_tick)}"
+            f"feeds live {self.feeds_up(now, window)}/{len(self.feeds)}"
         )
+
+    def health(
+        self, now: float, window: float, min_feeds_up: int = 1
+    ) -> tuple[bool, dict[str, Any]]:
+        """/healthz: (healthy, body). Healthy when data flows within `window` and at least
+        `min_feeds_up` feeds are up or degraded; "degraded" when healthy with some feed not
+        up."""
+        flow = self.check(now, window)
+        feeds = {name: f.report(now, window) for name, f in self.feeds.items()}
+        up = sum(1 for r in feeds.values() if r["state"] != "down")
+        need = min_feeds_up
+        healthy = flow.flowing and up >= need
+        if not flow.flowing:
+            reason = flow.reason
+        elif not healthy:
+            reason = f"{up} of {len(feeds)} feeds up, {need} required"
+        else:
+            reason = flow.reason
+        all_up = all(r["state"] == "up" for r in feeds.values())
+        status = "unhealthy" if not healthy else "ok" if all_up else "degraded"
+        return healthy, {"status": status, "reason": reason, "feeds_up": up, "feeds": feeds}
+
+
+async def heartbeat(
+    monitor: FlowMonitor,
+    queue_depth: Callable[[], int],
+    interval: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> None:
+    """Until cancelled: one `heartbeat` info line every `interval` seconds with the tick and
+    commit rates over that interval, so a healthy daemon with nothing to report is seen
+    working in `journalctl -f`."""
+    log = get_logger(component="heartbeat")
+    since, accepted, committed = clock(), monitor.accepted(), monitor.committed()
+    while True:
+        await sleep(interval)
+        now, a, c = clock(), monitor.accepted(), monitor.committed()
+        span = max(now - since, 1e-9)
+        log.info(
+            "heartbeat",
+            ticks_per_second=round((a - accepted) / span, 1),
+            commits_per_second=round((c - committed) / span, 1),
+            queue_depth=queue_depth(),
+            feeds_up=monitor.feeds_up(now),
+            feeds=len(monitor.feeds),
+        )
+        since, accepted, committed = now, a, c

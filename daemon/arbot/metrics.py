@@ -35,7 +35,6 @@ REJECT_REASONS = (
     "malformed",
 )
 WRITE_ERROR_KINDS = ("locked", "disk_full", "io", "other")
-DATABASE_FILES = ("arbot", "historical", "config", "backtest")
 
 
 class _ProcessCollector(ProcessCollector):
@@ -95,6 +94,18 @@ class Metrics:
         self.feed_errors = Counter(
             "arbot_feed_errors_total", "Feed errors by kind", ["exchange", "kind"], registry=r
         )
+        self.sequence_gaps = Counter(
+            "arbot_feed_sequence_gaps_total",
+            "Breaks in an exchange's own update-id sequence (each also a feed_gaps row)",
+            ex,
+            registry=r,
+        )
+        self.quotes_dropped = Counter(
+            "arbot_feed_quotes_dropped_total",
+            "Quotes received but dropped because the feed's capture buffer was full",
+            ex,
+            registry=r,
+        )
         self.feed_up = Gauge(
             "arbot_feed_up", "1 while the exchange feed delivers data", ex, registry=r
         )
@@ -148,6 +159,15 @@ class Metrics:
             "Accepted ticks not stored by conflation or dedup",
             ["reason"],
             registry=r,
+        )
+        self.ticks_dropped = Counter(
+            "arbot_ticks_dropped_total",
+            "Accepted ticks not stored, by reason (each covered by a feed_gaps row)",
+            ["reason"],
+            registry=r,
+        )
+        self.storage_backlog = Gauge(
+            "arbot_storage_backlog_ticks", "Ticks waiting to be committed", registry=r
         )
         self.write_errors = Counter(
             "arbot_write_errors_total",
@@ -208,6 +228,8 @@ class Metrics:
         """Create every per-exchange series up front so dashboards see zeros, not gaps."""
         self.ticks_received.labels(exchange)
         self.reconnects.labels(exchange)
+        self.sequence_gaps.labels(exchange)
+        self.quotes_dropped.labels(exchange)
         self.feed_up.labels(exchange).set(0)
         self.latency.labels(exchange)
         for reason in REJECT_REASONS:

@@ -1,69 +1,149 @@
-"""HTTP endpoints for operations: /metrics (Prometheus text format) and /healthz."""
+"""HTTP endpoints for operations: /metrics (Prometheus text format) and /healthz.
+
+The endpoint must not starve the daemon or itself: idle and half-sent connections are
+closed after `idle_timeout`, at most `max_connections` are open at once (each is a file
+descriptor the feeds and SQLite also need), a request gets `request_timeout`, aiohttp's own
+errors become one rate-limited log event (no traceback), and the exposition is rendered in
+a thread of its own, one rendering shared by concurrent scrapes, so scrapes do not stall the
+event loop that carries the quotes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from arbot.errors import ConfigError
-from arbot.health import Flow
+from arbot.logs import get_logger
 from arbot.metrics import Metrics
+
+IDLE_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 10.0
+MAX_CONNECTIONS = 64
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _RequestErrorLog(logging.Logger):
+    """Given to aiohttp as its server logger: a request it could not handle (an over-long
+    header, a broken request line) is one `http_request_failed` warning with the error's
+    text, not a traceback; repeats are rate-limited like every warning."""
+
+    def __init__(self) -> None:
+        super().__init__("arbot.http", logging.WARNING)
+        self._events = get_logger(component="http")
+
+    def handle(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        error = f"{type(exc).__name__}: {exc}" if exc is not None else record.getMessage()
+        self._events.warning("http_request_failed", error=" ".join(error.split())[:300])
+
+
+class _Refused(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
 
 
 class MetricsServer:
     """Serves `metrics` at /metrics, calling `refresh()` first so gauges computed from live
-    state (seconds since the last tick, file sizes) are current at every scrape; /healthz is
-    200 while `health()` says data flows, else 503 with the reason as JSON."""
+    state (seconds since the last tick, file sizes) are current at every scrape; /healthz
+    answers `health()`'s JSON body, 200 when it says healthy, else 503."""
 
     def __init__(
         self,
         listen: str,
         metrics: Metrics,
         refresh: Callable[[], None],
-        health: Callable[[], Flow],
+        health: Callable[[], tuple[bool, dict[str, Any]]],
+        *,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.host, port = listen.rsplit(":", 1)
         self.port = int(port)
         self._metrics = metrics
         self._refresh = refresh
         self._health = health
-        app = web.Application()
+        self._max_connections = max_connections
+        self._listener: asyncio.Server | None = None
+        self._render: asyncio.Future[bytes] | None = None
+        self._renderer = ThreadPoolExecutor(1, thread_name_prefix="arbot-metrics")
+        self._log = get_logger(component="http")
+        app = web.Application(middlewares=[_time_limit])
         app.router.add_get("/metrics", self._serve_metrics)
         app.router.add_get("/healthz", self._serve_health)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # keepalive_timeout counts from the connection's start too, so it also closes a
+        # connection that never completes its request.
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=idle_timeout,
+            logger=_RequestErrorLog(),
+        )
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        loop = asyncio.get_running_loop()
         try:
-            await site.start()
+            self._listener = await loop.create_server(
+                self._protocol, self.host, self.port, reuse_address=True
+            )
         except OSError as exc:
             await self._runner.cleanup()
             raise ConfigError(
                 f"metrics.listen = {self.host}:{self.port}: cannot listen: {exc.strerror}"
             ) from None
         # With port 0 the OS picked one: report the real address.
-        self.port = int(self._runner.addresses[0][1])
+        self.port = int(self._listener.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
         await self._runner.cleanup()
+        self._renderer.shutdown(wait=False, cancel_futures=True)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def _protocol(self) -> asyncio.BaseProtocol:
+        server = self._runner.server
+        assert server is not None
+        if len(server.connections) >= self._max_connections:
+            self._log.warning(
+                "http_connection_refused", error="connection cap", cap=self._max_connections
+            )
+            return _Refused()
+        return server()
+
     async def _serve_metrics(self, _: web.Request) -> web.Response:
-        self._refresh()
-        return web.Response(
-            body=generate_latest(self._metrics.registry),
-            headers={"Content-Type": CONTENT_TYPE_LATEST},
-        )
+        if self._render is None:
+            self._refresh()
+            loop = asyncio.get_running_loop()
+            render = loop.run_in_executor(self._renderer, generate_latest, self._metrics.registry)
+            render.add_done_callback(self._rendered)
+            self._render = render
+        body = await asyncio.shield(self._render)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    def _rendered(self, _: asyncio.Future[bytes]) -> None:
+        self._render = None
 
     async def _serve_health(self, _: web.Request) -> web.Response:
-        flow = self._health()
-        return web.json_response(
-            {"status": "ok" if flow.flowing else "unhealthy", "reason": flow.reason},
-            status=200 if flow.flowing else 503,
-        )
+        healthy, body = self._health()
+        return web.json_response(body, status=200 if healthy else 503)
+
+
+@web.middleware
+async def _time_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            return await handler(request)
+    except TimeoutError:
+        return web.Response(status=503, text="request timed out\n")

@@ -1,8 +1,9 @@
-"""Messages passed between stages: feeds -> queue -> pipeline -> detector / writer."""
+"""Value types shared by the stages: feeds -> queue -> engine -> sink, and by replays."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal, NamedTuple
 
 
@@ -79,3 +80,68 @@ class Episode:
 
 
 QueueItem = Tick | FeedDown | FeedGap
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeParams:
+    """One exchange's trading parameters (the detector's and paper executor's view of
+    exchange_config)."""
+
+    exchange: str
+    enabled: bool
+    arbitrage_enabled: bool
+    region: str | None
+    premium_baseline: float
+    maker_fee: float
+    taker_fee: float
+    min_trade_amount: float
+    max_trade_amount: float
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRow:
+    exchange: str
+    asset: str
+    free: float
+    locked: float
+
+
+TradeStatus = Literal["pending", "completed", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class TradeParams:
+    """A trade as planned from its signal (the spec's create_trade argument)."""
+
+    signal_id: int | None
+    symbol: str
+    buy_exchange: str
+    sell_exchange: str
+    planned_buy_price: float
+    planned_sell_price: float
+    quantity: float
+    planned_profit: float
+    started_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionData:
+    """How a trade ended (the spec's update_trade_execution argument). `quantity` is the
+    filled quantity when it differs from the planned one (None keeps the planned)."""
+
+    status: TradeStatus
+    buy_order_id: str | None = None
+    sell_order_id: str | None = None
+    actual_buy_price: float | None = None
+    actual_sell_price: float | None = None
+    actual_profit: float | None = None
+    fees_paid: float = 0.0
+    slippage: float = 0.0
+    error_message: str | None = None
+    completed_at: str | None = None
+    quantity: float | None = None
+
+
+def iso_utc(ts: float) -> str:
+    """UNIX seconds -> 'YYYY-MM-DD HH:MM:SS.fff' UTC (sorts and parses like SQLite's text)."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]

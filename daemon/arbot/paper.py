@@ -1,4 +1,4 @@
-"""Paper (simulated) execution of arbitrage signals: a pipeline listener, sans-IO.
+"""Paper (simulated) execution of arbitrage signals, sans-IO: fed by the engine.
 
 For each signal passing the filters a trade is created (pending) and its funds locked; each
 leg then fills against the FIRST quote of its exchange and symbol that arrives after the
@@ -21,8 +21,7 @@ proceeds; fees are each exchange's taker fee from exchange_config):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Literal, Protocol
+from collections.abc import Callable, Mapping, Sequence
 
 from arbot.balances import (
     ROUNDING_GUARD,
@@ -34,21 +33,9 @@ from arbot.balances import (
 )
 from arbot.detector.state import book_symbol, quote_group_names
 from arbot.errors import ConfigError
-from arbot.models import Signal, Tick
+from arbot.models import ExchangeParams, ExecutionData, Signal, Tick, TradeParams, iso_utc
+from arbot.records import BalanceSnapshot, Record, SignalExecuted, TradeOpened, TradeSettled
 from arbot.settings import PaperSettings
-from arbot.storage import signals as signal_ops
-from arbot.storage import trades as trade_ops
-from arbot.storage.exchange_config import ExchangeParams
-from arbot.storage.trades import ExecutionData, TradeParams, iso_utc
-from arbot.storage.writer import Op, op_calling
-
-
-class OpSink(Protocol):
-    """Where database work goes: the daemon's Writer, or a backtest's in-memory database."""
-
-    def submit(self, op: Op) -> object: ...
-
-    def next_id(self, table: Literal["trades"]) -> int: ...
 
 
 class _Leg:
@@ -96,22 +83,28 @@ class _Trade:
 
 
 class PaperExecutor:
-    """Listener for Pipeline: `on_tick(tick, now)`, `on_signal(signal_id, signal, now)`.
-    With no `balances` configured funding is not simulated (no locks, no snapshots)."""
+    """Fed by the engine: `on_tick(tick, now)`, `on_signal(signal_id, signal, now)`; its
+    records go to `emit`. With no `balances` configured funding is not simulated (no locks,
+    no snapshots). `resumed` balances (a previous run's last snapshot) replace the
+    configured amounts of the exchanges and assets they hold."""
 
     def __init__(
         self,
         settings: PaperSettings,
         params: Mapping[str, ExchangeParams],
-        sink: OpSink,
+        emit: Callable[[Record], object],
         quote_groups: Sequence[Sequence[str]] = (),
+        *,
+        first_trade_id: int = 1,
+        resumed: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         self._settings = settings
         # As in the detector, quotes of one group count as one asset: a signal's symbol is
         # then e.g. BTC/USDT for legs on BTC/USDT and BTC/USDC.
         self._group_of = quote_group_names(quote_groups)
         self._params = params
-        self._sink = sink
+        self._emit = emit
+        self._next_id = first_trade_id
         self._latency = settings.latency_ms / 1000.0
         self._funded = bool(settings.balances)
         for exchange in settings.balances:
@@ -120,10 +113,21 @@ class PaperExecutor:
                     f"paper.balances.{exchange}: no such exchange (configured: "
                     f"{', '.join(sorted(params)) or 'none'})"
                 )
-        self.balances = Balances(settings.balances)
+        allocation = {ex: dict(assets) for ex, assets in settings.balances.items()}
+        for exchange, assets in (resumed or {}).items():
+            if exchange in allocation:
+                allocation[exchange].update(assets)
+        self.balances = Balances(allocation)
         self._pending: dict[int, _Trade] = {}
         self._next_snapshot: float | None = None
         self.created = self.completed = self.failed = 0
+
+    def reconfigure(self, settings: PaperSettings, params: Mapping[str, ExchangeParams]) -> None:
+        """New filters, latency, waits and fees for trades from now on (balances need a
+        restart: they are the running account)."""
+        self._settings = settings
+        self._params = params
+        self._latency = settings.latency_ms / 1000.0
 
     def pending(self) -> int:
         return len(self._pending)
@@ -133,12 +137,13 @@ class PaperExecutor:
         s = self._settings
         if signal.confidence < s.min_confidence or signal.profit_percent < s.min_profit_percent:
             return
-        trade = _Trade(self._sink.next_id("trades"), signal_id, signal, now)
+        trade = _Trade(self._next_id, signal_id, signal, now)
+        self._next_id += 1
         trade.due = now + self._latency
         trade.deadline = trade.due + s.max_fill_wait
         self.created += 1
         reason = self._plan(trade)
-        self._sink.submit(op_calling(trade_ops.create_trade, trade.id, _trade_params(trade, now)))
+        self._emit(TradeOpened(trade.id, _trade_params(trade, now)))
         if reason:
             self._finish(
                 trade,
@@ -175,6 +180,10 @@ class PaperExecutor:
                 ready.append(trade)
         for trade in ready:
             self._settle(trade, now)
+
+    def on_time(self, now: float) -> None:
+        """Time passed without ticks: fail trades past their deadline, snapshot if due."""
+        self._housekeep(now)
 
     def expire_all(self, now: float, reason: str) -> None:
         """Fail every pending trade (end of a backtest's input, daemon shutdown)."""
@@ -297,7 +306,7 @@ class PaperExecutor:
             ),
             now,
         )
-        self._sink.submit(op_calling(signal_ops.mark_signal_executed, trade.signal_id))
+        self._emit(SignalExecuted(trade.signal_id))
 
     def _transfer(self, trade: _Trade, fill: Fill) -> None:
         b, buy_ex, sell_ex = self.balances, trade.buy.exchange, trade.sell.exchange
@@ -324,13 +333,12 @@ class PaperExecutor:
             self.completed += 1
         else:
             self.failed += 1
-        self._sink.submit(op_calling(trade_ops.update_trade_execution, trade.id, data))
+        self._emit(TradeSettled(trade.id, data))
         if self._funded:
             self._snapshot(now)
 
     def _snapshot(self, now: float) -> None:
-        rows = self.balances.rows()
-        self._sink.submit(op_calling(trade_ops.insert_balance_snapshot, rows, now))
+        self._emit(BalanceSnapshot(tuple(self.balances.rows()), now))
         self._next_snapshot = now + self._settings.snapshot_interval
 
 

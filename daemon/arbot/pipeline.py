@@ -1,164 +1,146 @@
-"""The queue consumer: every tick to the detector and listeners, stored ticks to the writer.
+"""The daemon's driver of the engine: queue -> engine -> storage sink, on the wall clock.
 
-Data flow per chunk of queue items (taken in bulk: one await, then get_nowait):
-  Tick     -> detector.on_tick (EVERY tick, before conflation) -> listeners.on_tick
-           -> signals/episodes become writer ops -> TickFilter -> writer buffer
-  FeedDown -> detector.on_feed_down (its quotes stop counting) -> episodes closed
-  FeedGap  -> a feed_gaps row
-  None     -> stop: flush everything and return.
-A batch is cut when it holds storage.batch_size ticks or storage.linger_ms after its first
-row, whichever comes first. One batch commits while the next fills; if the next fills
-before the commit ends (or the commit is retrying a database error) the pipeline waits, the
-bounded queue fills up and the feeds wait in `put`: nothing is dropped, memory is bounded.
-After `run` returns: accepted == committed + skipped. A crash loses only what was not yet
-committed: the batch committing, the batch filling and the queue's contents.
+Items are taken from the queue in chunks (one await, then get_nowait) and run through the
+engine at once; its output goes to the sink, which never makes the engine wait (unless
+storage.backlog_overflow = "block" and the backlog is full). A chunk that ends because the
+chunk limit was reached leaves a trailing same-timestamp group open for the next chunk; a
+chunk that empties the queue is evaluated at once (quotes that arrive together are one
+instant, see engine.py). With no item for a second the engine is advanced on its own
+(stale episodes close, paper trades time out).
+After `run` returns (the None sentinel): the engine has finished (open episodes kept for
+the next start) and everything is with the sink; accepted == committed + skipped + dropped
+once the sink has drained.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
-from arbot.conflation import TickFilter, TimestampSeparator
+from arbot.engine import Engine
+from arbot.logs import get_logger
 from arbot.metrics import Metrics
-from arbot.models import Episode, FeedDown, FeedGap, QueueItem, Signal, Tick
-from arbot.settings import StorageSettings
-from arbot.storage import signals
-from arbot.storage.gaps import insert_gap
-from arbot.storage.writer import Writer, op_calling
+from arbot.models import Episode, QueueItem
+from arbot.records import Record, SignalFound, TradeSettled
+from arbot.sink import StorageSink
 
 Clock = Callable[[], float]
-
-
-class DetectorLike(Protocol):
-    def on_tick(self, tick: Tick, now: float) -> list[Signal | Episode]: ...
-    def on_feed_down(self, exchange: str, now: float) -> list[Episode]: ...
-    def open_episodes(self) -> int: ...
-    def best_spreads(self) -> Mapping[str, float]: ...
-
-
-class Listener(Protocol):
-    def on_tick(self, tick: Tick, now: float) -> None: ...
-    def on_signal(self, signal_id: int, signal: Signal, now: float) -> None: ...
+CHUNK = 4096  # queue items per engine call: large enough to amortise, small for latency
+IDLE = 1.0  # seconds without an item before the engine is advanced on its own
+GAUGE_INTERVAL = 0.5  # seconds between updates of the detector's gauges
 
 
 class Pipeline:
-    def __init__(
-        self,
-        writer: Writer,
-        detector: DetectorLike | None,
-        metrics: Metrics,
-        storage_settings: StorageSettings,
-        listeners: Sequence[Listener] = (),
-    ) -> None:
-        self._writer = writer
-        self._detector = detector
+    def __init__(self, engine: Engine, sink: StorageSink, metrics: Metrics) -> None:
+        self.engine = engine
+        self.sink = sink
         self._metrics = metrics
-        self._batch_size = storage_settings.batch_size
-        self._linger = storage_settings.linger_ms / 1000
-        self._filter = TickFilter(storage_settings.conflate_ms, storage_settings.skip_unchanged)
-        self._separator = TimestampSeparator()
-        self._listeners = tuple(listeners)
         self._spread_symbols: set[str] = set()
-        self.accepted = 0
-        """Ticks taken from the queue."""
+        # Engine counters already counted in metrics: accepted, signals, episodes, conflated,
+        # unchanged.
+        self._counted = (0, 0, 0, 0, 0)
+        self._gauges_at = 0.0
+        self._announced: set[str] = set()  # episode keys whose opening was logged
+        self._log = get_logger(component="engine")
+
+    @property
+    def accepted(self) -> int:
+        return self.engine.accepted
 
     @property
     def committed(self) -> int:
-        return self._writer.committed
+        return self.sink.writer.committed
 
     @property
     def skipped(self) -> int:
-        """Accepted ticks not stored, by conflation or skip-unchanged."""
-        return self._filter.conflated + self._filter.unchanged
+        """Accepted ticks not stored by conflation or skip-unchanged."""
+        return sum(self.engine.skipped)
 
     async def run(self, queue: asyncio.Queue[QueueItem | None], clock: Clock = time.time) -> None:
-        """Consume until a None sentinel; returns once everything taken is committed."""
-        loop = asyncio.get_running_loop()
-        in_flight: asyncio.Task[None] | None = None
-        first_row_at: float | None = None
-        async with asyncio.TaskGroup() as tg:
-            stop = False
-            while not stop:
-                wait = self._linger
-                if first_row_at is not None:
-                    wait = max(0.0, first_row_at + self._linger - loop.time())
-                room = max(1, self._batch_size - self._writer.pending_ticks)
-                items, stop = await _take(queue, room, wait)
-                self._metrics.queue_depth.set(queue.qsize())
-                if items:
-                    self._process(items, clock())
-                # Ops may also come from other components (paper trades): linger covers them.
-                if first_row_at is None and self._writer.pending:
-                    first_row_at = loop.time()
-                if first_row_at is None:
-                    continue
-                full = self._writer.pending_ticks >= self._batch_size
-                if full or stop or loop.time() - first_row_at >= self._linger:
-                    if in_flight is not None:
-                        await in_flight  # one batch commits while the next fills, no more
-                    self._update_gauges()
-                    in_flight = tg.create_task(self._writer.flush())
-                    first_row_at = None
-            if in_flight is not None:
-                await in_flight
-
-    def _process(self, items: list[QueueItem], now: float) -> None:
-        detector = self._detector
-        listeners = self._listeners
-        keep = self._filter.keep if self._filter.active else None
-        separate = self._separator.stored_form
-        stored: list[Tick] = []
-        conflated, unchanged = self._filter.conflated, self._filter.unchanged
-        accepted = 0
-        for item in items:
-            if type(item) is Tick:
-                accepted += 1
-                if detector is not None:
-                    found = detector.on_tick(item, now)
-                    if found:
-                        self._record(found, now)
-                for listener in listeners:
-                    listener.on_tick(item, now)
-                if keep is None or keep(item):
-                    stored.append(separate(item))
-            elif isinstance(item, FeedDown):
-                if detector is not None:
-                    self._record(detector.on_feed_down(item.exchange, now), now)
-            elif isinstance(item, FeedGap):
-                self._writer.submit(op_calling(insert_gap, item))
-        self._writer.add_ticks(stored)
-        self.accepted += accepted
-        self._metrics.ticks_accepted.inc(accepted)
-        if keep is not None:
-            self._count_skipped(conflated, unchanged)
-
-    def _record(self, found: Iterable[Signal | Episode], now: float) -> None:
-        writer = self._writer
-        for out in found:
-            if isinstance(out, Signal):
-                signal_id = writer.next_id("arbitrage_signals")
-                writer.submit(op_calling(signals.insert_signal, signal_id, out))
-                self._metrics.signals_recorded.inc()
-                for listener in self._listeners:
-                    listener.on_signal(signal_id, out, now)
+        """Consume until the None sentinel, then finish the engine."""
+        engine, sink = self.engine, self.sink
+        while True:
+            items, stop = await _take(queue, CHUNK, IDLE)
+            now = clock()
+            if items:
+                out = engine.process(items, now, complete=stop or queue.empty())
             else:
-                writer.submit(op_calling(signals.insert_episode, out))
-                self._metrics.episodes_closed.inc()
+                out = engine.advance(now)
+            if stop:
+                finished = engine.finish(now, "daemon stopped", keep_open=True)
+                out.ticks.extend(finished.ticks)
+                out.records.extend(finished.records)
+            self._account(queue)
+            if out.records:
+                self._log_records(out.records)
+            sink.put(out)
+            if stop:
+                return
+            await sink.room()
 
-    def _count_skipped(self, conflated_before: int, unchanged_before: int) -> None:
-        if (n := self._filter.conflated - conflated_before) > 0:
-            self._metrics.ticks_skipped.labels("conflated").inc(n)
-        if (n := self._filter.unchanged - unchanged_before) > 0:
-            self._metrics.ticks_skipped.labels("unchanged").inc(n)
+    def _account(self, queue: asyncio.Queue[QueueItem | None]) -> None:
+        m, e = self._metrics, self.engine
+        conflated, unchanged = e.skipped
+        now = (e.accepted, e.signals, e.episodes, conflated, unchanged)
+        before, self._counted = self._counted, now
+        m.ticks_accepted.inc(now[0] - before[0])
+        m.signals_recorded.inc(now[1] - before[1])
+        m.episodes_closed.inc(now[2] - before[2])
+        if now[3] > before[3]:
+            m.ticks_skipped.labels("conflated").inc(now[3] - before[3])
+        if now[4] > before[4]:
+            m.ticks_skipped.labels("unchanged").inc(now[4] - before[4])
+        m.queue_depth.set(queue.qsize())
+        t = time.monotonic()
+        if t - self._gauges_at >= GAUGE_INTERVAL:
+            self._gauges_at = t
+            self._update_gauges()
+
+    def _log_records(self, records: list[Record]) -> None:
+        """An info line per opportunity opened or closed and per paper trade settled: a
+        few a minute, what an operator following the journal wants to see."""
+        log = self._log
+        for r in records:
+            if isinstance(r, SignalFound) and r.signal.episode_key not in self._announced:
+                self._announced.add(r.signal.episode_key)
+                sig = r.signal
+                log.info(
+                    "opportunity_opened",
+                    symbol=sig.symbol,
+                    buy=sig.buy_exchange,
+                    sell=sig.sell_exchange,
+                    profit_percent=round(sig.profit_percent, 4),
+                    size=sig.buy_size,
+                )
+            elif isinstance(r, Episode):
+                self._announced.discard(r.key)
+                log.info(
+                    "opportunity_closed",
+                    symbol=r.symbol,
+                    buy=r.buy_exchange,
+                    sell=r.sell_exchange,
+                    seconds=round(r.closed_at - r.opened_at, 3),
+                    peak_percent=round(r.peak_profit_percent, 4),
+                    reason=r.close_reason,
+                )
+            elif isinstance(r, TradeSettled):
+                d = r.data
+                log.info(
+                    "paper_trade",
+                    trade_id=r.id,
+                    status=d.status,
+                    profit=d.actual_profit,
+                    fees=d.fees_paid,
+                    error=d.error_message,
+                )
 
     def _update_gauges(self) -> None:
-        if self._detector is None:
+        detector = self.engine.detector
+        if detector is None:
             return
-        self._metrics.opportunities_open.set(self._detector.open_episodes())
-        spreads = self._detector.best_spreads()
+        self._metrics.opportunities_open.set(detector.open_episodes())
+        spreads = detector.best_spreads()
         for symbol, spread in spreads.items():
             self._metrics.best_spread.labels(symbol).set(spread)
         for gone in self._spread_symbols - spreads.keys():

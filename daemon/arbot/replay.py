@@ -1,46 +1,37 @@
-"""Replay recorded quotes through the detector and the writer, on the file's own clock.
+"""`arbot replay`: recorded quotes through the engine on the file's clock, into arbot.db.
 
-Input: the quote CSV of arbot.quotes_csv (a quote of unknown depth is never a leg), rows in
-time order. The file is checked whole before anything runs; the first bad row stops the
-replay with its line number.
+Source: a quote file (recorded.py). Clock: the data's. Sink: the data dir's arbot.db
+through the same Writer and record SQL as the daemon (ticks thinned by the configured
+conflation, as in the daemon; with store=False nothing is written). A replay is a pure
+function of (file, settings). Episodes still open at the end close with reason
+"end_of_input". The paper executor runs when paper.enabled, as in the daemon. The engine
+starts fresh: ids continue the data dir's, but no open episodes or paper balances are taken
+from it, and none are left in it.
 
-Each tick is delivered with now = received = its ts, so staleness is measured in market
-time and a replay is a pure function of (file, settings): the same signals every time.
-Episodes still open at the end close with reason "end_of_input". Ticks (thinned by the
-configured conflation, as in the daemon), signals and episodes go through the same Writer
-and storage ops as the daemon; with store=False only the detector runs.
-
-Exchange parameters: the config's exchanges when it has any (exchanges only in the file
-are then ignored); otherwise every exchange seen in the file, with zero fees, no premium
-baseline and the default trade limits (10 to 10,000 in quote currency).
+A file already replayed into a data dir (same content) is refused: its signals and trades
+would be stored twice. Each replay is recorded in arbot.db's `replays` table.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import UTC, datetime
 
-from arbot import quotes_csv
-from arbot.conflation import TickFilter
-from arbot.detector import Detector
-from arbot.errors import EXIT_USAGE, ArbotError
+from arbot.engine import Engine, Resume
+from arbot.errors import InputError
 from arbot.metrics import Metrics
-from arbot.models import Episode, Signal, Tick
-from arbot.settings import ExchangeSettings, Settings
-from arbot.storage import signals as signal_ops
-from arbot.storage.exchange_config import ExchangeParams, params_from_settings
-from arbot.storage.schema import make_data_dir
-from arbot.storage.writer import Writer, op_calling
-
-END_REASON = "end_of_input"
-
-
-class ReplayInputError(ArbotError):
-    """The replay file is unreadable or malformed; the message names file and line."""
-
-    exit_code = EXIT_USAGE
+from arbot.models import Episode, ExchangeParams
+from arbot.recorded import QuoteFile, run
+from arbot.records import Record, SignalFound
+from arbot.settings import Settings
+from arbot.storage.connection import Pragmas, db_path
+from arbot.storage.replays import record_replay, replayed_at
+from arbot.storage.schema import make_data_dir, open_database
+from arbot.storage.writer import Writer
 
 
 @dataclass(slots=True)
@@ -58,71 +49,77 @@ class ReplaySummary:
         return sorted(self.episodes, key=lambda e: (-e.peak_profit_percent, e.opened_at))[:n]
 
 
-def read_quotes(path: Path) -> Iterator[Tick]:
-    """Ticks of `path` in file order; ReplayInputError names path:line of the first bad row."""
-    return quotes_csv.read_quotes(path, ReplayInputError, "replay file", in_order=True)
-
-
-def exchanges_in(path: Path) -> list[str]:
-    """Validate the whole file; the exchanges it quotes, in order of first appearance."""
-    return list(dict.fromkeys(t.exchange for t in read_quotes(path)))
-
-
-def replay_params(settings: Settings, seen: list[str]) -> dict[str, ExchangeParams]:
-    """The config's exchanges if any, else zero-fee defaults for the exchanges seen."""
-    if settings.exchanges:
-        return params_from_settings(settings.exchanges)
-    return params_from_settings(
-        ExchangeSettings(id=name, symbols=("X/Y",), maker_fee=0.0, taker_fee=0.0) for name in seen
-    )
-
-
 async def replay(
-    path: Path, settings: Settings, params: Mapping[str, ExchangeParams], *, store: bool = True
+    source: QuoteFile,
+    settings: Settings,
+    params: Mapping[str, ExchangeParams],
+    *,
+    store: bool = True,
+    progress: Callable[[int], object] | None = None,
 ) -> ReplaySummary:
-    """Run the file through a fresh detector (and the writer into settings' data dir)."""
-    detector = Detector(settings.detector, params)
-    writer = _open_writer(settings) if store else None
-    keep = TickFilter(settings.storage.conflate_ms, settings.storage.skip_unchanged).keep
-    batch_size = settings.storage.batch_size
+    """Run the file through a fresh engine (and into settings' data dir when `store`)."""
+    writer = _open_writer(settings, source) if store else None
+    first_ids = writer.resume_state().first_ids if writer is not None else {}
+    engine = Engine(settings, params, Resume(first_ids), paper=settings.paper.enabled)
     summary = ReplaySummary()
     try:
-        for tick in read_quotes(path):
-            now = tick.received
-            if summary.first_ts is None:
-                summary.first_ts = now
-            summary.last_ts = now
-            summary.ticks += 1
-            _record(detector.on_tick(tick, now), writer, summary)
-            if writer is not None and keep(tick):
-                writer.add_tick(tick)
-                summary.stored += 1
-                if writer.pending_ticks >= batch_size:
+        for out in run(engine, source.ticks(), progress):
+            _count(out.records, summary)
+            if out.ticks and summary.first_ts is None:
+                summary.first_ts = out.ticks[0].timestamp
+            if writer is not None:
+                summary.stored += len(out.ticks)
+                writer.add(out.ticks, out.records)
+                if writer.pending >= settings.storage.batch_size:
                     await writer.flush()
-        if summary.last_ts is not None:
-            _record(detector.close_all(summary.last_ts, END_REASON), writer, summary)
+        if writer is not None:
+            await writer.flush()
     finally:
         if writer is not None:
             await writer.close()
+    summary.ticks = engine.accepted
+    summary.last_ts = engine.now if engine.accepted else None
+    if writer is not None:
+        with _connect(settings) as conn:
+            at = datetime.now(UTC).isoformat(timespec="seconds")
+            record_replay(
+                conn,
+                source.sha256,
+                str(source.path),
+                at=at,
+                ticks=summary.ticks,
+                signals=summary.signals,
+            )
     return summary
 
 
-def _open_writer(settings: Settings) -> Writer:
+def _count(records: Iterable[Record], summary: ReplaySummary) -> None:
+    for record in records:
+        if isinstance(record, SignalFound):
+            summary.signals += 1
+        elif isinstance(record, Episode):
+            summary.episodes.append(record)
+            summary.close_reasons[record.close_reason] += 1
+
+
+def _open_writer(settings: Settings, source: QuoteFile) -> Writer:
     make_data_dir(settings.storage.data_dir)
+    with _connect(settings) as conn:
+        done = replayed_at(conn, source.sha256)
+    if done is not None:
+        raise InputError(
+            f"{source.path}: already replayed into {db_path(settings.storage.data_dir, 'arbot')} "
+            f"at {done}; storing it again would duplicate its signals (use another --data-dir, "
+            "or --no-store)"
+        )
     return Writer.open(settings.storage, Metrics())
 
 
-def _record(
-    found: Iterable[Signal | Episode], writer: Writer | None, summary: ReplaySummary
-) -> None:
-    for out in found:
-        if isinstance(out, Signal):
-            summary.signals += 1
-            if writer is not None:
-                signal_id = writer.next_id("arbitrage_signals")
-                writer.submit(op_calling(signal_ops.insert_signal, signal_id, out))
-        else:
-            summary.episodes.append(out)
-            summary.close_reasons[out.close_reason] += 1
-            if writer is not None:
-                writer.submit(op_calling(signal_ops.insert_episode, out))
+@contextmanager
+def _connect(settings: Settings) -> Iterator[sqlite3.Connection]:
+    st = settings.storage
+    conn = open_database(st.data_dir, "arbot", Pragmas.of(st))
+    try:
+        yield conn
+    finally:
+        conn.close()

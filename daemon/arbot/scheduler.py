@@ -16,7 +16,6 @@ runs at once; a job that never completed waits for its time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sqlite3
 import threading
@@ -68,9 +67,14 @@ def _check(stop: threading.Event) -> None:
 
 
 def _lower_priority() -> None:
-    """Executor initializer: nice only this worker thread (Linux threads are tasks)."""
-    with contextlib.suppress(OSError, AttributeError):
+    """Executor initializer (runs once, in the job thread): nice only this worker thread
+    (Linux threads are tasks). Best effort: a refusal (a seccomp filter) is one warning."""
+    try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICENESS)
+    except (OSError, AttributeError) as exc:
+        get_logger(component="scheduler").warning(
+            "job_priority_unchanged", error=str(exc), niceness=JOB_NICENESS
+        )
 
 
 def next_run(at: str, now: float) -> float:

@@ -41,6 +41,12 @@ class StorageSettings(_Section):
     # Skip a tick whose bid/ask/sizes equal the previous stored one for its key.
     skip_unchanged: bool = False
     retry_max_seconds: float = Field(30.0, gt=0)
+    # Ticks waiting for arbot.db while it cannot be written (the engine never waits for it).
+    backlog_max_ticks: int = Field(500_000, ge=1000, le=50_000_000)
+    # Past the bound: "conflate" keeps only the latest tick per exchange+symbol (the rest are
+    # counted and covered by a feed_gaps row); "block" makes the feeds wait (nothing is
+    # dropped, but detection pauses until the database takes writes again).
+    backlog_overflow: Literal["conflate", "block"] = "conflate"
 
 
 class ExchangeSettings(_Section):
@@ -58,7 +64,10 @@ class ExchangeSettings(_Section):
     premium_baseline: float = Field(0.0, gt=-1, lt=10)
     min_trade_amount: float = Field(10.0, ge=0)
     max_trade_amount: float = Field(10_000.0, gt=0)
+    # ccxt's per-exchange `options` (deep-merged into the exchange's defaults).
     ccxt_options: dict[str, Any] = Field(default_factory=dict)
+    # Other ccxt constructor settings: enableRateLimit, timeout, apiKey, secret, ...
+    ccxt_config: dict[str, Any] = Field(default_factory=dict)
     url_override: str | None = Field(None, pattern=r"^(https?|wss?)://")
     sandbox: bool = False
 
@@ -68,6 +77,8 @@ class ExchangeSettings(_Section):
             object.__setattr__(self, "name", self.id)
         if self.min_trade_amount > self.max_trade_amount:
             raise ValueError("min_trade_amount must not exceed max_trade_amount")
+        if "options" in self.ccxt_config:
+            raise ValueError("ccxt_config.options: put ccxt's options in ccxt_options")
         return self
 
     @field_validator("symbols")
@@ -104,6 +115,8 @@ class MetricsSettings(_Section):
     enabled: bool = True
     listen: str = Field("127.0.0.1:9108", pattern=r"^[^\s:]+:\d{1,5}$")
     healthy_after: Positive = 60.0
+    # /healthz answers 503 while fewer feeds than this are up or degraded.
+    min_feeds_up: int = Field(1, ge=0)
 
     @field_validator("listen")
     @classmethod
@@ -124,6 +137,8 @@ class MetricsSettings(_Section):
 class LoggingSettings(_Section):
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
+    # Seconds between `heartbeat` info lines (rates, queue depth, feeds up); 0 turns them off.
+    heartbeat: float = Field(60.0, ge=0)
 
 
 class RetentionSettings(_Section):
@@ -163,7 +178,8 @@ class PaperSettings(_Section):
 
 class ServiceSettings(_Section):
     grace_timeout: Positive = 20.0
-    # Data counts as flowing when a tick arrived and a batch committed within this window.
+    # The watchdog's window: a writer with work waiting and no commit this long is wedged
+    # (the daemon is restarted); also the STATUS= line's "feeds live" horizon.
     flow_window: Positive = 30.0
 
 
@@ -242,16 +258,23 @@ def config_path(cli_value: str | None) -> Path:
     return Path(cli_value or os.environ.get("ARBOT_CONFIG") or DEFAULT_CONFIG)
 
 
-def load_settings(path: Path, data_dir: Path | None = None) -> Settings:
-    """Read, parse and validate `path`; apply ARBOT_DATA_DIR or an explicit data dir."""
+def read_toml(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    settings = parse_settings(data, str(path))
+
+
+def with_data_dir_override(settings: Settings, data_dir: Path | None = None) -> Settings:
+    """Apply an explicit data dir, else ARBOT_DATA_DIR, if any."""
     override = data_dir or (Path(env) if (env := os.environ.get("ARBOT_DATA_DIR")) else None)
     return settings.with_data_dir(override) if override else settings
+
+
+def load_settings(path: Path, data_dir: Path | None = None) -> Settings:
+    """Read, parse and validate `path`; apply ARBOT_DATA_DIR or an explicit data dir."""
+    return with_data_dir_override(parse_settings(read_toml(path), str(path)), data_dir)

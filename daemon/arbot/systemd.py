@@ -58,17 +58,27 @@ class Notifier:
 
 
 async def keep_alive(
-    notifier: Notifier, flowing: Callable[[], bool], status: Callable[[], str]
+    notifier: Notifier, stuck: Callable[[], str | None], status: Callable[[], str]
 ) -> None:
-    """Until cancelled: send WATCHDOG=1 at half the watchdog period, but only while
-    `flowing()` says data flows, so systemd restarts a daemon stuck without data; send
-    STATUS= with live figures every round."""
+    """Until cancelled: send WATCHDOG=1 at half the watchdog period while `stuck()` finds
+    nothing stuck, so systemd restarts a wedged daemon but not one whose exchanges are
+    merely unreachable; send STATUS= with live figures every round. Running on the event
+    loop, it also stops pinging when the loop is blocked."""
     if not notifier.enabled:
         return
     interval = notifier.watchdog_interval or STATUS_INTERVAL
+    log = get_logger(component="systemd")
+    withheld = False
     while True:
-        if notifier.watchdog_interval is not None and flowing():
-            notifier.notify("WATCHDOG=1", f"STATUS={status()}")
+        why = stuck() if notifier.watchdog_interval is not None else None
+        if why is None:
+            ping = ("WATCHDOG=1",) if notifier.watchdog_interval is not None else ()
+            notifier.notify(*ping, f"STATUS={status()}")
+            if withheld:
+                log.info("watchdog_resumed")
         else:
-            notifier.notify(f"STATUS={status()}")
+            notifier.notify(f"STATUS=stuck: {why}")
+            if not withheld:
+                log.error("watchdog_withheld", reason=why)
+        withheld = why is not None
         await asyncio.sleep(interval)

@@ -1,4 +1,5 @@
-"""Backtests replay quotes through the real detector and paper executor, deterministically."""
+"""Backtests replay quotes through the engine (real detector and paper executor),
+deterministically."""
 
 from __future__ import annotations
 
@@ -6,14 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from arbot.backtest import exchange_params, read_csv, run_backtest
-from arbot.errors import ConfigError
+from arbot.backtest import run_backtest
+from arbot.errors import InputError
+from arbot.models import Tick
+from arbot.recorded import open_quote_file
 from arbot.settings import Settings
 from arbot.storage.backtests import read_ticks
 from arbot.storage.schema import open_database
+from arbot.venues import params_for_data
 from tests.backtest.data import T0, quotes, write_csv
 
-PARAMS = exchange_params(Settings(), ["okx", "binance"])
+PARAMS, _ = params_for_data(Settings().exchanges, ["okx", "binance"])
+
+
+def read_csv(path: Path) -> list[Tick]:
+    return list(open_quote_file(path).ticks())
 
 
 def test_lasting_opportunity_fills_and_vanishing_one_fails(tmp_path: Path) -> None:
@@ -55,15 +63,16 @@ def test_paper_settings_reach_the_executor(tmp_path: Path) -> None:
 
 
 def test_csv_errors_name_the_file_and_line(tmp_path: Path) -> None:
+    """A bad input file is a usage error (exit 2) naming file and line."""
     bad = tmp_path / "bad.csv"
     bad.write_text("ts,exchange,symbol,bid,bid_size,ask,ask_size\n1,okx,BTC/USDT,2,1,1,1\n")
-    with pytest.raises(ConfigError, match=r"bad\.csv:2: bad quote row: need 0 < bid <= ask"):
+    with pytest.raises(InputError, match=r"bad\.csv:2: bad quote row: need 0 < bid <= ask"):
         read_csv(bad)
     short = tmp_path / "short.csv"
     short.write_text("ts,exchange,symbol,bid,ask\n")
-    with pytest.raises(ConfigError, match=r"short\.csv: CSV header lacks column\(s\) bid_size"):
+    with pytest.raises(InputError, match=r"short\.csv: CSV header lacks column\(s\) bid_size"):
         read_csv(short)
-    with pytest.raises(ConfigError, match=r"missing\.csv: cannot read"):
+    with pytest.raises(InputError, match=r"missing\.csv: cannot read"):
         read_csv(tmp_path / "missing.csv")
 
 

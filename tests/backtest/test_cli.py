@@ -35,7 +35,8 @@ def test_sweep_records_one_run_per_combination(
         "--set", "paper.latency_ms=0", "--set", "paper.latency_ms=300",
     ])  # fmt: skip
     assert code == 0
-    table = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)
+    table = out["runs"]
     assert [r["overrides"] for r in table] == [
         {"detector.min_profit_percent": 0.1, "paper.latency_ms": 0},
         {"detector.min_profit_percent": 0.1, "paper.latency_ms": 300},
@@ -47,7 +48,7 @@ def test_sweep_records_one_run_per_combination(
         "SELECT sweep_id, status, input, time_from, settings_json FROM backtest_runs",
         "backtest",
     )
-    assert len(runs) == 4 and len({r[0] for r in runs}) == 1
+    assert len(runs) == 4 and {r[0] for r in runs} == {out["sweep"]}
     assert {r[1] for r in runs} == {"completed"} and runs[0][2] == str(csv_path)
     assert runs[0][3] == T0
     assert json.loads(str(runs[2][4]))["detector"]["min_profit_percent"] == 0.5
@@ -55,6 +56,11 @@ def test_sweep_records_one_run_per_combination(
     assert [r["signals"] for r in table] == [2, 2, 0, 0]
     assert read(out_dir, "SELECT count(*) FROM backtest_results", "backtest") == [(4,)]
     assert read(out_dir, "SELECT count(*) FROM backtest_trades", "backtest") == [(4,)]
+    # No [[exchanges]] configured: both run with an [[exchanges]] entry's defaults.
+    assert [(f["exchange"], f["taker_fee_percent"], f["from"]) for f in out["fees"]] == [
+        ("binance", 0.1, "defaults (not in config)"),
+        ("okx", 0.1, "defaults (not in config)"),
+    ]
 
 
 def test_rerun_records_identical_results(tmp_path: Path) -> None:
@@ -112,7 +118,7 @@ def test_from_db_replays_the_requested_range(
         "--to", str(T0 + 5), "--data-dir", str(out_dir), "--json",
     ])  # fmt: skip
     assert code == 0
-    [row] = json.loads(capsys.readouterr().out)
+    [row] = json.loads(capsys.readouterr().out)["runs"]
     assert (row["ticks"], row["signals"], row["filled"]) == (100, 1, 1)
     assert read(out_dir, "SELECT time_from, time_to FROM backtest_runs", "backtest") == [
         (T0, T0 + 5)

@@ -104,13 +104,12 @@ def test_stats_and_prune_speak_human(filled: Path, capsys: pytest.CaptureFixture
 
 
 def test_replay_json_uses_objects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """close_reasons is a mapping reason -> count, ignored exchanges a list."""
+    """close_reasons is a mapping reason -> count."""
     quotes = write_csv(tmp_path / "q.csv")
     assert main(["replay", str(quotes), "--no-store", "--json", "--data-dir", str(tmp_path)]) == 0
     got = json.loads(capsys.readouterr().out)
     assert isinstance(got["close_reasons"], dict) and got["episodes"] >= 1
     assert sum(got["close_reasons"].values()) == got["episodes"]
-    assert got["ignored_exchanges"] == []
 
 
 def test_rollup_table_has_units(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

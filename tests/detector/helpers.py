@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from arbot.detector import Detector
-from arbot.models import Episode, Signal, Tick
+from arbot.models import Episode, ExchangeParams, Signal, Tick
 from arbot.settings import DetectorSettings
-from arbot.storage.exchange_config import ExchangeParams
 
 SYMBOL = "BTC/USDT"
 

@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arbot.detector import Detector
-from arbot.models import Episode, Signal, Tick
-from arbot.storage.exchange_config import ExchangeParams
+from arbot.models import Episode, ExchangeParams, Signal, Tick
 from tests.detector.helpers import SYMBOL
 from tests.detector.helpers import settings as detector_settings
 

@@ -19,8 +19,7 @@ from importlib import resources
 import pytest
 
 from arbot.detector import Detector
-from arbot.models import Episode, Signal, Tick
-from arbot.storage.exchange_config import ExchangeParams
+from arbot.models import Episode, ExchangeParams, Signal, Tick
 from tests.detector.helpers import settings
 
 BASELINE = {"spot": 0.0, "usdm": -0.00037}

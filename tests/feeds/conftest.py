@@ -32,7 +32,7 @@ def settings(kind: str, url: str, **overrides: Any) -> ExchangeSettings:
         "poll_interval": 0.05,
         "watch_timeout": 0.5,
         "url_override": url,
-        "ccxt_options": {"enableRateLimit": False},
+        "ccxt_config": {"enableRateLimit": False},
     }
     values.update(overrides)
     return ExchangeSettings(**values)

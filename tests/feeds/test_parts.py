@@ -57,7 +57,7 @@ def test_check_exchanges_names_every_unknown_id() -> None:
 
 
 def test_client_applies_sandbox_then_url_override() -> None:
-    plain = ExchangeClient(cfg(ccxt_options={"options": {"defaultType": "spot"}}))
+    plain = ExchangeClient(cfg(ccxt_options={"defaultType": "spot"}))
     sandbox = ExchangeClient(cfg(sandbox=True))
     local = ExchangeClient(cfg(sandbox=True, url_override="http://127.0.0.1:9"))
     assert plain.watch_method == "watch_bids_asks" and plain.fetch_method == "fetch_bids_asks"

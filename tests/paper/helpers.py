@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from arbot.backtest import DirectSink, memory_db
-from arbot.models import Signal, Tick
+from arbot.backtest import memory_db
+from arbot.models import ExchangeParams, Signal, Tick
 from arbot.paper import PaperExecutor
+from arbot.records import Record
 from arbot.settings import PaperSettings
-from arbot.storage.exchange_config import ExchangeParams
+from arbot.storage.records_sql import write_records
 from arbot.storage.signals import insert_signal
 
 FEE = 0.001
@@ -54,17 +55,27 @@ def tick(
 
 
 class Harness:
-    """An executor writing into a private in-memory arbot.db, with its signals recorded."""
+    """An executor whose records go into a private in-memory arbot.db, with its signals
+    recorded. Records emitted so far are written before every read of `conn`."""
 
     def __init__(
         self, settings: PaperSettings, names: tuple[str, ...] = ("okx", "binance"), **param_kw: Any
     ) -> None:
-        self.conn = memory_db()
-        self.sink = DirectSink(self.conn)
-        self.executor = PaperExecutor(settings, params(*names, **param_kw), self.sink)
+        self._conn = memory_db()
+        self.records: list[Record] = []
+        self._written = 0
+        self._next_signal_id = 1
+        self.executor = PaperExecutor(settings, params(*names, **param_kw), self.records.append)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        write_records(self._conn, self.records[self._written :])
+        self._written = len(self.records)
+        return self._conn
 
     def signal(self, sig: Signal, now: float) -> int:
-        signal_id = self.sink.next_id("arbitrage_signals")
+        signal_id = self._next_signal_id
+        self._next_signal_id += 1
         insert_signal(self.conn, signal_id, sig)
         self.executor.on_signal(signal_id, sig, now)
         return signal_id
@@ -73,8 +84,9 @@ class Harness:
         self.executor.on_tick(t, t.timestamp if now is None else now)
 
     def trades(self) -> list[sqlite3.Row]:
-        self.conn.row_factory = sqlite3.Row
+        conn = self.conn
+        conn.row_factory = sqlite3.Row
         try:
-            return list(self.conn.execute("SELECT * FROM trades ORDER BY id"))
+            return list(conn.execute("SELECT * FROM trades ORDER BY id"))
         finally:
-            self.conn.row_factory = None
+            conn.row_factory = None

@@ -1,6 +1,6 @@
-"""In the daemon's data path (Pipeline + Writer + Detector) the paper executor writes its
-trades, the executed flag and balance snapshots into arbot.db, and matches a backtest of
-the same quotes."""
+"""In the daemon's data path (Pipeline + engine + StorageSink + Writer) the paper executor
+writes its trades, the executed flag and balance snapshots into arbot.db, and matches a
+backtest of the same quotes."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from arbot.backtest import exchange_params, run_backtest
-from arbot.detector import Detector
+from arbot.backtest import run_backtest
+from arbot.engine import Engine
 from arbot.metrics import Metrics
 from arbot.models import QueueItem, Tick
-from arbot.paper import PaperExecutor
 from arbot.pipeline import Pipeline
 from arbot.settings import Settings
+from arbot.sink import StorageSink
 from arbot.storage.writer import Writer
+from arbot.venues import params_for_data
 from tests.backtest.data import quotes
+from tests.pipeline.helpers import run_pipeline
 
 SETTINGS = Settings.model_validate(
     {"paper": {"enabled": True, "balances": {"okx": {"USDT": 1000.0}, "binance": {"BTC": 2.0}}}}
@@ -31,26 +33,22 @@ async def test_pipeline_records_paper_trades_like_a_backtest(
     data_dir: Path, metrics: Metrics
 ) -> None:
     settings = SETTINGS.with_data_dir(data_dir)
-    params = exchange_params(settings, ["okx", "binance"])
+    params, _ = params_for_data(settings.exchanges, ["okx", "binance"])
     writer = Writer.open(settings.storage, metrics)
-    paper = PaperExecutor(settings.paper, params, writer)
-    pipeline = Pipeline(
-        writer, Detector(settings.detector, params), metrics, settings.storage, [paper]
-    )
+    engine = Engine(settings, params, writer.resume_state(), paper=True)
+    pipeline = Pipeline(engine, StorageSink(writer, settings.storage, metrics), metrics)
     queue: asyncio.Queue[QueueItem | None] = asyncio.Queue()
     now = [0.0]
     ticks = _ticks()
     async with asyncio.timeout(30), asyncio.TaskGroup() as tg:
-        tg.create_task(pipeline.run(queue, lambda: now[0]))
+        tg.create_task(run_pipeline(pipeline, queue, lambda: now[0]))
         # One tick at a time, the clock at its timestamp: the pipeline's `now` is per chunk.
         for i, t in enumerate(ticks, start=1):
             now[0] = t.timestamp
             await queue.put(t)
             while pipeline.accepted < i:  # noqa: ASYNC110 - waits for the consumer's counter
                 await asyncio.sleep(0)
-        await queue.put(None)
-    paper.expire_all(now[0], "test ended")
-    await writer.close()
+        await queue.put(None)  # the engine finishes: pending trades fail as stale
 
     conn = sqlite3.connect(data_dir / "arbot.db")
     try:

@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from arbot.balances import BalanceRow
+from arbot.models import BalanceRow, ExecutionData, TradeParams, iso_utc
 from arbot.storage.schema import open_database
 from arbot.storage.trades import (
-    ExecutionData,
     TradeManager,
-    TradeParams,
     create_trade,
     insert_balance_snapshot,
-    iso_utc,
     latest_balances,
     update_trade_execution,
 )

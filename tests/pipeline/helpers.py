@@ -1,10 +1,20 @@
-"""A scripted stand-in for the detector, a recording listener, and tick/signal makers."""
+"""A scripted stand-in for the detector, a recording paper executor, tick/signal makers, and
+the daemon's data path (queue -> pipeline -> engine -> sink -> writer) on a data dir."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import time
+from collections.abc import Iterable, Mapping, Sequence
 
-from arbot.models import Episode, Signal, Tick
+from arbot.engine import Engine
+from arbot.metrics import Metrics
+from arbot.models import Episode, QueueItem, Signal, Tick
+from arbot.pipeline import Clock, Pipeline
+from arbot.records import OpenEpisodeState
+from arbot.settings import Settings, StorageSettings
+from arbot.sink import StorageSink
+from arbot.storage.writer import Writer
 
 T0 = 1_700_000_000.0
 
@@ -47,13 +57,25 @@ class ScriptedDetector:
         self.ticks: list[Tick] = []
         self.feed_downs: list[str] = []
 
+    def on_instant(self, ticks: Sequence[Tick], now: float) -> list[Signal | Episode]:
+        self.ticks.extend(ticks)
+        return [signal(t.symbol, t.timestamp) for t in ticks if t.bid in self.signal_at]
+
     def on_tick(self, t: Tick, now: float) -> list[Signal | Episode]:
-        self.ticks.append(t)
-        return [signal(t.symbol, t.timestamp)] if t.bid in self.signal_at else []
+        return self.on_instant((t,), now)
 
     def on_feed_down(self, exchange: str, now: float) -> list[Episode]:
         self.feed_downs.append(exchange)
         return [episode(f"down-{exchange}")]
+
+    def resume(self, states: Iterable[OpenEpisodeState], now: float) -> list[Episode]:
+        return []
+
+    def sweep(self, now: float) -> list[Episode]:
+        return []
+
+    def open_state(self) -> list[OpenEpisodeState]:
+        return []
 
     def open_episodes(self) -> int:
         return 1
@@ -62,7 +84,9 @@ class ScriptedDetector:
         return {"BTC/USDT": 0.25}
 
 
-class RecordingListener:
+class RecordingExecutor:
+    """In the paper executor's place: counts ticks, records the signals with their ids."""
+
     def __init__(self) -> None:
         self.ticks = 0
         self.signals: list[tuple[int, Signal]] = []
@@ -72,3 +96,44 @@ class RecordingListener:
 
     def on_signal(self, signal_id: int, s: Signal, now: float) -> None:
         self.signals.append((signal_id, s))
+
+    def on_time(self, now: float) -> None:
+        pass
+
+    def expire_all(self, now: float, reason: str) -> None:
+        pass
+
+
+def daemon_pipeline(
+    storage: StorageSettings,
+    metrics: Metrics,
+    detector: ScriptedDetector | None = None,
+    paper: RecordingExecutor | None = None,
+) -> Pipeline:
+    """The daemon's stages on storage.data_dir, the engine's detector and paper executor
+    replaced by the scripted ones given (none: storage only)."""
+    writer = Writer.open(storage, metrics)
+    engine = Engine(Settings(storage=storage), {}, writer.resume_state(), paper=False, detect=False)
+    engine.detector = detector  # type: ignore[assignment]
+    engine.paper = paper  # type: ignore[assignment]
+    return Pipeline(engine, StorageSink(writer, storage, metrics), metrics)
+
+
+def writer_of(pipeline: Pipeline) -> Writer:
+    writer = pipeline.sink.writer
+    assert isinstance(writer, Writer)
+    return writer
+
+
+async def run_pipeline(
+    pipeline: Pipeline, queue: asyncio.Queue[QueueItem | None], clock: Clock = time.time
+) -> None:
+    """Consume `queue` until its None sentinel beside the sink's task, then stop as the
+    daemon does: the sink commits everything put, the writer closes."""
+    sink_task = asyncio.create_task(pipeline.sink.run())
+    try:
+        await pipeline.run(queue, clock)
+    finally:
+        pipeline.sink.close()
+        await sink_task
+        await pipeline.sink.writer.close()

@@ -10,9 +10,16 @@ from pathlib import Path
 from arbot.metrics import Metrics
 from arbot.models import FeedDown, FeedGap, QueueItem
 from arbot.pipeline import Pipeline
-from arbot.storage.writer import Writer
 from tests.helpers import fast_storage, read, sample, wait_until
-from tests.pipeline.helpers import T0, RecordingListener, ScriptedDetector, tick
+from tests.pipeline.helpers import (
+    T0,
+    RecordingExecutor,
+    ScriptedDetector,
+    daemon_pipeline,
+    run_pipeline,
+    tick,
+    writer_of,
+)
 
 Queue = asyncio.Queue[QueueItem | None]
 
@@ -22,59 +29,53 @@ async def run_all(pipeline: Pipeline, items: list[QueueItem], size: int = 100_00
     for item in items:
         queue.put_nowait(item)
     queue.put_nowait(None)
-    await pipeline.run(queue)
+    await run_pipeline(pipeline, queue)
 
 
 async def test_every_tick_reaches_the_detector_and_the_database(
     data_dir: Path, metrics: Metrics
 ) -> None:
     """After the sentinel everything taken is committed: accepted == committed."""
-    settings = fast_storage(data_dir, batch_size=64)
-    writer = Writer.open(settings, metrics)
-    detector, listener = ScriptedDetector(), RecordingListener()
-    pipeline = Pipeline(writer, detector, metrics, settings, [listener])
+    detector, executor = ScriptedDetector(), RecordingExecutor()
+    pipeline = daemon_pipeline(fast_storage(data_dir, batch_size=64), metrics, detector, executor)
     ticks = [tick(i / 10, ex) for i in range(300) for ex in ("binance", "okx")]
     await run_all(pipeline, list(ticks))
     assert detector.ticks == ticks
-    assert listener.ticks == 600
+    assert executor.ticks == 600
     assert pipeline.accepted == pipeline.committed == 600
     assert read(data_dir, "SELECT count(*) FROM tickers") == [(600,)]
     assert sample(metrics, "arbot_ticks_accepted_total") == 600
     assert sample(metrics, "arbot_ticks_committed_total") == 600
     assert sample(metrics, "arbot_opportunities_open") == 1
     assert sample(metrics, "arbot_best_net_spread_percent", symbol="BTC/USDT") == 0.25
-    await writer.close()
 
 
 async def test_a_batch_is_cut_at_batch_size(data_dir: Path, metrics: Metrics) -> None:
     """With a long linger, full batches commit and the remainder waits for more."""
-    settings = fast_storage(data_dir, batch_size=100, linger_ms=60_000)
-    writer = Writer.open(settings, metrics)
-    pipeline = Pipeline(writer, None, metrics, settings)
+    pipeline = daemon_pipeline(fast_storage(data_dir, batch_size=100, linger_ms=60_000), metrics)
+    writer = writer_of(pipeline)
     queue: Queue = asyncio.Queue(1000)
     for i in range(250):
         queue.put_nowait(tick(i))
     async with asyncio.TaskGroup() as tg:
-        run = tg.create_task(pipeline.run(queue))
+        run = tg.create_task(run_pipeline(pipeline, queue))
         await wait_until(lambda: writer.committed == 200)
         await asyncio.sleep(0.05)
         assert writer.committed == 200
-        assert writer.pending_ticks == 50
+        assert pipeline.sink.backlog == 50
         assert sample(metrics, "arbot_batch_rows_count") == 2
         queue.put_nowait(None)
     assert run.done()
     assert read(data_dir, "SELECT count(*) FROM ticks") == [(250,)]
-    await writer.close()
 
 
 async def test_a_partial_batch_commits_after_linger(data_dir: Path, metrics: Metrics) -> None:
     """A trickle of ticks is committed linger_ms after the first, without a full batch."""
-    settings = fast_storage(data_dir, batch_size=10_000, linger_ms=20)
-    writer = Writer.open(settings, metrics)
-    pipeline = Pipeline(writer, None, metrics, settings)
+    pipeline = daemon_pipeline(fast_storage(data_dir, batch_size=10_000, linger_ms=20), metrics)
+    writer = writer_of(pipeline)
     queue: Queue = asyncio.Queue(1000)
     async with asyncio.TaskGroup() as tg:
-        tg.create_task(pipeline.run(queue))
+        tg.create_task(run_pipeline(pipeline, queue))
         for i in range(3):
             await queue.put(tick(i))
         await wait_until(lambda: read(data_dir, "SELECT count(*) FROM ticks") == [(3,)])
@@ -82,46 +83,55 @@ async def test_a_partial_batch_commits_after_linger(data_dir: Path, metrics: Met
         await wait_until(lambda: writer.committed == 4)
         await queue.put(None)
     assert pipeline.accepted == 4
-    await writer.close()
 
 
-async def test_a_locked_database_holds_back_the_feeds_and_loses_nothing(
+async def test_a_locked_database_with_overflow_block_holds_back_the_feeds_and_loses_nothing(
     data_dir: Path, metrics: Metrics
 ) -> None:
-    """While the write lock is held elsewhere the batch retries, the queue fills and put()
-    waits; once released the backlog is committed in full."""
-    settings = fast_storage(data_dir, batch_size=10, linger_ms=5, queue_size=20)
-    writer = Writer.open(settings, metrics)
-    pipeline = Pipeline(writer, None, metrics, settings)
+    """backlog_overflow = "block": while the write lock is held elsewhere the batch retries,
+    the backlog fills to its bound, the pipeline waits, the queue fills and put() waits;
+    once released the backlog is committed in full."""
+    settings = fast_storage(
+        data_dir,
+        batch_size=10,
+        linger_ms=5,
+        queue_size=20,
+        backlog_max_ticks=1000,
+        backlog_overflow="block",
+    )
+    pipeline = daemon_pipeline(settings, metrics)
+    writer = writer_of(pipeline)
     queue: Queue = asyncio.Queue(settings.queue_size)
     blocker = sqlite3.connect(data_dir / "arbot.db", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
+    total = 2000
     put = 0
 
     async def feed() -> None:
         nonlocal put
-        for i in range(200):
+        for i in range(total):
             await queue.put(tick(i))
             put += 1
 
     async with asyncio.TaskGroup() as tg:
-        tg.create_task(pipeline.run(queue))
+        tg.create_task(run_pipeline(pipeline, queue))
         producer = tg.create_task(feed())
         await wait_until(
             lambda: queue.full() and sample(metrics, "arbot_write_errors_total", kind="locked") >= 2
         )
         assert not producer.done()
-        assert put < 200
+        assert put < total
         assert writer.committed == 0
+        assert pipeline.sink.backlog >= settings.backlog_max_ticks
         assert sample(metrics, "arbot_writer_retrying") == 1
         blocker.execute("ROLLBACK")
         blocker.close()
         await producer
         await queue.put(None)
-    assert pipeline.accepted == pipeline.committed == 200
-    assert read(data_dir, "SELECT count(*) FROM ticks") == [(200,)]
+    assert pipeline.accepted == pipeline.committed == total
+    assert pipeline.sink.dropped == 0
+    assert read(data_dir, "SELECT count(*) FROM ticks") == [(total,)]
     assert sample(metrics, "arbot_writer_retrying") == 0
-    await writer.close()
 
 
 async def test_conflation_and_skip_unchanged_thin_storage_not_detection(
@@ -129,10 +139,10 @@ async def test_conflation_and_skip_unchanged_thin_storage_not_detection(
 ) -> None:
     """Per key, at most one stored tick per conflate_ms and no repeat of an unchanged quote;
     the detector still sees every tick and the counts add up."""
-    settings = fast_storage(data_dir, conflate_ms=1000, skip_unchanged=True)
-    writer = Writer.open(settings, metrics)
     detector = ScriptedDetector()
-    pipeline = Pipeline(writer, detector, metrics, settings)
+    pipeline = daemon_pipeline(
+        fast_storage(data_dir, conflate_ms=1000, skip_unchanged=True), metrics, detector
+    )
     ticks = [
         tick(0.0, bid=100.0),  # stored: first of its key
         tick(0.1, "okx", bid=100.0),  # stored: another key
@@ -151,23 +161,19 @@ async def test_conflation_and_skip_unchanged_thin_storage_not_detection(
     assert (pipeline.accepted, pipeline.committed, pipeline.skipped) == (7, 4, 3)
     assert sample(metrics, "arbot_ticks_skipped_total", reason="conflated") == 2
     assert sample(metrics, "arbot_ticks_skipped_total", reason="unchanged") == 1
-    await writer.close()
 
 
 async def test_signals_get_the_ids_they_are_committed_with(
     data_dir: Path, metrics: Metrics
 ) -> None:
-    """Listeners learn each signal's id before commit; the committed rows carry those ids.
-    Feed down closes episodes (stored); a feed gap becomes a feed_gaps row."""
-    settings = fast_storage(data_dir, batch_size=3)
-    writer = Writer.open(settings, metrics)
-    detector, listener = ScriptedDetector(signal_at=frozenset({102.0, 105.0})), RecordingListener()
-    pipeline = Pipeline(writer, detector, metrics, settings, [listener])
+    """The paper executor learns each signal's id before commit; the committed rows carry
+    those ids. Feed down closes episodes (stored); a feed gap becomes a feed_gaps row."""
+    detector, executor = ScriptedDetector(signal_at=frozenset({102.0, 105.0})), RecordingExecutor()
+    pipeline = daemon_pipeline(fast_storage(data_dir, batch_size=3), metrics, detector, executor)
     items: list[QueueItem] = [tick(i) for i in range(8)]
     items += [FeedDown("okx", T0 + 9, "closed"), FeedGap("okx", T0 + 9, T0 + 12, "reconnected")]
     await run_all(pipeline, items)
-    await writer.close()
-    ids = [signal_id for signal_id, _ in listener.signals]
+    ids = [signal_id for signal_id, _ in executor.signals]
     assert len(ids) == 2
     rows = read(data_dir, "SELECT id, timestamp - 1700000000 FROM arbitrage_signals ORDER BY id")
     assert rows == [(ids[0], 2.0), (ids[1], 5.0)]
@@ -180,24 +186,17 @@ async def test_signals_get_the_ids_they_are_committed_with(
     assert sample(metrics, "arbot_episodes_closed_total") == 1
 
 
-async def test_ops_submitted_by_others_are_flushed_by_linger(
+async def test_a_record_without_ticks_is_flushed_by_linger(
     data_dir: Path, metrics: Metrics
 ) -> None:
-    """An op submitted outside the pipeline (a paper trade) commits without any tick."""
-    settings = fast_storage(data_dir, linger_ms=10)
-    writer = Writer.open(settings, metrics)
-    pipeline = Pipeline(writer, None, metrics, settings)
+    """A record that comes with no tick (a feed gap) commits linger_ms later, no tick needed."""
+    pipeline = daemon_pipeline(fast_storage(data_dir, linger_ms=10), metrics)
     queue: Queue = asyncio.Queue(10)
     async with asyncio.TaskGroup() as tg:
-        tg.create_task(pipeline.run(queue))
-        writer.submit(
-            lambda c: c.execute(
-                "INSERT INTO feed_gaps (exchange, start, end) VALUES ('kraken', 1, 2)"
-            )
-        )
+        tg.create_task(run_pipeline(pipeline, queue))
+        await queue.put(FeedGap("kraken", 1.0, 2.0, "reconnected"))
         await wait_until(lambda: read(data_dir, "SELECT count(*) FROM feed_gaps") == [(1,)])
         await queue.put(None)
-    await writer.close()
 
 
 async def test_differing_quotes_in_one_exchange_millisecond_are_all_stored(
@@ -205,9 +204,7 @@ async def test_differing_quotes_in_one_exchange_millisecond_are_all_stored(
 ) -> None:
     """Several different quotes of one key stamped with the same exchange millisecond each
     get a row (1 µs apart, in arrival order); an identical resend still replaces its row."""
-    settings = fast_storage(data_dir)
-    writer = Writer.open(settings, metrics)
-    pipeline = Pipeline(writer, None, metrics, settings)
+    pipeline = daemon_pipeline(fast_storage(data_dir), metrics)
     same_ms = [tick(0.5, bid=100.0 + k) for k in range(3)]
     resend = same_ms[2]
     other_exchange = tick(0.5, "okx", bid=100.0)
@@ -223,4 +220,3 @@ async def test_differing_quotes_in_one_exchange_millisecond_are_all_stored(
     assert abs(stamps[2] - stamps[1] - 1e-6) < 1e-7
     assert abs(stamps[3] - stamps[2] - 1e-6) < 1e-7
     assert read(data_dir, "SELECT count(*) FROM tickers WHERE exchange = 'okx'") == [(1,)]
-    await writer.close()

@@ -61,10 +61,8 @@ def exchange(
         "watch_timeout": 2.0,
         "poll_interval": 0.2,
         # No rate limiter against a local server; spot markets only (fewer start-up calls).
-        "ccxt_options": {
-            "enableRateLimit": False,
-            "options": {"fetchMarkets": {"types": ["spot"]}},
-        },
+        "ccxt_config": {"enableRateLimit": False},
+        "ccxt_options": {"fetchMarkets": {"types": ["spot"]}},
         **extra,
     }
 

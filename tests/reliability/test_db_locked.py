@@ -1,6 +1,6 @@
 """Scenario 5: another process holds a write transaction (BEGIN IMMEDIATE) on arbot.db for
-10 s. The writer waits and retries, the bounded queue holds the backlog, nothing is lost,
-and once the lock is gone the writer catches up."""
+10 s. The writer waits and retries, the storage sink holds the backlog while detection goes
+on, nothing is lost, and once the lock is gone the writer catches up."""
 
 from __future__ import annotations
 

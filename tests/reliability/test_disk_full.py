@@ -1,5 +1,5 @@
 """Scenario 3: the data dir's file system fills up. The writer retries without exiting,
-memory stays bounded by the queue, metrics (write_errors{kind="disk_full"},
+the storage sink holds the backlog (bounded), metrics (write_errors{kind="disk_full"},
 writer_retrying) and logs say so; once space is freed ingestion resumes, nothing corrupt."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`arbot replay`: a CSV of quotes through the detector and writer on the file's clock."""
+"""`arbot replay`: a CSV of quotes through the engine and writer on the file's clock."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import random
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,11 @@ from typing import Any
 import pytest
 
 from arbot.cli import replay as replay_cli
-from arbot.replay import ReplayInputError, exchanges_in, replay, replay_params
+from arbot.errors import InputError
+from arbot.recorded import open_quote_file
+from arbot.replay import replay
 from arbot.settings import Settings, parse_settings
+from arbot.venues import params_for_data
 
 HEADER = ["ts", "exchange", "symbol", "bid", "bid_size", "ask", "ask_size"]
 START = 1_723_161_254.0
@@ -76,25 +80,41 @@ def stored(data_dir: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]
 
 async def _run(csv_path: Path, data_dir: Path, store: bool = True) -> Any:
     s = settings_for(data_dir)
-    return await replay(csv_path, s, replay_params(s, exchanges_in(csv_path)), store=store)
+    source = open_quote_file(csv_path)
+    params, _ = params_for_data(s.exchanges, source.exchanges)
+    return await replay(source, s, params, store=store)
 
 
 async def test_same_file_and_settings_give_the_same_rows(tmp_path: Path) -> None:
     """Two replays into fresh data dirs store identical signals and episodes; the file's
-    timestamps in milliseconds give the same result as in seconds."""
+    timestamps in milliseconds, or its rows shuffled, give the same result as in seconds."""
     rows = quotes()
     in_seconds = write_csv(tmp_path / "s.csv", rows)
     in_ms = write_csv(tmp_path / "ms.csv", [[round(r[0] * 1000), *r[1:]] for r in rows])
+    shuffled = write_csv(tmp_path / "x.csv", random.Random(5).sample(rows, len(rows)))
     first = await _run(in_seconds, tmp_path / "one")
     await _run(in_seconds, tmp_path / "two")
     await _run(in_ms, tmp_path / "three")
-    one, two, three = (stored(tmp_path / d) for d in ("one", "two", "three"))
-    assert one == two == three
+    await _run(shuffled, tmp_path / "four")
+    one, two, three, four = (stored(tmp_path / d) for d in ("one", "two", "three", "four"))
+    assert one == two == three == four
     signals, episodes, ticks = one
     assert ticks == first.ticks == first.stored == len(rows)
     assert len(signals) == first.signals > len(episodes) == len(first.episodes) > 5
     assert {e[2:4] for e in episodes} == {("a", "b"), ("b", "a")}
     assert all(s[13] >= START for s in signals)  # `timestamp` is the file's clock
+
+
+async def test_a_file_already_replayed_into_a_data_dir_is_refused(tmp_path: Path) -> None:
+    """Its signals would be stored twice; another data dir or --no-store still works."""
+    path = write_csv(tmp_path / "q.csv", quotes(200))
+    await _run(path, tmp_path / "d")
+    before = stored(tmp_path / "d")
+    with pytest.raises(InputError, match=rf"{path}: already replayed into .*arbot\.db"):
+        await _run(path, tmp_path / "d")
+    assert stored(tmp_path / "d") == before
+    await _run(path, tmp_path / "d", store=False)
+    await _run(path, tmp_path / "other")
 
 
 async def test_open_episodes_close_at_end_of_input(tmp_path: Path) -> None:
@@ -116,32 +136,34 @@ async def test_open_episodes_close_at_end_of_input(tmp_path: Path) -> None:
         ([START, "", "BTC/USDT", 99, 1, 100, 1], "need an exchange"),
         ([START, "a", "BTCUSDT", 99, 1, 100, 1], "unified symbol"),
         ([START, "a", "BTC/USDT", 99, -1, 100, 1], "non-negative"),
-        ([START - 5, "a", "BTC/USDT", 99, 1, 100, 1], "earlier than the previous row"),
     ],
 )
 def test_bad_row_is_reported_with_its_line_and_nothing_runs(
     tmp_path: Path, row: list[Any], message: str
 ) -> None:
     path = write_csv(tmp_path / "bad.csv", [[START, "a", "BTC/USDT", 99, 1, 100, 1], row])
-    with pytest.raises(ReplayInputError, match=message) as err:
-        exchanges_in(path)
+    with pytest.raises(InputError, match=message) as err:
+        open_quote_file(path)
     assert f"{path}:3:" in str(err.value)
 
 
 def test_missing_column_and_missing_file_are_named(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "h.csv", [], header=["ts", "exchange", "symbol", "bid", "ask"])
-    with pytest.raises(ReplayInputError, match="lacks column\\(s\\) bid_size, ask_size"):
-        exchanges_in(path)
-    with pytest.raises(ReplayInputError, match=r"nope\.csv: cannot read"):
-        exchanges_in(tmp_path / "nope.csv")
+    with pytest.raises(InputError, match="lacks column\\(s\\) bid_size, ask_size"):
+        open_quote_file(path)
+    with pytest.raises(InputError, match=r"nope\.csv: cannot read"):
+        open_quote_file(tmp_path / "nope.csv")
 
 
-def test_params_zero_fees_without_config_else_the_configured_exchanges(tmp_path: Path) -> None:
-    bare = replay_params(settings_for(tmp_path), ["a", "b"])
+def test_params_defaults_for_exchanges_only_in_the_file(tmp_path: Path) -> None:
+    """Exchanges the config does not name get an [[exchanges]] entry's defaults (and are
+    reported as defaulted); configured ones keep their settings."""
+    bare, defaulted = params_for_data(settings_for(tmp_path).exchanges, ["a", "b"])
     assert {n: (p.taker_fee, p.premium_baseline) for n, p in bare.items()} == {
-        "a": (0.0, 0.0),
-        "b": (0.0, 0.0),
+        "a": (0.001, 0.0),
+        "b": (0.001, 0.0),
     }
+    assert defaulted == ["a", "b"]
     configured = parse_settings(
         {
             "exchanges": [
@@ -150,9 +172,9 @@ def test_params_zero_fees_without_config_else_the_configured_exchanges(tmp_path:
         },
         "test",
     )
-    assert {n: p.taker_fee for n, p in replay_params(configured, ["a", "b"]).items()} == {
-        "a": 0.002
-    }
+    params, defaulted = params_for_data(configured.exchanges, ["a", "b"])
+    assert {n: p.taker_fee for n, p in params.items()} == {"a": 0.002, "b": 0.001}
+    assert defaulted == ["b"]
 
 
 def _cli(*argv: str) -> int:
@@ -171,7 +193,9 @@ def test_cli_prints_summary_and_top_opportunities(
     assert _cli(str(path), "--data-dir", str(tmp_path / "d"), "--config", _config(tmp_path)) == 0
     out = capsys.readouterr().out
     assert "ticks" in out and "top 5 opportunities" in out
-    assert "ignored_exchanges  b" in out  # b is in the file but not in the config
+    # b is in the file but not in the config: it runs with the defaults, and says so
+    assert re.search(r"^a +0\.05 +config *$", out, re.M)
+    assert re.search(r"^b +0\.1 +defaults \(not in config\) *$", out, re.M)
 
     assert (
         _cli(
@@ -189,6 +213,10 @@ def test_cli_prints_summary_and_top_opportunities(
     assert report["ticks"] == 3000 and report["database"] is None
     assert report["signals"] > 0 and len(report["top"]) == 2
     assert report["top"][0]["peak_percent"] >= report["top"][1]["peak_percent"]
+    assert [(f["exchange"], f["from"]) for f in report["fees"]] == [
+        ("a", "config"),
+        ("b", "config"),
+    ]
 
 
 def _config(tmp_path: Path, with_b: bool = False) -> str:

@@ -35,7 +35,7 @@ def daemon_settings(data_dir: Path, fakes: dict[str, LocalExchange], **exchange:
                     "symbols": ["BTC/USDT", "ETH/USDT"],
                     "url_override": fake.url,
                     "watch_timeout": 5.0,
-                    "ccxt_options": {"enableRateLimit": False},
+                    "ccxt_config": {"enableRateLimit": False},
                     **exchange,
                 }
                 for name, fake in fakes.items()

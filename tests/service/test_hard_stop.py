@@ -18,6 +18,7 @@ from arbot.app import run_until_signalled
 logs.configure("json", "info")
 
 async def main(stop):
+    print("ready", flush=True)  # the signal handlers are installed before main runs
     await stop
     print("draining", flush=True)
     while True:  # a task that swallows every cancellation
@@ -36,9 +37,9 @@ def test_a_stuck_drain_is_ended_after_grace_plus_margin() -> None:
         [sys.executable, "-c", STUCK], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
         assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        proc.send_signal(signal.SIGTERM)
         assert proc.stdout.readline() == b"draining\n"
         sent = time.monotonic()
         code = proc.wait(timeout=0.5 + HARD_STOP_MARGIN + 10)

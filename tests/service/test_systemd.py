@@ -78,28 +78,35 @@ def test_a_failing_send_is_logged_not_raised(tmp_path: Path) -> None:
     notifier.close()
 
 
-async def test_watchdog_pings_only_while_data_flows(listener: tuple[str, socket.socket]) -> None:
-    """keep_alive sends WATCHDOG=1 with STATUS= while flowing() is true, STATUS= alone
-    while it is false."""
+async def test_watchdog_pings_only_while_nothing_is_stuck(
+    listener: tuple[str, socket.socket],
+) -> None:
+    """keep_alive sends WATCHDOG=1 with STATUS= while stuck() finds nothing, and STATUS=
+    with the reason alone (one error line) while it finds something; pings resume after."""
     path, sock = listener
     sock.setblocking(False)
     notifier = Notifier(path, watchdog_usec=20_000)  # a ping every 10 ms
-    flowing = True
+    stuck: str | None = None
     loop = asyncio.get_running_loop()
 
     async def next_message() -> bytes:
         return await asyncio.wait_for(loop.sock_recv(sock, 4096), 5)
 
-    task = asyncio.create_task(keep_alive(notifier, lambda: flowing, lambda: "ticks 5/s"))
-    try:
-        assert await next_message() == b"WATCHDOG=1\nSTATUS=ticks 5/s"
-        flowing = False
-        # Messages already in flight may still carry a ping; then only STATUS= arrives.
-        while (await next_message()).startswith(b"WATCHDOG=1"):
-            pass
-        for _ in range(5):
-            assert await next_message() == b"STATUS=ticks 5/s"
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        notifier.close()
+    with capture_logs() as logged:
+        task = asyncio.create_task(keep_alive(notifier, lambda: stuck, lambda: "ticks 5/s"))
+        try:
+            assert await next_message() == b"WATCHDOG=1\nSTATUS=ticks 5/s"
+            stuck = "writer wedged"
+            # Messages already in flight may still carry a ping; then only STATUS= arrives.
+            while (await next_message()).startswith(b"WATCHDOG=1"):
+                pass
+            for _ in range(5):
+                assert await next_message() == b"STATUS=stuck: writer wedged"
+            stuck = None
+            while not (await next_message()).startswith(b"WATCHDOG=1"):
+                pass
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            notifier.close()
+    assert [e["event"] for e in logged] == ["watchdog_withheld", "watchdog_resumed"]

@@ -117,7 +117,6 @@ def test_wrong_types_are_config_errors_naming_the_key(data: st.DataObject) -> No
     assert_named_error(path, value)
 
 
-LAX_MODE = "settings are validated in pydantic's lax mode (coerces these)"
 COERCIBLE_KEYS = [(p, k) for p, k in KEYS if k in COERCED]
 
 

@@ -1,10 +1,18 @@
-"""Known data for the database-operations tests: ticks written straight into `ticks`."""
+"""Known data for the database-operations tests, written by the daemon's Writer."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from arbot.metrics import Metrics
+from arbot.models import Tick
+from arbot.settings import StorageSettings
+from arbot.storage.writer import Writer
 
 TickRow = tuple[str, str, float, float, float]  # symbol, exchange, ts, bid, ask
 
@@ -29,21 +37,21 @@ def random_ticks(n: int, start: float, span: float, seed: int = 7) -> list[TickR
 
 
 def insert_ticks(conn: sqlite3.Connection, rows: Iterable[TickRow]) -> None:
-    """Insert ticks the way the writer does: dimension ids, then one executemany."""
-    rows = list(rows)
-    conn.execute("BEGIN IMMEDIATE")
-    for name in {r[0] for r in rows}:
-        conn.execute("INSERT OR IGNORE INTO symbols(name) VALUES (?)", (name,))
-    for name in {r[1] for r in rows}:
-        conn.execute("INSERT OR IGNORE INTO exchanges(name) VALUES (?)", (name,))
-    sym = dict(conn.execute("SELECT name, id FROM symbols").fetchall())
-    ex = dict(conn.execute("SELECT name, id FROM exchanges").fetchall())
-    conn.executemany(
-        "INSERT INTO ticks (symbol_id, ts, exchange_id, bid, ask, bid_size, ask_size, "
-        "recv_delta_ms) VALUES (?, ?, ?, ?, ?, 1.0, 2.0, 5)",
-        [(sym[s], ts, ex[e], bid, ask) for s, e, ts, bid, ask in rows],
-    )
-    conn.execute("COMMIT")
+    """Commit ticks into `conn`'s arbot.db through the daemon's Writer (one batch, on its
+    own connection and event loop, so sync and async tests alike can call it)."""
+    data_dir = Path(conn.execute("PRAGMA database_list").fetchone()[2]).parent
+    ticks = [Tick(ex, sym, bid, ask, 1.0, 2.0, ts, ts + 0.005) for sym, ex, ts, bid, ask in rows]
+
+    async def commit() -> None:
+        writer = Writer.open(StorageSettings(data_dir=data_dir), Metrics())
+        try:
+            writer.add(ticks)
+            await writer.flush()
+        finally:
+            await writer.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, commit()).result()
 
 
 def expected_bars(rows: Sequence[TickRow], below: float) -> dict[tuple[str, str, int], tuple]:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from arbot.models import ExchangeParams
 from arbot.settings import ExchangeSettings
 from arbot.storage import exchange_config
-from arbot.storage.exchange_config import ExchangeParams
 from arbot.storage.schema import open_database
 
 

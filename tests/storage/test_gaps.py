@@ -20,7 +20,7 @@ async def test_newest_receive_time_per_exchange_over_its_symbols(
     """The newest tick of any configured symbol wins; an exchange with none gets None,
     and a symbol the exchange never stored is ignored."""
     writer = Writer.open(fast_storage(data_dir), metrics)
-    writer.add_ticks(
+    writer.add(
         [
             Tick("binance", "BTC/USDT", 1.0, 1.1, 1.0, 1.0, 100.0, 100.25),
             Tick("binance", "ETH/USDT", 1.0, 1.1, 1.0, 1.0, 105.0, 105.5),

@@ -145,7 +145,7 @@ def test_v1_ticks_survive_the_move_to_v2(tmp_path: Path) -> None:
         [(s, e, 100.0 + i, 101.0 + i, 10.0 * i) for i in range(5) for s in "AB" for e in "xy"],
     )
     before = conn.execute("SELECT * FROM tickers ORDER BY symbol, timestamp, exchange").fetchall()
-    assert migrate(conn, "arbot", path) == 2
+    assert migrate(conn, "arbot", path, migrations("arbot")[:2]) == 2
     indexes = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
     assert ("ticks_ts",) not in indexes
     assert conn.execute(

@@ -11,7 +11,9 @@ from structlog.testing import capture_logs
 from tests.helpers import fast_storage, read, wait_until
 
 from arbot.metrics import Metrics
-from arbot.models import FeedGap, Tick
+from arbot.models import ExecutionData, FeedGap, Tick
+from arbot.records import TradeSettled
+from arbot.storage import records_sql
 from arbot.storage.connection import Pragmas
 from arbot.storage.gaps import insert_gap
 from arbot.storage.schema import open_database
@@ -37,7 +39,7 @@ async def test_rows_appear_in_the_tickers_view_with_spec_columns(
 ) -> None:
     """A flushed batch is readable through the spec's `tickers` view, names resolved."""
     writer = open_writer(data_dir, metrics)
-    writer.add_ticks([tick(0), tick(1, "okx"), tick(2, "okx", "ETH/USDT")])
+    writer.add([tick(0), tick(1, "okx"), tick(2, "okx", "ETH/USDT")])
     await writer.flush()
     rows = read(
         data_dir,
@@ -74,7 +76,7 @@ async def test_a_batch_spanning_several_statements_keeps_every_row_and_the_last_
     writer = Writer(conn, metrics)
     ticks = [tick(i, "okx" if i % 2 else "binance") for i in range(10)]
     repeat = ticks[1]._replace(bid=1.0, ask=2.0)
-    writer.add_ticks([*ticks, repeat])
+    writer.add([*ticks, repeat])
     await writer.flush()
     assert writer.committed == 11
     assert sizes == [4, 4, 2, 1]
@@ -91,18 +93,20 @@ def connect_limited(data_dir: Path, variables: int) -> sqlite3.Connection:
     return conn
 
 
-async def test_ops_run_in_the_batch_transaction_in_order(data_dir: Path, metrics: Metrics) -> None:
-    """Submitted ops commit with the batch, in submission order."""
+async def test_records_commit_in_the_batch_transaction_in_order(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """Records commit with the batch, in the order added."""
     writer = open_writer(data_dir, metrics)
-    writer.add_tick(tick(0))
-    for i in range(3):
-        writer.submit(lambda c, i=i: insert_gap(c, FeedGap("okx", 10.0 + i, 20.0, f"r{i}")))
+    writer.add([tick(0)], [FeedGap("okx", 10.0, 20.0, "r0")])
+    writer.add([], [FeedGap("okx", 10.0 + i, 20.0, f"r{i}") for i in (1, 2)])
     await writer.flush()
     assert read(data_dir, "SELECT id, reason FROM feed_gaps") == [(1, "r0"), (2, "r1"), (3, "r2")]
+    assert read(data_dir, "SELECT count(*) FROM ticks") == [(1,)]
     await writer.close()
 
 
-async def test_next_id_is_seeded_from_the_database(data_dir: Path, metrics: Metrics) -> None:
+async def test_first_free_ids_are_read_from_the_database(data_dir: Path, metrics: Metrics) -> None:
     """Ids continue after the largest ever used, also after the largest row was deleted."""
     conn = sqlite3.connect(data_dir / "arbot.db", isolation_level=None)
     for signal_id in (1, 7):
@@ -115,8 +119,7 @@ async def test_next_id_is_seeded_from_the_database(data_dir: Path, metrics: Metr
     conn.execute("DELETE FROM arbitrage_signals WHERE id = 7")
     conn.close()
     writer = open_writer(data_dir, metrics)
-    assert [writer.next_id("arbitrage_signals") for _ in range(2)] == [8, 9]
-    assert writer.next_id("trades") == 1
+    assert writer.resume_state().first_ids == {"arbitrage_signals": 8, "trades": 1}
     await writer.close()
 
 
@@ -128,7 +131,7 @@ async def test_a_locked_database_is_retried_until_it_commits(
     writer = open_writer(data_dir, metrics)
     blocker = sqlite3.connect(data_dir / "arbot.db", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
-    writer.add_ticks(tick(i) for i in range(100))
+    writer.add(tick(i) for i in range(100))
     with capture_logs() as logs:
         commit = asyncio.ensure_future(writer.flush())
         await wait_until(lambda: errors(metrics, "locked") >= 3)
@@ -145,20 +148,22 @@ async def test_a_locked_database_is_retried_until_it_commits(
     await writer.close()
 
 
-async def test_a_failing_op_retries_the_whole_batch(data_dir: Path, metrics: Metrics) -> None:
+async def test_a_failing_record_retries_the_whole_batch(
+    data_dir: Path, metrics: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An I/O error mid-batch rolls everything back (new names too) and the retry commits
     each row exactly once."""
     writer = open_writer(data_dir, metrics)
     attempts = []
 
-    def flaky(conn: sqlite3.Connection) -> None:
-        insert_gap(conn, FeedGap("okx", 1.0, 2.0, "flaky"))
+    def flaky(conn: sqlite3.Connection, gap: FeedGap) -> None:
+        insert_gap(conn, gap)
         attempts.append(1)
         if len(attempts) < 3:
             raise sqlite3.OperationalError("disk I/O error")
 
-    writer.add_ticks([tick(0, "newex", "NEW/USDT"), tick(1)])
-    writer.submit(flaky)
+    monkeypatch.setitem(records_sql._WRITERS, FeedGap, flaky)
+    writer.add([tick(0, "newex", "NEW/USDT"), tick(1)], [FeedGap("okx", 1.0, 2.0, "flaky")])
     await writer.flush()
     assert len(attempts) == 3
     assert errors(metrics, "io") == 2
@@ -171,7 +176,7 @@ async def test_a_failing_op_retries_the_whole_batch(data_dir: Path, metrics: Met
 
 
 async def test_a_read_only_database_is_retried_then_resumes(
-    data_dir: Path, metrics: Metrics
+    data_dir: Path, metrics: Metrics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SQLite refusing writes (a real SQLITE_READONLY, raised through a read-only
     connection) stalls the batch; once writes work again it commits."""
@@ -181,12 +186,12 @@ async def test_a_read_only_database_is_retried_then_resumes(
     )
     gap = FeedGap("okx", 1.0, 2.0, "after read-only")
 
-    def write_gap(conn: sqlite3.Connection) -> None:
+    def write_gap(conn: sqlite3.Connection, gap: FeedGap) -> None:
         insert_gap(read_only if refuse else conn, gap)
 
+    monkeypatch.setitem(records_sql._WRITERS, FeedGap, write_gap)
     refuse = True
-    writer.add_tick(tick(0))
-    writer.submit(write_gap)
+    writer.add([tick(0)], [gap])
     commit = asyncio.ensure_future(writer.flush())
     await wait_until(lambda: errors(metrics, "other") >= 2)
     assert not commit.done()
@@ -198,27 +203,29 @@ async def test_a_read_only_database_is_retried_then_resumes(
     await writer.close()
 
 
-async def test_an_op_with_a_bug_is_dropped_and_the_batch_kept(
+async def test_a_record_with_a_bug_is_dropped_and_the_batch_kept(
     data_dir: Path, metrics: Metrics
 ) -> None:
-    """A constraint error can never succeed: that op is dropped, ticks and other ops commit."""
+    """A record that can never be written (a settlement of a trade that does not exist, a
+    gap without an exchange) is dropped and logged; ticks and other records commit."""
     writer = open_writer(data_dir, metrics)
-    writer.add_tick(tick(0))
-    writer.submit(lambda c: insert_gap(c, FeedGap("okx", 1.0, 2.0, "kept")))
-    writer.submit(
-        lambda c: c.execute("INSERT INTO feed_gaps (exchange, start, end) VALUES (NULL, 1, 2)")
-    )
-    await writer.flush()
+    missing_trade = TradeSettled(99, ExecutionData(status="failed"))
+    no_exchange = FeedGap(None, 1.0, 2.0, "no exchange")  # type: ignore[arg-type]
+    writer.add([tick(0)], [FeedGap("okx", 1.0, 2.0, "kept"), missing_trade, no_exchange])
+    with capture_logs() as logs:
+        await writer.flush()
     assert read(data_dir, "SELECT reason FROM feed_gaps") == [("kept",)]
     assert read(data_dir, "SELECT count(*) FROM ticks") == [(1,)]
-    assert errors(metrics, "other") == 1
+    assert errors(metrics, "other") == 2
+    dropped = [e["record"] for e in logs if e["event"] == "write_record_dropped"]
+    assert dropped == ["TradeSettled", "FeedGap"]
     await writer.close()
 
 
 async def test_close_commits_what_is_pending(data_dir: Path, metrics: Metrics) -> None:
     """close() flushes the last partial batch and can be called twice."""
     writer = open_writer(data_dir, metrics)
-    writer.add_ticks(tick(i) for i in range(5))
+    writer.add(tick(i) for i in range(5))
     await writer.close()
     await writer.close()
     assert read(data_dir, "SELECT count(*) FROM ticks") == [(5,)]

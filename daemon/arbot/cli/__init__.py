@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from arbot import logs
 from arbot.cli.common import Parser
 from arbot.errors import EXIT_OK, EXIT_USAGE, ArbotError
 from arbot.version import version
@@ -20,6 +21,7 @@ COMMAND_MODULES = (
     "arbot.cli.query",
     "arbot.cli.replay",
     "arbot.cli.backtest",
+    "arbot.cli.config",
 )
 
 
@@ -60,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except ArbotError as exc:
-        print(f"arbot: error: {exc}", file=sys.stderr)
+        logs.print_error(str(exc), exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_USAGE

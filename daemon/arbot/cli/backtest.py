@@ -28,12 +28,15 @@ from arbot.cli.common import (
     utc_day,
 )
 from arbot.cli.output import Column, emit, fixed, print_json, print_mapping, print_table
+from arbot.cli.replay import fees_report
 from arbot.errors import ConfigError
 from arbot.models import Tick
+from arbot.recorded import open_quote_file
 from arbot.rollup import previous_utc_day, run_rollup
 from arbot.settings import Settings, parse_settings
 from arbot.storage import backtests as store
 from arbot.storage.schema import make_data_dir, open_database
+from arbot.venues import params_for_data
 
 Combination = dict[str, Any]
 
@@ -133,14 +136,14 @@ def _listify(value: Any) -> Any:
 
 
 def _settings_record(settings: Settings) -> dict[str, Any]:
-    # ccxt_options may hold credentials: they are no part of a backtest's settings.
-    exclude = {"exchanges": {"__all__": {"ccxt_options"}}}
+    # ccxt_config may hold credentials: they are no part of a backtest's settings.
+    exclude = {"exchanges": {"__all__": {"ccxt_options", "ccxt_config"}}}
     return settings.model_dump(mode="json", exclude=exclude)
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     # Imported here: the detector and executor are not needed by the rest of the CLI.
-    from arbot.backtest import exchange_params, run_backtest
+    from arbot.backtest import run_backtest
 
     base = resolve_settings(args)
     sets = parse_sets(args.set)
@@ -159,9 +162,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 )
                 run_id = store.start_run(conn, spec)
                 try:
-                    result = run_backtest(
-                        settings, source(), exchange_params(settings, exchanges), bar.update
-                    )
+                    params, _ = params_for_data(settings.exchanges, exchanges)
+                    result = run_backtest(settings, source(), params, bar.update)
                 except Exception as exc:
                     store.fail_run(conn, run_id, repr(exc))
                     raise
@@ -171,14 +173,18 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         conn.close()
     for row in rows:
         row["overrides"] = json.loads(row["overrides"])
+    params, defaulted = params_for_data(base.exchanges, exchanges)
+    fees = fees_report(params, defaulted)
     if args.json:
-        print_json(rows)
+        print_json({"sweep": sweep_id, "runs": rows, "fees": fees})
         return 0
     print(f"sweep {sweep_id}: {len(rows)} run(s) recorded in {data_dir / 'backtest.db'}")
     for row in rows:
         row["overrides"] = " ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "-"
         row["win_rate"] = None if row["win_rate"] is None else 100 * row["win_rate"]
     print_table(rows, BACKTEST_COLUMNS, wide=args.wide)
+    print("\nfees used (taker, %; --set overrides apply per run):")
+    emit(fees, False)
     return 0
 
 
@@ -207,13 +213,11 @@ def _source(
     if (args.csv is None) == (args.from_db is None):
         raise UsageError("backtest: give either a CSV file or --from-db DIR")
     if args.csv is not None:
-        from arbot.backtest import read_csv
-
         if args.time_from is not None or args.time_to is not None:
             raise UsageError("backtest: --from/--to apply to --from-db only")
-        loaded = read_csv(args.csv)
-        exchanges = sorted({t.exchange for t in loaded})
-        return (lambda: iter(loaded)), str(args.csv), None, None, exchanges, len(loaded)
+        source = open_quote_file(args.csv)
+        exchanges = sorted(source.exchanges)
+        return source.ticks, str(args.csv), None, None, exchanges, source.rows
     if args.time_from is None or args.time_to is None:
         raise UsageError("backtest: --from-db needs --from and --to")
     t_from, t_to = args.time_from, args.time_to

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
+
+from tqdm import tqdm
 
 from arbot.cli.common import add_config_args, input_file, iso_ms, positive_int, resolve_settings
 from arbot.cli.output import emit
-from arbot.replay import ReplaySummary, exchanges_in, replay, replay_params
+from arbot.models import ExchangeParams
+from arbot.recorded import open_quote_file
+from arbot.replay import ReplaySummary, replay
 from arbot.storage.connection import db_path
+from arbot.venues import params_for_data
 
 
 def register(groups: dict[str, Any]) -> None:
@@ -27,24 +33,39 @@ def register(groups: dict[str, Any]) -> None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
-    seen = exchanges_in(args.file)
-    params = replay_params(settings, seen)
-    summary = asyncio.run(replay(args.file, settings, params, store=not args.no_store))
-    ignored = [name for name in seen if name not in params]
+    source = open_quote_file(args.file)
+    params, defaulted = params_for_data(settings.exchanges, source.exchanges)
+    with tqdm(total=source.rows, unit="tick", disable=not sys.stderr.isatty()) as bar:
+        summary = asyncio.run(
+            replay(source, settings, params, store=not args.no_store, progress=bar.update)
+        )
     database = None if args.no_store else str(db_path(settings.storage.data_dir, "arbot"))
-    report = _report(summary, args.top, str(args.file), database, ignored)
+    report = _report(summary, args.top, str(args.file), database)
+    report["fees"] = fees_report(params, defaulted)
     if args.json:
         emit(report, True)
         return 0
-    emit({k: v for k, v in report.items() if k != "top"}, False)
+    emit({k: v for k, v in report.items() if k not in ("top", "fees")}, False)
+    print("\nfees used (taker, %):")
+    emit(report["fees"], False)
     print(f"\ntop {args.top} opportunities (by peak net profit %):")
     emit(report["top"], False)
     return 0
 
 
-def _report(
-    s: ReplaySummary, top: int, file: str, database: str | None, ignored: list[str]
-) -> dict[str, Any]:
+def fees_report(params: dict[str, ExchangeParams], defaulted: list[str]) -> list[dict[str, Any]]:
+    """Per exchange: the taker fee used and where it came from (config or defaults)."""
+    return [
+        {
+            "exchange": name,
+            "taker_fee_percent": round(p.taker_fee * 100, 6),
+            "from": "defaults (not in config)" if name in defaulted else "config",
+        }
+        for name, p in params.items()
+    ]
+
+
+def _report(s: ReplaySummary, top: int, file: str, database: str | None) -> dict[str, Any]:
     return {
         "file": file,
         "ticks": s.ticks,
@@ -55,7 +76,6 @@ def _report(
         "first": iso_ms(s.first_ts),
         "last": iso_ms(s.last_ts),
         "database": database,
-        "ignored_exchanges": ignored,
         "top": [
             {
                 "symbol": e.symbol,

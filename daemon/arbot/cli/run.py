@@ -41,12 +41,19 @@ def register(groups: dict[str, Any]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     # Imported here: the daemon's modules (aiohttp, feeds) would slow every other command.
     from arbot.app import run_daemon, run_until_signalled
+    from arbot.overrides import load_runtime_settings
+    from arbot.reload import Reloader
 
-    settings = load_settings(config_path(args.config), args.data_dir)
-    act_as_data_owner(settings.storage.data_dir)
+    path = config_path(args.config)
+    # Before config.db is opened for the overrides: nothing may be created as root.
+    act_as_data_owner(load_settings(path, args.data_dir).storage.data_dir)
+    settings = load_runtime_settings(path, args.data_dir)
     logs.configure(settings.logging.format, settings.logging.level)
+    reloader = Reloader(lambda: load_runtime_settings(path, args.data_dir), settings)
     return run_until_signalled(
-        lambda stop: run_daemon(settings, stop), settings.service.grace_timeout
+        lambda stop: run_daemon(settings, stop, reloader=reloader),
+        settings.service.grace_timeout,
+        reload=reloader.reload,
     )
 
 

@@ -18,7 +18,7 @@ max_leg_skew. A quote without sizes is never a leg (its depth is unknown).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from arbot.detector.scoring import best_spread, confidence, trade_size, update_trend
 from arbot.detector.state import (
@@ -30,12 +30,16 @@ from arbot.detector.state import (
     book_symbol,
     quote_group_names,
 )
-from arbot.models import Episode, Signal, Tick
+from arbot.models import Episode, ExchangeParams, Signal, Tick
+from arbot.records import OpenEpisodeState
 from arbot.settings import DetectorSettings
-from arbot.storage.exchange_config import ExchangeParams
 
 Output = Signal | Episode
 _Match = Callable[[OpenEpisode], bool]
+
+
+def _quote_order(q: Quote) -> tuple[str, str, str]:
+    return (q.book.key, q.venue.name, q.symbol)
 
 
 class Detector:
@@ -61,6 +65,9 @@ class Detector:
         # Books with open episodes, insertion-ordered so outputs are deterministic.
         self._active: dict[Book, None] = {}
         self._open = 0
+        self._thresholds(settings)
+
+    def _thresholds(self, settings: DetectorSettings) -> None:
         self._max_age = settings.max_quote_age
         self._skew = settings.max_leg_skew
         self._min_pct = settings.min_profit_percent
@@ -76,13 +83,44 @@ class Detector:
     def on_tick(self, tick: Tick, now: float) -> list[Output]:
         """Update the tick's quote, re-check the symbol's open episodes, and open the best
         cross with the updated exchange as buyer and as seller. O(exchanges of the symbol)."""
+        q = self._update(tick, now)
+        if q is None:
+            return []
+        out: list[Output] = self._revisit(q.book, (q,), now) if q.book.episodes else []
+        self._scan(q, now, out)
+        return out
+
+    def on_instant(self, ticks: Sequence[Tick], now: float) -> list[Output]:
+        """Ticks of one instant (same timestamp): every quote is updated first, then each
+        touched book is evaluated once, quotes in (book, exchange) order, so the result does
+        not depend on the order of the ticks (of different exchanges or symbols)."""
+        if len(ticks) == 1:
+            return self.on_tick(ticks[0], now)
+        touched: dict[Quote, None] = {}
+        for tick in ticks:
+            q = self._update(tick, now)
+            if q is not None:
+                touched[q] = None
+        ordered = sorted(touched, key=_quote_order)
+        out: list[Output] = []
+        by_book: dict[Book, list[Quote]] = {}
+        for q in ordered:
+            by_book.setdefault(q.book, []).append(q)
+        for book, quotes in by_book.items():
+            if book.episodes:
+                out.extend(self._revisit(book, quotes, now))
+        for q in ordered:
+            self._scan(q, now, out)
+        return out
+
+    def _update(self, tick: Tick, now: float) -> Quote | None:
         exchange, symbol, bid, ask, bid_size, ask_size, ts, received = tick
         by_exchange = self._quotes.get(symbol)
         q = by_exchange.get(exchange) if by_exchange is not None else None
         if q is None:
             q = self._register(exchange, symbol)
             if q is None:
-                return []
+                return None
         venue = q.venue
         q.bid = bid
         q.ask = ask
@@ -102,13 +140,17 @@ class Detector:
             book.bid_ceiling = net_bid
         if net_ask < book.ask_floor:
             book.ask_floor = net_ask
-        out: list[Output] = self._revisit(book, q, now) if book.episodes else []
+        return q
+
+    def _scan(self, q: Quote, now: float, out: list[Output]) -> None:
+        """Open the best cross with `q` as buyer and as seller, if any is new."""
+        net_bid, net_ask, book, venue, ts = q.net_bid, q.net_ask, q.book, q.venue, q.ts
         cutoff = now - self._max_age
-        if received < cutoff or net_ask == INF:
-            return out
+        if q.received < cutoff or net_ask == INF:
+            return
         mult = self._open_mult
         if book.bid_ceiling <= net_ask * mult and net_bid <= book.ask_floor * mult:
-            return out  # no quote of the book can cross this one: the common case, O(1)
+            return  # no quote of the book can cross this one: the common case, O(1)
         skew = self._skew
         best_bid = ceiling = -INF
         best_ask = floor = INF
@@ -136,7 +178,6 @@ class Detector:
             self._try_open(book, q, seller, now, out)
         if buyer is not None and net_bid > best_ask * mult and (buyer, q) not in book.episodes:
             self._try_open(book, buyer, q, now, out)
-        return out
 
     def on_feed_down(self, exchange: str, now: float) -> list[Episode]:
         """Exclude the exchange's quotes until each gets a fresh tick; close its episodes."""
@@ -153,7 +194,11 @@ class Detector:
         """Close episodes with a leg older than max_quote_age (for symbols gone quiet)."""
         cutoff = now - self._max_age
         return self._close_where(
-            lambda ep: ep.buy.received < cutoff or ep.sell.received < cutoff, now, "stale"
+            lambda ep: (
+                (ep.buy.received < cutoff or ep.sell.received < cutoff) and now >= ep.resume_by
+            ),
+            now,
+            "stale",
         )
 
     def close_all(self, now: float, reason: str = "shutdown") -> list[Episode]:
@@ -162,6 +207,80 @@ class Detector:
 
     def open_episodes(self) -> int:
         return self._open
+
+    def reconfigure(
+        self, settings: DetectorSettings, params: Mapping[str, ExchangeParams], now: float
+    ) -> list[Episode]:
+        """Apply new thresholds and exchange parameters while running (quote_groups need a
+        restart). Quotes are re-priced at once with their venue's new fees and baseline; a
+        venue no longer trading stops being a leg and its episodes close ("config_changed")."""
+        self._thresholds(settings)
+        trading = {n: p for n, p in params.items() if p.enabled and p.arbitrage_enabled}
+        for name, p in trading.items():
+            venue = self._venues.get(name)
+            if venue is None:
+                self._venues[name] = Venue(p)
+                continue
+            venue.set_params(p)
+            for q in venue.quotes:
+                if q.bid_size is not None and q.ask_size is not None:
+                    q.net_bid = q.bid * venue.bid_mult
+                    q.net_ask = q.ask * venue.ask_mult
+                    # Widen the book's bounds: they must stay bounds for the pre-filter.
+                    q.book.bid_ceiling = max(q.book.bid_ceiling, q.net_bid)
+                    q.book.ask_floor = min(q.book.ask_floor, q.net_ask)
+        gone = {self._venues.pop(name) for name in list(self._venues) if name not in trading}
+        closed = self._close_where(
+            lambda ep: ep.buy.venue in gone or ep.sell.venue in gone, now, "config_changed"
+        )
+        for venue in gone:  # its ticks find no quote and no venue now: never a leg
+            for q in venue.quotes:
+                del self._quotes[q.symbol][venue.name]
+                q.book.quotes.remove(q)
+        return closed
+
+    def open_state(self) -> list[OpenEpisodeState]:
+        """The open episodes, to persist at a stop and `resume` at the next start."""
+        return [
+            OpenEpisodeState(
+                ep.key,
+                ep.symbol,
+                ep.buy.venue.name,
+                ep.buy.symbol,
+                ep.sell.venue.name,
+                ep.sell.symbol,
+                ep.opened_at,
+                ep.peak,
+                ep.updates,
+                ep.signals,
+                ep.last_signal_pct,
+                ep.last_signal_at,
+            )
+            for book in self._active
+            for ep in book.episodes.values()
+        ]
+
+    def resume(self, states: Iterable[OpenEpisodeState], now: float) -> list[Episode]:
+        """Reopen episodes a previous run left open. Each waits max_quote_age for fresh quotes
+        of both legs, then goes on (same key, peak and counts) or closes for the reason its
+        quotes give. Episodes whose exchanges no longer trade close at once ("not_resumed")."""
+        closed: list[Episode] = []
+        for st in states:
+            buy = self._quote(st.buy_exchange, st.buy_symbol)
+            sell = self._quote(st.sell_exchange, st.sell_symbol)
+            if buy is None or sell is None or buy.book is not sell.book:
+                closed.append(_closed_state(st, now, "not_resumed"))
+                continue
+            book = buy.book
+            ep = OpenEpisode(st.symbol, buy, sell, st.peak_profit_percent, st.opened_at)
+            ep.key = st.key
+            ep.updates, ep.signals = st.updates, st.signals
+            ep.last_signal_pct, ep.last_signal_at = st.last_signal_percent, st.last_signal_at
+            ep.resume_by = now + self._max_age
+            book.episodes[(buy, sell)] = ep
+            self._active[book] = None
+            self._open += 1
+        return closed
 
     def best_spreads(self) -> Mapping[str, float]:
         """Best net profit_percent per book among fresh legs as of the book's last tick
@@ -174,6 +293,10 @@ class Detector:
                 result[key] = best
         return result
 
+    def _quote(self, exchange: str, symbol: str) -> Quote | None:
+        q = self._quotes.get(symbol, {}).get(exchange)
+        return q if q is not None else self._register(exchange, symbol)
+
     def _register(self, exchange: str, symbol: str) -> Quote | None:
         venue = self._venues.get(exchange)
         if venue is None:
@@ -184,19 +307,22 @@ class Detector:
             book = self._books[key] = Book(key)
         q = Quote(venue, symbol, book)
         book.quotes.append(q)
+        # Name order, not order of first appearance: among equally good legs the first
+        # wins, and which one that is must not depend on the order rows came in.
+        book.quotes.sort(key=_quote_order)
         venue.quotes.append(q)
         self._quotes.setdefault(symbol, {})[exchange] = q
         return q
 
-    def _revisit(self, book: Book, updated: Quote, now: float) -> list[Output]:
-        """Re-evaluate the book's open episodes: fully where the updated quote is a leg,
+    def _revisit(self, book: Book, updated: Sequence[Quote], now: float) -> list[Output]:
+        """Re-evaluate the book's open episodes: fully where an updated quote is a leg,
         for staleness otherwise."""
         out: list[Output] = []
         cutoff = now - self._max_age
         for ep in list(book.episodes.values()):
-            if ep.buy is updated or ep.sell is updated:
+            if ep.buy in updated or ep.sell in updated:
                 self._evaluate(book, ep, now, out)
-            elif ep.buy.received < cutoff or ep.sell.received < cutoff:
+            elif (ep.buy.received < cutoff or ep.sell.received < cutoff) and now >= ep.resume_by:
                 out.append(self._close(book, ep, now, "stale"))
         return out
 
@@ -215,7 +341,8 @@ class Detector:
         buy, sell = ep.buy, ep.sell
         cutoff = now - self._max_age
         if buy.received < cutoff or sell.received < cutoff:
-            out.append(self._close(book, ep, now, "stale"))
+            if now >= ep.resume_by:
+                out.append(self._close(book, ep, now, "stale"))
             return
         if abs(buy.ts - sell.ts) > self._skew:
             out.append(self._close(book, ep, now, "skew"))
@@ -289,3 +416,18 @@ class Detector:
                 if match(ep):
                     closed.append(self._close(book, ep, now, reason))
         return closed
+
+
+def _closed_state(st: OpenEpisodeState, now: float, reason: str) -> Episode:
+    return Episode(
+        key=st.key,
+        symbol=st.symbol,
+        buy_exchange=st.buy_exchange,
+        sell_exchange=st.sell_exchange,
+        opened_at=st.opened_at,
+        closed_at=now,
+        peak_profit_percent=st.peak_profit_percent,
+        updates=st.updates,
+        signals=st.signals,
+        close_reason=reason,
+    )

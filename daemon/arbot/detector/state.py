@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from arbot.storage.exchange_config import ExchangeParams
+from arbot.models import ExchangeParams
 
 INF = float("inf")
 
@@ -34,13 +34,16 @@ class Venue:
     __slots__ = ("ask_mult", "bid_mult", "max_amount", "min_amount", "name", "quotes")
 
     def __init__(self, params: ExchangeParams) -> None:
-        base = 1.0 + params.premium_baseline
         self.name = params.exchange
+        self.quotes: list[Quote] = []
+        self.set_params(params)
+
+    def set_params(self, params: ExchangeParams) -> None:
+        base = 1.0 + params.premium_baseline
         self.bid_mult = (1.0 - params.taker_fee) / base
         self.ask_mult = (1.0 + params.taker_fee) / base
         self.min_amount = params.min_trade_amount
         self.max_amount = params.max_trade_amount
-        self.quotes: list[Quote] = []
 
 
 class Quote:
@@ -105,6 +108,7 @@ class OpenEpisode:
         "last_signal_pct",
         "opened_at",
         "peak",
+        "resume_by",
         "sell",
         "signals",
         "symbol",
@@ -127,3 +131,6 @@ class OpenEpisode:
         self.last_signal_at = -INF
         self.ewma = pct
         self.ewma_at = now
+        # A resumed episode waits until then for fresh quotes of its legs before a stale
+        # leg closes it (after a restart no quote is fresh yet).
+        self.resume_by = -INF

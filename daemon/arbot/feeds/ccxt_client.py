@@ -1,15 +1,24 @@
 """The only module that imports ccxt: builds an instance from ExchangeSettings, picks the
-best bid/ask channel the exchange offers, and translates ccxt's errors into ours."""
+best bid/ask channel the exchange offers, captures every quote ccxt parses, and translates
+ccxt's errors into ours."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from arbot.errors import ExchangeSetupError, FatalFeedError, TransientFeedError
 from arbot.feeds.urls import rewrite_urls
 from arbot.settings import ExchangeSettings
+
+# A quote as ccxt parsed it (unified ticker dict) with the time it arrived.
+Received = tuple[dict[str, Any], float]
+# Quotes captured but not yet taken by the feed (it waits while the tick queue is full).
+# Beyond this the oldest are dropped and counted: a stalled database must not grow memory.
+CAPTURE_LIMIT = 20_000
 
 # Exchanges whose fetchTickers carries no bid/ask (coinbaseexchange answers from
 # /products/spark-lines): poll them one fetch_ticker per symbol instead.
@@ -40,7 +49,7 @@ def _instance(cfg: ExchangeSettings) -> Any:
     check_exchanges([cfg])
     # Exchanges without websocket support exist only in async_support: they poll REST.
     cls = getattr(ccxt.pro, cfg.id, None) or getattr(ccxt.async_support, cfg.id)
-    ex = cls(dict(cfg.ccxt_options))
+    ex = cls({**cfg.ccxt_config, "options": dict(cfg.ccxt_options)})
     if cfg.sandbox:
         try:
             if not ex.urls.get("test"):  # some ids carry test=None, which ccxt trips over
@@ -56,12 +65,124 @@ def _instance(cfg: ExchangeSettings) -> Any:
     return ex
 
 
+class _Capture:
+    """Takes every quote ccxt parses for our watch call, as it arrives.
+
+    ccxt.pro resolves a future per message hash and keeps only the latest quote per symbol
+    until the next watch_* call: between two calls, quotes are overwritten. But every
+    ccxt.pro exchange hands each parsed quote to `Client.resolve(result, message_hash)`
+    from its message handler, whether or not a watch is waiting. So the watch methods' own
+    message hashes are recorded (from `Exchange.watch` / `watch_multiple`, which every
+    ccxt.pro watch method goes through) and each client's `resolve` is wrapped to copy the
+    quotes resolved under those hashes into a buffer, in arrival order. Parsing stays
+    ccxt's; nothing here knows an exchange's wire format. A client's broadcast `reject`
+    (connection lost) is queued after the quotes that arrived before it."""
+
+    def __init__(self, ex: Any, clock: Callable[[], float]) -> None:
+        self.items: deque[Received | BaseException] = deque()
+        self.dropped = 0  # quotes dropped at CAPTURE_LIMIT, not yet reported
+        self.dropped_span = (0.0, 0.0)  # arrival times of the first and last dropped
+        self._clock = clock
+        self._hashes: set[str] = set()
+        self._last: dict[Any, dict[str, Any]] = {}
+        watch, watch_multiple, client = ex.watch, ex.watch_multiple, ex.client
+
+        def watch_hook(url: str, message_hash: str, *args: Any, **kwargs: Any) -> Any:
+            self._hashes.add(message_hash)
+            return watch(url, message_hash, *args, **kwargs)
+
+        def watch_multiple_hook(url: str, hashes: list[str], *args: Any, **kwargs: Any) -> Any:
+            self._hashes.update(hashes)
+            return watch_multiple(url, hashes, *args, **kwargs)
+
+        def client_hook(url: str) -> Any:
+            c = client(url)
+            if getattr(c, "arbot_capture", None) is None:
+                self._hook(c)
+            return c
+
+        ex.watch, ex.watch_multiple, ex.client = watch_hook, watch_multiple_hook, client_hook
+
+    def _hook(self, c: Any) -> None:
+        resolve, reject = c.resolve, c.reject
+        hashes = self._hashes
+
+        def resolve_hook(result: Any, message_hash: Any) -> Any:
+            if message_hash in hashes:
+                self._add(result)
+            return resolve(result, message_hash)
+
+        def reject_hook(result: Any, message_hash: Any = None) -> Any:
+            if message_hash is None and c.arbot_capture and isinstance(result, Exception):
+                # The first broadcast ends the connection; ccxt may repeat it while closing.
+                c.arbot_capture = False
+                self.items.append(result)
+            return reject(result, message_hash)
+
+        c.resolve, c.reject, c.arbot_capture = resolve_hook, reject_hook, True
+
+    def _add(self, result: Any) -> None:
+        if not isinstance(result, dict):
+            return
+        # One ticker, or {symbol: ticker} (e.g. OKX's tickers channel).
+        tickers = [result] if "bid" in result else list(result.values())
+        received = self._clock()
+        for ticker in tickers:
+            if not isinstance(ticker, dict) or "bid" not in ticker:
+                continue
+            symbol = ticker.get("symbol")
+            # An exchange that resolves with its whole ticker cache repeats unchanged
+            # tickers (the same objects): each is handed over once.
+            if self._last.get(symbol) is ticker:
+                continue
+            self._last[symbol] = ticker
+            if len(self.items) >= CAPTURE_LIMIT:
+                self._drop_oldest()
+            self.items.append((ticker, received))
+
+    def _drop_oldest(self) -> None:
+        old = self.items.popleft()
+        if isinstance(old, BaseException):
+            return
+        at = old[1]
+        self.dropped_span = (self.dropped_span[0] if self.dropped else at, at)
+        self.dropped += 1
+
+    def take(self) -> list[Received]:
+        """The quotes captured so far, up to the first queued error, which is raised when
+        it comes first."""
+        items = self.items
+        if items and isinstance(first := items[0], BaseException):
+            items.popleft()
+            raise first
+        out: list[Received] = []
+        while items and not isinstance(items[0], BaseException):
+            out.append(items.popleft())  # type: ignore[arg-type]
+        return out
+
+    def forget(self, error: BaseException | None) -> None:
+        """`error` was raised by the watch call itself: do not raise it a second time."""
+        if error is not None and any(item is error for item in self.items):
+            self.items = deque(item for item in self.items if item is not error)
+
+    def detach(self, clients: Any) -> None:
+        """Connections we close ourselves: their close is not an error to report."""
+        for c in clients:
+            c.arbot_capture = False
+
+
 class ExchangeClient:
     """One ccxt instance for one configured exchange. Every call returns unified ticker
-    dicts or raises TransientFeedError / FatalFeedError / ExchangeSetupError."""
+    dicts with their arrival times, or raises TransientFeedError / FatalFeedError /
+    ExchangeSetupError. With `capture` (the default) watch() returns every quote that
+    arrived since the last call; without it, what ccxt's watch_* returns (the latest quote
+    per symbol: kept selectable for `python -m bench capture`)."""
 
-    def __init__(self, cfg: ExchangeSettings) -> None:
+    def __init__(
+        self, cfg: ExchangeSettings, clock: Callable[[], float] = time.time, capture: bool = True
+    ) -> None:
         self.cfg = cfg
+        self._clock = clock
         self._ex = _instance(cfg)
         has = self._ex.has
         self.watch_method = (
@@ -77,6 +198,7 @@ class ExchangeClient:
             self.fetch_method = "fetch_tickers"
         else:
             self.fetch_method = "fetch_ticker"
+        self._capture = _Capture(self._ex, clock) if capture and self.can_watch else None
 
     @property
     def can_watch(self) -> bool:
@@ -93,10 +215,14 @@ class ExchangeClient:
                 f"{', '.join(missing)}"
             )
 
-    async def watch(self) -> list[dict[str, Any]]:
-        """Wait for the next bid/ask update(s). Silence for `watch_timeout` seconds means a
-        dead connection: the websockets are closed so the next call reconnects."""
+    async def watch(self) -> list[Received]:
+        """The quotes that arrived since the last call, waiting for one if there are none.
+        Silence for `watch_timeout` seconds means a dead connection: the websockets are
+        closed so the next call reconnects."""
         assert self.watch_method is not None
+        cap = self._capture
+        if cap is not None and cap.items:
+            return self._take(cap)
         timeout = self.cfg.watch_timeout
         method = getattr(self._ex, self.watch_method)
         try:
@@ -109,10 +235,36 @@ class ExchangeClient:
             raise TransientFeedError(
                 f"no websocket data for {timeout:g} s", kind="timeout"
             ) from None
-        except TransientFeedError:
+        except TransientFeedError as exc:
+            if cap is not None:
+                cap.forget(exc.__cause__)
             await self.close_websockets()
             raise
-        return _tickers(result)
+        if cap is None:
+            received = self._clock()
+            return [(raw, received) for raw in _tickers(result)]
+        # The result is the latest quote per symbol; every quote before it is captured.
+        return self._take(cap)
+
+    def _take(self, cap: _Capture) -> list[Received]:
+        try:
+            return cap.take()
+        except Exception as exc:
+            cap.detach((self._ex.clients or {}).values())
+            translated = self._translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def take_dropped(self) -> tuple[int, float, float]:
+        """(quotes dropped at the capture limit since the last call, first and last of
+        their arrival times)."""
+        cap = self._capture
+        if cap is None or not cap.dropped:
+            return 0, 0.0, 0.0
+        count, (first, last) = cap.dropped, cap.dropped_span
+        cap.dropped = 0
+        return count, first, last
 
     async def fetch(self) -> list[dict[str, Any]]:
         symbols = list(self.cfg.symbols)
@@ -129,28 +281,39 @@ class ExchangeClient:
     async def close_websockets(self) -> None:
         closer = getattr(self._ex, "close_ws_clients", None)
         if closer is not None:
+            if self._capture is not None:
+                self._capture.detach((self._ex.clients or {}).values())
             await closer()
 
     async def close(self) -> None:
         await self._ex.close()
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
-        import ccxt
-
         self._ex.last_response_headers = None
         try:
             return await awaitable
-        except (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.NotSupported) as exc:
-            raise FatalFeedError(f"{self.cfg.name}: {exc}") from exc
-        except ccxt.BaseError as exc:
-            raise TransientFeedError(
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def _translate(self, exc: Exception) -> Exception:
+        """Our error for one ccxt raised (or rejected a watch with); others unchanged."""
+        import ccxt
+
+        if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied | ccxt.NotSupported):
+            return FatalFeedError(f"{self.cfg.name}: {exc}")
+        if isinstance(exc, ccxt.BaseError):
+            return TransientFeedError(
                 f"{type(exc).__name__}: {_short(exc)}", self._retry_after(), _kind(exc)
-            ) from exc
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            )
+        if isinstance(exc, ValueError | TypeError | KeyError | IndexError | AttributeError):
             # ccxt's parsers choke on garbage (malformed JSON, wrong shapes): a bad answer,
             # not a bug of ours, and the next one may be fine.
             message = f"{type(exc).__name__}: {_short(exc)}"
-            raise TransientFeedError(message, kind="malformed") from exc
+            return TransientFeedError(message, kind="malformed")
+        return exc
 
     def _retry_after(self) -> float | None:
         """Retry-After of the last HTTP answer, or the wait ccxt imposes before the next

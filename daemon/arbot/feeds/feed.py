@@ -10,9 +10,11 @@ from typing import Any
 
 from arbot.errors import FatalFeedError, TransientFeedError
 from arbot.feeds.backoff import Backoff
-from arbot.feeds.ccxt_client import ExchangeClient
+from arbot.feeds.ccxt_client import ExchangeClient, Received
+from arbot.feeds.sequence import SequenceCheck
 from arbot.feeds.validate import to_tick
-from arbot.logs import get_logger
+from arbot.health import SUPERVISOR_SLACK, FeedStatus
+from arbot.logs import error_chain, get_logger
 from arbot.metrics import REJECT_REASONS, Metrics
 from arbot.models import FeedDown, FeedGap, QueueItem
 from arbot.settings import ExchangeSettings
@@ -27,12 +29,17 @@ async def run_feed(
     clock: Callable[[], float] = time.time,
     *,
     last_tick: float | None = None,
+    status: FeedStatus | None = None,
+    capture: bool = True,
 ) -> None:
     """Run `cfg`'s feed until cancelled. Raises ExchangeSetupError for an unknown exchange
     or symbol; every other problem is retried forever. `last_tick`, the receive time of the
     exchange's last tick stored by a previous run, makes the first tick put a FeedGap
-    (reason "restart") covering the time the daemon was not running."""
-    await Feed(cfg, put, metrics, clock, last_tick).run()
+    (reason "restart") covering the time the daemon was not running. `status` receives the
+    feed's errors, answers and retries (health and watchdog). `capture=False` delivers only
+    what ccxt's watch_* calls return (the latest quote per symbol; for the capture
+    benchmark)."""
+    await Feed(cfg, put, metrics, clock, last_tick, status=status, capture=capture).run()
 
 
 class Feed:
@@ -43,8 +50,13 @@ class Feed:
         metrics: Metrics,
         clock: Callable[[], float],
         last_tick: float | None = None,
+        *,
+        status: FeedStatus | None = None,
+        capture: bool = True,
     ) -> None:
         self.cfg = cfg
+        self._capture = capture
+        self._sequence = SequenceCheck.for_exchange(cfg.id)
         self.name = cfg.name
         self._put = put
         self._clock = clock
@@ -60,16 +72,23 @@ class Feed:
         self._down_since: float | None = last_tick
         self._down_reason = "restart" if last_tick is not None else ""
         self._last_ts: dict[str, float] = {}
+        self._started = clock()
+        self.status = status or FeedStatus(cfg.name, self._started)
+        self.status.stuck_after = 2 * max(cfg.watch_timeout, cfg.poll_interval) + SUPERVISOR_SLACK
+        # Since when every answer was rejected (None: the last answer had a valid quote).
+        self._rejecting_since: float | None = None
         self._received = metrics.ticks_received.labels(self.name)
         self._rejected = {
             reason: metrics.ticks_rejected.labels(self.name, reason) for reason in REJECT_REASONS
         }
+        self._sequence_gaps = metrics.sequence_gaps.labels(self.name)
+        self._dropped = metrics.quotes_dropped.labels(self.name)
         self._metrics = metrics
         metrics.init_exchange(self.name)
         metrics.seconds_since_tick.labels(self.name).set_function(self._seconds_since_tick)
 
     async def run(self) -> None:
-        client = ExchangeClient(self.cfg)
+        client = ExchangeClient(self.cfg, self._clock, capture=self._capture)
         try:
             await self._load_markets(client)
             if self.cfg.mode == "rest" or not client.can_watch:
@@ -94,6 +113,7 @@ class Feed:
                 await self._failed(exc, "load_markets")
                 continue
             self._backoff.reset()
+            self.status.answered(self._clock())
             self._log.info("markets_loaded", watch=client.watch_method, fetch=client.fetch_method)
             return
 
@@ -107,11 +127,14 @@ class Feed:
             except (TransientFeedError, FatalFeedError) as exc:
                 if fall_back:
                     await self._down(exc, "ws")
-                    self._log.warning("ws_failed_polling_rest", error=str(exc))
+                    self._log.warning(
+                        "ws_failed_polling_rest", error=str(exc), cause=error_chain(exc)
+                    )
                     return
                 await self._failed(exc, "ws")
                 continue
-            await self._emit(raws, self._clock())
+            await self._emit(raws)
+            await self._report_dropped(client)
             self._backoff.reset()
 
     async def _poll_forever(self, client: ExchangeClient) -> None:
@@ -127,7 +150,7 @@ class Feed:
                 continue
             received = self._clock()
             self._count_absent(raws)
-            await self._emit(raws, received, dedupe=True)
+            await self._emit([(raw, received) for raw in raws], dedupe=True)
             self._backoff.reset()
             await asyncio.sleep(max(0.0, self.cfg.poll_interval - (loop.time() - started)))
 
@@ -135,14 +158,14 @@ class Feed:
         """Poll REST while probing the websocket now and then; switch back on its first data."""
         async with asyncio.TaskGroup() as tasks:
             poller = tasks.create_task(self._poll_forever(client))
-            raws, received = await self._probe_ws(client)
+            raws = await self._probe_ws(client)
             poller.cancel()
         self._ws_probe.reset()
         self._metrics.feed_mode.labels(self.name).set(1)
         self._log.info("ws_restored")
-        await self._emit(raws, received)
+        await self._emit(raws)
 
-    async def _probe_ws(self, client: ExchangeClient) -> tuple[list[dict[str, Any]], float]:
+    async def _probe_ws(self, client: ExchangeClient) -> list[Received]:
         retry_after: float | None = None
         while True:
             await asyncio.sleep(self._ws_probe.next(retry_after))
@@ -151,9 +174,14 @@ class Feed:
             except (TransientFeedError, FatalFeedError) as exc:
                 self._count_error(exc)
                 retry_after = exc.retry_after if isinstance(exc, TransientFeedError) else None
-                self._log.info("ws_probe_failed", error=str(exc), retry_after=retry_after)
+                self._log.info(
+                    "ws_probe_failed",
+                    error=str(exc),
+                    cause=error_chain(exc),
+                    retry_after=retry_after,
+                )
                 continue
-            return raws, self._clock()
+            return raws
 
     async def _failed(self, exc: TransientFeedError | FatalFeedError, where: str) -> None:
         """Mark the feed down, then wait out the backoff (or the server's Retry-After)."""
@@ -163,10 +191,12 @@ class Feed:
         if isinstance(exc, FatalFeedError):
             # Retrying cannot fix it, but giving up would silence the exchange for good.
             delay = self._backoff.cap
+        self.status.retrying(self._clock() + delay)
         self._log.warning(
             "feed_error",
             where=where,
             error=str(exc),
+            cause=error_chain(exc),
             retry_in=round(delay, 3),
             retry_after=retry_after,
         )
@@ -176,19 +206,24 @@ class Feed:
         self._count_error(exc)
         self._metrics.reconnects.labels(self.name).inc()
         self._metrics.feed_up.labels(self.name).set(0)
+        if self._sequence is not None:
+            self._sequence.reset()
         if self._down_since is None and self._last_received is not None:
             self._down_since = self._clock()
             self._down_reason = f"{where} {_kind(exc)}"
-            self._log.warning("feed_down", reason=self._down_reason, error=str(exc))
+            self._log.warning(
+                "feed_down", reason=self._down_reason, error=str(exc), cause=error_chain(exc)
+            )
             await self._put(FeedDown(self.name, self._down_since, self._down_reason))
 
     def _count_error(self, exc: TransientFeedError | FatalFeedError) -> None:
         self._metrics.feed_errors.labels(self.name, _kind(exc)).inc()
+        self.status.failed(self._clock(), _kind(exc), str(exc))
 
-    async def _emit(
-        self, raws: list[dict[str, Any]], received: float, dedupe: bool = False
-    ) -> None:
-        for raw in raws:
+    async def _emit(self, quotes: list[Received], dedupe: bool = False) -> None:
+        valid = 0
+        received = quotes[-1][1] if quotes else self._clock()
+        for raw, received in quotes:
             tick = to_tick(self.name, raw, received)
             if isinstance(tick, str):
                 self._rejected[tick].inc()
@@ -196,6 +231,9 @@ class Feed:
                 continue
             if tick.symbol not in self._symbols:
                 continue
+            valid += 1
+            if self._sequence is not None:
+                await self._check_sequence(tick.symbol, raw, received)
             if raw.get("timestamp") is not None:
                 if dedupe and self._last_ts.get(tick.symbol) == tick.timestamp:
                     continue  # REST returned the quote we already have
@@ -204,11 +242,55 @@ class Feed:
             await self._resume(received)
             self._received.inc()
             await self._put(tick)
-        if self._last_received == received:
-            self._metrics.last_tick.labels(self.name).set(received)
+        if valid and self._last_received is not None:
+            self._metrics.last_tick.labels(self.name).set(self._last_received)
+        self.status.answered(self._clock())  # the puts may have waited on a full queue
+        await self._check_rejecting(valid, received)
+
+    async def _check_rejecting(self, valid: int, received: float) -> None:
+        """Answers that keep coming but carry no valid quote (an HTML maintenance page, a
+        changed format) for watch_timeout mean the feed is down, as silence would."""
+        if valid:
+            self._rejecting_since = None
+            return
+        if self._rejecting_since is None:
+            self._rejecting_since = received
+            return
+        timeout = self.cfg.watch_timeout
+        if received - self._rejecting_since < timeout or self._down_since is not None:
+            return
+        exc = TransientFeedError(
+            f"every answer rejected as malformed for {timeout:g} s", kind="malformed"
+        )
+        if self._last_received is not None:
+            await self._down(exc, "data")
+        else:  # never up: nothing to record a gap from, but say it once
+            self._count_error(exc)
+            self._down_since = received
+            self._log.warning("feed_down", reason="data malformed", error=str(exc))
+
+    async def _check_sequence(self, symbol: str, raw: dict[str, Any], received: float) -> None:
+        assert self._sequence is not None
+        gap = self._sequence.check(symbol, raw, received)
+        if gap is not None:
+            reason, since = gap
+            self._sequence_gaps.inc()
+            self._log.warning("sequence_gap", reason=reason)
+            await self._put(FeedGap(self.name, since, received, reason))
+
+    async def _report_dropped(self, client: ExchangeClient) -> None:
+        """Quotes the capture buffer dropped while the queue was full: counted, and the
+        span they covered recorded as a feed gap."""
+        count, first, last = client.take_dropped()
+        if count:
+            self._dropped.inc(count)
+            reason = f"capture buffer full: {count} quotes dropped"
+            self._log.warning("quotes_dropped", count=count)
+            await self._put(FeedGap(self.name, first, last, reason))
 
     async def _resume(self, received: float) -> None:
         if self._last_received is None:
+            self._down_since = None  # set when a never-up feed only sent garbage
             self._metrics.feed_up.labels(self.name).set(1)
             self._log.info("feed_up")
         elif self._down_since is not None:
@@ -230,8 +312,8 @@ class Feed:
             self._log.debug("tick_rejected", reason="malformed", symbol=symbol)
 
     def _seconds_since_tick(self) -> float:
-        last = self._last_received
-        return 0.0 if last is None else max(0.0, self._clock() - last)
+        """From start-up for a feed that never delivered."""
+        return max(0.0, self._clock() - (self._last_received or self._started))
 
 
 def _kind(exc: Exception) -> str:

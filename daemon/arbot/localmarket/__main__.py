@@ -2,7 +2,8 @@
 
 Prints one line `LOCALMARKET <kind> <url>` once listening (read it to learn the port), then
 serves until SIGTERM/SIGINT. Faults are switched over HTTP:
-`GET <url>/_control/fault?name=silent&value=1`, `...?name=drop`, `...?name=clear`;
+`GET <url>/_control/fault?name=silent&value=1`, `...?name=drop`, `...?name=clear`,
+`...?name=sequence_reset` (update ids start again);
 counters at `GET <url>/_control/counters`."""
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--event-time", action="store_true", help="binance: send E/T event times (as USD-M does)"
     )
+    p.add_argument(
+        "--number-sizes",
+        action="store_true",
+        help="send each quote's number (1, 2, 3 ... per symbol) as its ask size; "
+        "/_control/counters lists the numbers sent (sent_seq)",
+    )
     return p.parse_args(argv)
 
 
@@ -77,6 +84,7 @@ def build(args: argparse.Namespace) -> LocalExchange:
         host=args.host,
         port=args.port,
         event_time=args.event_time or args.replay == "usdm",
+        number_sizes=args.number_sizes,
     )
 
 

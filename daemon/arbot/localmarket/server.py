@@ -8,63 +8,19 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from arbot.localmarket.dialect import JsonBody, WsConn
+from arbot.localmarket.dialects import dialect_for
 from arbot.localmarket.faults import Faults
 from arbot.localmarket.quotes import PriceSource, Quote, RandomWalk
+from arbot.localmarket.sentlog import SentLog
 from arbot.settings import ExchangeSettings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-JsonBody = Callable[[web.Request], Any]
-
-
-@dataclass(eq=False)
-class WsConn:
-    """One websocket client: what it subscribed to (dialect-specific keys)."""
-
-    ws: web.WebSocketResponse
-    request: web.Request
-    subs: set[tuple[str, str]] = field(default_factory=set)  # (channel, symbol)
-
-
-class Dialect:
-    """One exchange's wire format. Subclasses add REST routes and shape websocket frames."""
-
-    kind = ""
-    ws_paths: tuple[str, ...] = ()
-    stamps = True  # whether the quotes it sends carry event times
-    heartbeat: float | None = None
-
-    def __init__(self, server: LocalExchange) -> None:
-        self.server = server
-
-    def market_id(self, symbol: str) -> str:
-        raise NotImplementedError
-
-    def routes(self) -> list[tuple[str, JsonBody]]:
-        """(path, handler returning the JSON body) for GET routes."""
-        raise NotImplementedError
-
-    def error_body(self, status: int) -> Any:
-        return {"error": f"status {status}"}
-
-    def on_open(self, conn: WsConn) -> list[Any]:
-        return []
-
-    def on_message(self, conn: WsConn, text: str) -> list[Any]:
-        """Frames (dicts or raw strings) to answer a client's text message with."""
-        return []
-
-    def frames(self, conn: WsConn, q: Quote) -> list[Any]:
-        """Frames carrying `q` for this connection's subscriptions."""
-        raise NotImplementedError
-
-    def heartbeat_frame(self) -> Any:
-        return None
 
 
 class LocalExchange:
@@ -72,7 +28,10 @@ class LocalExchange:
 
     Counters: `sent[symbol]` valid quotes sent in websocket frames (one per frame per
     client), `sent_invalid[symbol]` corrupted ones, `served[symbol]` valid quotes returned by
-    REST, `requests[path]`, `ws_accepted`, `ws_rejected`, `http_faults`."""
+    REST, `requests[path]`, `ws_accepted`, `ws_rejected`, `http_faults`; `sent_log` the
+    per-symbol numbers of the quotes sent. With `number_sizes` each quote's ask size is
+    its number (1, 2, 3 ... per symbol), so a receiver's stored rows name the quotes they
+    are."""
 
     def __init__(
         self,
@@ -86,9 +45,8 @@ class LocalExchange:
         host: str = "127.0.0.1",
         extra_symbols: Sequence[str] = (),
         event_time: bool = False,
+        number_sizes: bool = False,
     ) -> None:
-        from arbot.localmarket.dialects import dialect_for
-
         self.source: PriceSource = source or RandomWalk(symbols=symbols, rate=rate, seed=seed)
         # Listed markets: what the source quotes plus any listed-but-quiet extras.
         self.symbols = tuple(dict.fromkeys([*self.source.symbols, *extra_symbols]))
@@ -106,6 +64,8 @@ class LocalExchange:
         self.http_faults = 0
         self.conns: set[WsConn] = set()
         self.seq = 0
+        self.sent_log = SentLog()
+        self.number_sizes = number_sizes
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -124,7 +84,7 @@ class LocalExchange:
             "name": name or self.kind,
             "symbols": self.source.symbols,
             "url_override": self.url,
-            "ccxt_options": {"enableRateLimit": False},
+            "ccxt_config": {"enableRateLimit": False},
         }
         if self.dialect.ws_paths == ():
             values["mode"] = "rest"
@@ -208,12 +168,19 @@ class LocalExchange:
     async def publish(self, q: Quote) -> None:
         if self.faults.silent:
             return
+        number = self.sent_log.next(q.symbol)
+        if self.number_sizes:
+            q = q._replace(ask_size=float(number))
         valid = self.valid(q)
         sent = self.faults.apply(q)
         for conn in list(self.conns):
             for frame in self.dialect.frames(conn, sent):
                 if await self._send(conn, frame):
-                    (self.sent if valid else self.sent_invalid)[q.symbol] += 1
+                    if valid:
+                        self.sent[q.symbol] += 1
+                        self.sent_log.sent(q.symbol, number)
+                    else:
+                        self.sent_invalid[q.symbol] += 1
         self.seq += 1
 
     async def _heartbeats(self, every: float) -> None:
@@ -300,6 +267,10 @@ class LocalExchange:
             if name == "drop":
                 dropped = await self.drop_connections(hard=value == "hard")
                 return web.json_response({"dropped": dropped})
+            if name == "sequence_reset":
+                # The venue's update ids start again, as after an exchange-side restart.
+                self.seq = 0
+                return web.json_response({"seq": 0})
             if name == "clear":
                 self.faults.clear()
             else:
@@ -321,4 +292,5 @@ class LocalExchange:
             "ws_rejected": self.ws_rejected,
             "http_faults": self.http_faults,
             "ws_clients": len(self.conns),
+            "sent_seq": self.sent_log.runs(),
         }

@@ -3,44 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import astuple
 
+from arbot.models import ExchangeParams
 from arbot.settings import ExchangeSettings
 from arbot.storage.transaction import immediate
-
-
-@dataclass(frozen=True, slots=True)
-class ExchangeParams:
-    exchange: str
-    enabled: bool
-    arbitrage_enabled: bool
-    region: str | None
-    premium_baseline: float
-    maker_fee: float
-    taker_fee: float
-    min_trade_amount: float
-    max_trade_amount: float
-
-
-def params_of(e: ExchangeSettings) -> ExchangeParams:
-    """The detector's view of one configured exchange (what sync stores for it)."""
-    return ExchangeParams(
-        e.name,
-        e.enabled,
-        e.arbitrage_enabled,
-        e.region,
-        e.premium_baseline,
-        e.maker_fee,
-        e.taker_fee,
-        e.min_trade_amount,
-        e.max_trade_amount,
-    )
-
-
-def params_from_settings(exchanges: Iterable[ExchangeSettings]) -> dict[str, ExchangeParams]:
-    """Parameters by exchange name straight from settings (replays and backtests)."""
-    return {e.name: params_of(e) for e in exchanges}
+from arbot.venues import params_of
 
 
 def sync(conn: sqlite3.Connection, exchanges: tuple[ExchangeSettings, ...]) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Literal
 
+from arbot.records import IdTable
+
 Dimension = Literal["symbols", "exchanges"]
-IdTable = Literal["arbitrage_signals", "trades"]
-ID_TABLES: tuple[IdTable, ...] = ("arbitrage_signals", "trades")
 
 _SELECT_ALL = {
     "symbols": "SELECT name, id FROM symbols",
@@ -54,19 +54,6 @@ class NameIds:
         for name in self._uncommitted:
             del self.ids[name]
         self._uncommitted.clear()
-
-
-class RowIds:
-    """Explicit ids of new arbitrage_signals and trades rows, allocated in Python (seeded
-    from the database) so a caller knows a row's id before the row is committed."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._next = {table: next_free_id(conn, table) for table in ID_TABLES}
-
-    def allocate(self, table: IdTable) -> int:
-        value = self._next[table]
-        self._next[table] = value + 1
-        return value
 
 
 def next_free_id(conn: sqlite3.Connection, table: IdTable) -> int:

@@ -1,8 +1,8 @@
 """Arbitrage signals and episodes in arbot.db.
 
-Sync ops take a sqlite3 connection first: the daemon submits them through the single writer
-(`writer.submit(lambda c: insert_signal(c, sid, signal))`) with ids from
-`writer.next_id("arbitrage_signals")`. created_at is written from the signal's own time
+Sync functions take a sqlite3 connection first: records_sql.py calls them for the engine's
+records, inside the writer's batch transaction (ids come with the records). created_at is
+written from the signal's own time
 (never CURRENT_TIMESTAMP), so a replay reproduces the same rows. SignalManager is the
 spec's async API over aiosqlite for tools outside the daemon.
 """
@@ -17,8 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from arbot.models import Episode, Signal
-from arbot.storage.trades import iso_utc
+from arbot.models import Episode, Signal, iso_utc
 
 _INSERT_SIGNAL = """INSERT INTO arbitrage_signals (id, symbol, buy_exchange, sell_exchange,
     buy_price, sell_price, profit, profit_percent, buy_size, sell_size, confidence,

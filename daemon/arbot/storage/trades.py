@@ -1,65 +1,21 @@
 """Trading records in arbot.db: paper trades and balance snapshots.
 
-Sync ops take a sqlite3 connection first, so the daemon submits them through the single
-writer (`writer.submit(lambda c: create_trade(c, tid, params))`) and a backtest runs them on
-an in-memory database. Ids come from the caller (`writer.next_id("trades")`), so a trade's
-id is known before its row is committed. Times are written explicitly from the simulated
-clock, never CURRENT_TIMESTAMP, so replays reproduce the same rows.
+Sync functions take a sqlite3 connection first: records_sql.py calls them for the engine's
+records, in the daemon's writer or on a backtest's in-memory database. Ids come with the
+records (the engine allocates them), so a trade's id is known before its row is committed.
+Times are written explicitly from the simulated clock, never CURRENT_TIMESTAMP, so replays
+reproduce the same rows.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 import aiosqlite
 
-from arbot.balances import BalanceRow
-
-TradeStatus = Literal["pending", "completed", "failed"]
-
-
-def iso_utc(ts: float) -> str:
-    """UNIX seconds -> 'YYYY-MM-DD HH:MM:SS.fff' UTC (sorts and parses like SQLite's text)."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-@dataclass(frozen=True, slots=True)
-class TradeParams:
-    """A trade as planned from its signal (the spec's create_trade argument)."""
-
-    signal_id: int | None
-    symbol: str
-    buy_exchange: str
-    sell_exchange: str
-    planned_buy_price: float
-    planned_sell_price: float
-    quantity: float
-    planned_profit: float
-    started_at: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionData:
-    """How a trade ended (the spec's update_trade_execution argument). `quantity` is the
-    filled quantity when it differs from the planned one (None keeps the planned)."""
-
-    status: TradeStatus
-    buy_order_id: str | None = None
-    sell_order_id: str | None = None
-    actual_buy_price: float | None = None
-    actual_sell_price: float | None = None
-    actual_profit: float | None = None
-    fees_paid: float = 0.0
-    slippage: float = 0.0
-    error_message: str | None = None
-    completed_at: str | None = None
-    quantity: float | None = None
-
+from arbot.models import BalanceRow, ExecutionData, TradeParams
 
 _INSERT = """INSERT INTO trades (id, signal_id, symbol, buy_exchange, sell_exchange,
     planned_buy_price, planned_sell_price, quantity, planned_profit, status, started_at)

@@ -1,6 +1,6 @@
 """The one writer connection to arbot.db.
 
-Ticks and submitted operations are buffered on the event loop and committed as one
+Ticks and the engine's records are buffered on the event loop and committed as one
 transaction per batch on a dedicated thread: one thread hop per batch, never per row (a hop
 costs ~150-200 µs, an insert ~3 µs a row). A crash loses at most the batch in flight.
 Ticks go in as multi-row INSERTs of up to MAX_ROWS_PER_STATEMENT rows rather than
@@ -9,8 +9,8 @@ keeps working on the other core, whereas `executemany` takes the GIL back after 
 and, beside a busy event loop, waits for it each time (measured in `make bench`).
 A batch that fails with a database error (locked, disk full, I/O, read-only, ...) is rolled
 back and retried with capped exponential backoff until it commits; it is never dropped.
-While it retries the caller's `await` does not return, so the pipeline stops consuming,
-the bounded queue fills and the feeds wait: memory stays bounded.
+While it retries the caller's `await` does not return; the daemon's sink (sink.py) keeps
+the engine running meanwhile and bounds what waits.
 """
 
 from __future__ import annotations
@@ -21,21 +21,22 @@ import functools
 import itertools
 import sqlite3
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec
+from typing import Any
 
+from arbot.engine import Resume
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.models import Tick
+from arbot.records import Record
 from arbot.settings import StorageSettings
 from arbot.storage.connection import Pragmas
-from arbot.storage.ids import IdTable, NameIds, RowIds
+from arbot.storage.ids import NameIds
+from arbot.storage.records_sql import resume_state, write_record
 from arbot.storage.schema import open_database
 
-Op = Callable[[sqlite3.Connection], object]
-P = ParamSpec("P")
 FIRST_RETRY_DELAY = 0.05
 # Fewer, longer GIL-free statements. Statements have power-of-two row counts (a batch of
 # 5000 is 4096 + 512 + 256 + 128 + 8): a prepared 4096-row statement holds ~5 MB, and
@@ -81,13 +82,6 @@ _KIND_BY_CODE = {5: "locked", 6: "locked", 13: "disk_full", 10: "io"}
 _KIND_BY_TEXT = (("locked", "locked"), ("busy", "locked"), ("full", "disk_full"), ("i/o", "io"))
 
 
-def op_calling(
-    fn: Callable[Concatenate[sqlite3.Connection, P], object], *args: P.args, **kwargs: P.kwargs
-) -> Op:
-    """The op `fn(conn, *args, **kwargs)`, its arguments bound now (not when it runs)."""
-    return lambda conn: fn(conn, *args, **kwargs)
-
-
 def error_kind(exc: BaseException) -> str:
     """The write_errors label of a failure: locked | disk_full | io | other."""
     code = getattr(exc, "sqlite_errorcode", None)
@@ -103,9 +97,9 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
 
-class _OpFailed(Exception):
+class _RecordFailed(Exception):
     def __init__(self, index: int, cause: BaseException) -> None:
-        super().__init__(f"op #{index} failed: {cause!r}")
+        super().__init__(f"record #{index} failed: {cause!r}")
         self.index = index
         self.cause = cause
 
@@ -113,7 +107,7 @@ class _OpFailed(Exception):
 @dataclass(slots=True)
 class _Batch:
     ticks: list[Tick]
-    ops: list[Op]
+    records: list[Record]
 
 
 class Writer:
@@ -130,17 +124,17 @@ class Writer:
         self._lock = asyncio.Lock()
         self._symbols = NameIds(conn, "symbols")
         self._exchanges = NameIds(conn, "exchanges")
-        self._row_ids = RowIds(conn)
         variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         fits = max(1, min(MAX_ROWS_PER_STATEMENT, variables // TICK_PARAMS))
         self._max_rows = 1 << (fits.bit_length() - 1)
         self._ticks: list[Tick] = []
-        self._ops: list[Op] = []
+        self._records: list[Record] = []
         self._closed = False
         self._log = get_logger(component="writer")
         self.committed = 0
         """Ticks committed (INSERT OR REPLACE: a repeated key counts again)."""
-        self.batches = 0
+        self.attempts = 0
+        """Write attempts that ended, committed or failed (the watchdog's sign of life)."""
 
     @classmethod
     def open(cls, settings: StorageSettings, metrics: Metrics) -> Writer:
@@ -154,29 +148,24 @@ class Writer:
 
     @property
     def pending(self) -> int:
-        """Ticks plus ops waiting for the next flush."""
-        return len(self._ticks) + len(self._ops)
+        """Ticks plus records waiting for the next flush."""
+        return len(self._ticks) + len(self._records)
 
-    def add_tick(self, tick: Tick) -> None:
-        self._ticks.append(tick)
+    def resume_state(self) -> Resume:
+        """What the last run left (ids, balances, open episodes); call before writing."""
+        return resume_state(self._conn)
 
-    def add_ticks(self, ticks: Iterable[Tick]) -> None:
+    def add(self, ticks: Iterable[Tick], records: Iterable[Record] = ()) -> None:
+        """Ticks and records for the next batch; records are written after its ticks, in
+        order (a retry writes them again after a rollback: they carry explicit ids)."""
         self._ticks.extend(ticks)
-
-    def submit(self, op: Op) -> None:
-        """Run `op(conn)` inside the next batch's transaction, after its ticks, in submission
-        order. It may run more than once (retries roll back first): write explicit ids."""
-        self._ops.append(op)
-
-    def next_id(self, table: IdTable) -> int:
-        """Allocate the id of a row to be inserted by a submitted op, known before commit."""
-        return self._row_ids.allocate(table)
+        self._records.extend(records)
 
     def flush(self) -> Coroutine[Any, Any, None]:
-        """Cut the batch NOW (everything added or submitted so far) and return the coroutine
-        that commits it; it completes once committed. Await it (or make it a task)."""
-        batch = _Batch(self._ticks, self._ops)
-        self._ticks, self._ops = [], []
+        """Cut the batch NOW (everything added so far) and return the coroutine that commits
+        it; it completes once committed. Await it (or make it a task)."""
+        batch = _Batch(self._ticks, self._records)
+        self._ticks, self._records = [], []
         return self._commit(batch)
 
     async def close(self) -> None:
@@ -190,7 +179,7 @@ class Writer:
         self._thread.shutdown(wait=True)
 
     async def _commit(self, batch: _Batch) -> None:
-        if not batch.ticks and not batch.ops:
+        if not batch.ticks and not batch.records:
             return
         loop = asyncio.get_running_loop()
         async with self._lock:
@@ -203,13 +192,18 @@ class Writer:
                 started = time.perf_counter()
                 try:
                     await loop.run_in_executor(self._thread, self._write, batch)
+                    self.attempts += 1
                     break
-                except _OpFailed as exc:
-                    # A bug in one op must not stall ingestion: drop that op, keep the rest.
-                    del batch.ops[exc.index]
+                except _RecordFailed as exc:
+                    self.attempts += 1
+                    # A bug in one record must not stall ingestion: drop it, keep the rest.
+                    dropped = batch.records.pop(exc.index)
                     self._metrics.write_errors.labels("other").inc()
-                    self._log.error("write_op_dropped", error=repr(exc.cause))
+                    self._log.error(
+                        "write_record_dropped", record=type(dropped).__name__, error=repr(exc.cause)
+                    )
                 except sqlite3.Error as exc:
+                    self.attempts += 1
                     failures += 1
                     kind = error_kind(exc)
                     self._metrics.write_errors.labels(kind).inc()
@@ -234,7 +228,6 @@ class Writer:
                 seconds=round(time.monotonic() - failing_since, 3),
             )
         self.committed += len(batch.ticks)
-        self.batches += 1
         self._metrics.ticks_committed.inc(len(batch.ticks))
         self._metrics.batch_rows.observe(len(batch.ticks))
         self._metrics.flush_seconds.observe(seconds)
@@ -246,13 +239,13 @@ class Writer:
             conn.execute("BEGIN IMMEDIATE")
             if batch.ticks:
                 self._insert(conn, batch.ticks)
-            for index, op in enumerate(batch.ops):
+            for index, record in enumerate(batch.records):
                 try:
-                    op(conn)
+                    write_record(conn, record)
                 except Exception as exc:
                     if is_transient(exc):
                         raise
-                    raise _OpFailed(index, exc) from exc
+                    raise _RecordFailed(index, exc) from exc
             conn.execute("COMMIT")
         except BaseException:
             self._symbols.rollback()

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from arbot.localmarket.server import Dialect, LocalExchange
+from arbot.localmarket.dialect import Dialect, Venue
 
 KINDS = ("binance", "okx", "kraken", "coinbaseexchange")
 # "rest" names the REST-only venue (coinbaseexchange has no websocket in ccxt.pro here).
 ALIASES = {"rest": "coinbaseexchange", "coinbase": "coinbaseexchange"}
 
 
-def dialect_for(kind: str, server: LocalExchange, event_time: bool = False) -> Dialect:
+def dialect_for(kind: str, server: Venue, event_time: bool = False) -> Dialect:
     kind = ALIASES.get(kind, kind)
     if kind == "binance":
         from arbot.localmarket.dialects.binance import Binance

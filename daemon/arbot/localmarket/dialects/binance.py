@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from arbot.localmarket.dialect import Dialect, JsonBody, Venue, WsConn
 from arbot.localmarket.quotes import Quote
-from arbot.localmarket.server import Dialect, JsonBody, LocalExchange, WsConn
 
 
 def _num(x: float | None) -> str | None:
@@ -21,7 +21,7 @@ class Binance(Dialect):
     kind = "binance"
     ws_paths = ("/ws", "/ws/{n}", "/stream")
 
-    def __init__(self, server: LocalExchange, event_time: bool = False) -> None:
+    def __init__(self, server: Venue, event_time: bool = False) -> None:
         super().__init__(server)
         # Real spot bookTicker frames carry no event time; USD-M frames carry E and T.
         self.stamps = event_time

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from arbot.localmarket.dialect import Dialect, JsonBody, Venue, WsConn
 from arbot.localmarket.quotes import Quote
-from arbot.localmarket.server import Dialect, JsonBody, LocalExchange, WsConn
 
 
 def _num(x: float | None) -> str | None:
@@ -25,7 +25,7 @@ def _iso(ts: float | None) -> str:
 class CoinbaseExchange(Dialect):
     kind = "coinbaseexchange"
 
-    def __init__(self, server: LocalExchange) -> None:
+    def __init__(self, server: Venue) -> None:
         super().__init__(server)
         self._ids = {self.market_id(s): s for s in server.symbols}
 

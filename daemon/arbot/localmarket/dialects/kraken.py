@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from arbot.localmarket.dialect import Dialect, JsonBody, Venue, WsConn
 from arbot.localmarket.quotes import Quote
-from arbot.localmarket.server import Dialect, JsonBody, LocalExchange, WsConn
 
 # Kraken's legacy asset ids; other assets keep their code.
 _ASSET_IDS = {"BTC": "XXBT", "ETH": "XETH", "USD": "ZUSD", "EUR": "ZEUR", "XRP": "XXRP"}
@@ -32,7 +32,7 @@ class Kraken(Dialect):
     stamps = False  # v2 ticker frames carry no event time ccxt reads
     heartbeat = 1.0
 
-    def __init__(self, server: LocalExchange) -> None:
+    def __init__(self, server: Venue) -> None:
         super().__init__(server)
         self._pairs = {self.market_id(s): s for s in server.symbols}
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from arbot.localmarket.dialect import Dialect, JsonBody, Venue, WsConn
 from arbot.localmarket.quotes import Quote
-from arbot.localmarket.server import Dialect, JsonBody, LocalExchange, WsConn
 
 CHANNELS = ("bbo-tbt", "tickers")
 
@@ -31,7 +31,7 @@ class Okx(Dialect):
     kind = "okx"
     ws_paths = ("/ws/v5/public",)
 
-    def __init__(self, server: LocalExchange) -> None:
+    def __init__(self, server: Venue) -> None:
         super().__init__(server)
         self._ids = {self.market_id(s): s for s in server.symbols}
 

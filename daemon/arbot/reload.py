@@ -1,0 +1,81 @@
+"""SIGHUP: re-read the TOML and config.db's overrides, validate them as at start-up, apply
+what can change while running and name what needs a restart. A bad configuration keeps the
+running one and logs one error line; nothing here can stop the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from arbot import logs
+from arbot.errors import ArbotError
+from arbot.settings import Settings
+
+# A hook gets the new settings and returns the keys it applied while running.
+OnReload = Callable[[Settings], Iterable[str]]
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
+    else:
+        out[prefix] = value
+
+
+def _leaves(settings: Settings) -> dict[str, Any]:
+    data = settings.model_dump(mode="json")
+    data["exchanges"] = {e["name"]: e for e in data["exchanges"]}
+    out: dict[str, Any] = {}
+    _flatten(data, "", out)
+    return out
+
+
+def changed_keys(old: Settings, new: Settings) -> list[str]:
+    """Dotted keys whose value differs (`detector.min_profit_percent`,
+    `exchanges.okx.taker_fee`; an exchange added or removed shows as all its keys)."""
+    a, b = _leaves(old), _leaves(new)
+    return sorted(k for k in a.keys() | b.keys() if a.get(k, ...) != b.get(k, ...))
+
+
+class Reloader:
+    """Holds the running configuration; `reload()` (on SIGHUP) loads a new one with `load`
+    and hands it to the hooks, after applying the log level itself."""
+
+    def __init__(self, load: Callable[[], Settings], current: Settings) -> None:
+        self.current = current
+        self._load = load
+        self.hooks: list[OnReload] = []
+        self._log = logs.get_logger(component="reload")
+
+    async def reload(self) -> None:
+        self._log.info("reload_requested")
+        try:
+            new = await asyncio.to_thread(self._load)
+        except ArbotError as exc:
+            self._log.error("reload_failed", error=str(exc), kept="running configuration")
+            return
+        self.apply(new)
+
+    def apply(self, new: Settings) -> list[str]:
+        """Apply `new`; return the changed keys that need a restart (also logged)."""
+        changed = changed_keys(self.current, new)
+        applied: set[str] = set()
+        if new.logging.level != self.current.logging.level:
+            logs.set_level(new.logging.level)
+            applied.add("logging.level")
+        for hook in self.hooks:
+            try:
+                applied.update(hook(new))
+            except Exception:  # a bug in a hook must not end the daemon: log it, go on
+                self._log.exception("reload_hook_failed", hook=getattr(hook, "__name__", "?"))
+        restart = [k for k in changed if k not in applied]
+        self._log.info(
+            "config_reloaded",
+            changed=changed,
+            applied=sorted(applied.intersection(changed)),
+            restart_required=restart,
+        )
+        self.current = new
+        return restart

@@ -1,0 +1,140 @@
+"""SIGHUP reloads the configuration of the running `arbot run` process and never ends it:
+thresholds and the log level apply live, a new exchange starts feeding, keys that cannot
+change live are named as needing a restart, a bad file is refused with one error line, and
+nothing accepted is lost across reloads."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Any
+
+from arbot.localmarket import LocalExchange
+from tests.integration.process import DaemonProcess, eventually
+from tests.reliability.config import daemon_doc, write_config
+
+
+def exchange(name: str, fake: LocalExchange) -> dict[str, Any]:
+    return {
+        "id": "binance",
+        "name": name,
+        "symbols": ["BTC/USDT", "ETH/USDT"],
+        "url_override": fake.url,
+        "ccxt_config": {"enableRateLimit": False},
+    }
+
+
+def doc(
+    data_dir: Path, fake: LocalExchange, *more: dict[str, Any], **sections: Any
+) -> dict[str, Any]:
+    exchanges = [exchange("binance", fake), *more]
+    return daemon_doc(data_dir, exchanges, 0, metrics={"enabled": False}, **sections)
+
+
+async def test_sighup_reloads_and_never_kills(tmp_path: Path) -> None:
+    config = tmp_path / "arbot.toml"
+    async with (
+        LocalExchange("binance", rate=50) as fake,
+        LocalExchange("binance", rate=50) as second,
+    ):
+        write_config(config, doc(tmp_path / "data", fake))
+        daemon = await DaemonProcess.start(config, 0, {})
+        reader = asyncio.create_task(daemon.read_logs())
+        try:
+            await eventually(lambda: daemon.find("feed_up"), daemon.tail)
+
+            changed = doc(
+                tmp_path / "data",
+                fake,
+                detector={"min_profit_percent": 0.5},
+                logging={"level": "debug"},
+            )
+            write_config(config, changed)
+            daemon.proc.send_signal(signal.SIGHUP)
+            (reloaded,) = await eventually(lambda: daemon.find("config_reloaded"), daemon.tail)
+            assert reloaded["applied"] == ["detector.min_profit_percent", "logging.level"]
+            assert reloaded["restart_required"] == []
+
+            # An exchange added: its feed starts, the running one never pauses.
+            grown = doc(
+                tmp_path / "data",
+                fake,
+                exchange("binance2", second),
+                detector={"min_profit_percent": 0.5, "quote_groups": [["USDT", "USDC"]]},
+                logging={"level": "debug"},
+            )
+            write_config(config, grown)
+            daemon.proc.send_signal(signal.SIGHUP)
+            await eventually(lambda: len(daemon.find("config_reloaded")) == 2, daemon.tail)
+            again = daemon.find("config_reloaded")[1]
+            assert again["restart_required"] == ["detector.quote_groups"]
+            assert "exchanges.binance2.name" in again["applied"]
+            await eventually(
+                lambda: [e for e in daemon.find("feed_up") if e.get("exchange") == "binance2"],
+                daemon.tail,
+            )
+
+            bad = doc(tmp_path / "data", fake, detector={"min_profit_percent": "x"})
+            write_config(config, bad)
+            daemon.proc.send_signal(signal.SIGHUP)
+            (failed,) = await eventually(lambda: daemon.find("reload_failed"), daemon.tail)
+            assert "detector.min_profit_percent" in failed["error"]
+            assert failed["level"] == "error"
+
+            # A burst of SIGHUPs under load: reloads run one at a time (the repeated error
+            # line is rate-limited), the process goes on.
+            for _ in range(5):
+                daemon.proc.send_signal(signal.SIGHUP)
+                await asyncio.sleep(0.01)
+            await eventually(lambda: len(daemon.find("reload_requested")) >= 3, daemon.tail)
+            await asyncio.sleep(0.5)
+            assert daemon.proc.returncode is None
+
+            daemon.terminate()
+            assert await daemon.wait() == 0
+        finally:
+            await daemon.reap()
+            reader.cancel()
+    final = daemon.events[-1]
+    assert final["event"] == "daemon_stopped", daemon.tail()
+    assert final["ticks_accepted"] == final["ticks_committed"] > 0
+    assert len(daemon.find("config_reloaded")) == 2
+
+
+def test_hooks_apply_keys_and_the_rest_need_a_restart() -> None:
+    """A hook's applied keys are not reported as needing a restart; a failing hook is
+    logged and the reload still completes; an added exchange shows as its keys."""
+    from structlog.testing import capture_logs
+
+    from arbot.reload import Reloader, changed_keys
+    from arbot.settings import Settings, parse_settings
+
+    old = parse_settings({"exchanges": [{"id": "binance", "symbols": ["BTC/USDT"]}]}, "a")
+    new = parse_settings(
+        {
+            "exchanges": [
+                {"id": "binance", "symbols": ["BTC/USDT"], "taker_fee": 0.002},
+                {"id": "okx", "symbols": ["BTC/USDT"]},
+            ],
+            "detector": {"min_profit_percent": 0.3},
+        },
+        "b",
+    )
+    keys = changed_keys(old, new)
+    assert "exchanges.binance.taker_fee" in keys and "exchanges.okx.id" in keys
+
+    def fees(settings: Settings) -> list[str]:
+        return ["exchanges.binance.taker_fee"]
+
+    def broken(settings: Settings) -> list[str]:
+        raise RuntimeError("bug")
+
+    reloader = Reloader(lambda: new, old)
+    reloader.hooks += [fees, broken]
+    with capture_logs() as logged:
+        restart = reloader.apply(new)
+    assert "exchanges.binance.taker_fee" not in restart
+    assert "detector.min_profit_percent" in restart
+    assert [e["event"] for e in logged] == ["reload_hook_failed", "config_reloaded"]
+    assert reloader.current is new
