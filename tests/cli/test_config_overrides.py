@@ -10,6 +10,7 @@ import pytest
 
 from arbot.cli import main
 from arbot.overrides import load_runtime_settings
+from arbot.storage.schema import init_all
 
 TOML = """
 [storage]
@@ -29,6 +30,7 @@ min_profit_percent = 0.1
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "arbot.toml"
     path.write_text(TOML.format(data_dir=tmp_path / "data"))
+    init_all(tmp_path / "data")  # overrides live in an existing data dir's config.db
     return path
 
 

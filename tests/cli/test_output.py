@@ -104,12 +104,17 @@ def test_stats_and_prune_speak_human(filled: Path, capsys: pytest.CaptureFixture
 
 
 def test_replay_json_uses_objects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """close_reasons is a mapping reason -> count."""
+    """close_reasons is a mapping reason -> count, the fees used a list of objects."""
     quotes = write_csv(tmp_path / "q.csv")
     assert main(["replay", str(quotes), "--no-store", "--json", "--data-dir", str(tmp_path)]) == 0
     got = json.loads(capsys.readouterr().out)
     assert isinstance(got["close_reasons"], dict) and got["episodes"] >= 1
     assert sum(got["close_reasons"].values()) == got["episodes"]
+    assert {f["exchange"]: f["from"] for f in got["fees"]} == {
+        "binance": "defaults (not in config)",
+        "okx": "defaults (not in config)",
+    }
+    assert all(f["taker_fee_percent"] == 0.1 for f in got["fees"])
 
 
 def test_rollup_table_has_units(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

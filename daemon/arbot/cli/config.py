@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from arbot.cli.common import add_config_args
+from arbot.cli.common import add_config_args, require_databases
 from arbot.cli.output import emit
 from arbot.cli.owner import act_as_data_owner
-from arbot.errors import EXIT_OK, ConfigError, DatabaseError
+from arbot.errors import EXIT_OK, ConfigError
 from arbot.logs import is_secret
 from arbot.overrides import (
     SOURCE,
@@ -31,7 +31,7 @@ from arbot.settings import (
 )
 from arbot.storage import settings_overrides
 from arbot.storage.connection import Pragmas
-from arbot.storage.schema import make_data_dir, open_database
+from arbot.storage.schema import open_database
 
 HIDDEN = "***"
 
@@ -68,8 +68,7 @@ class _Context:
         self.doc: dict[str, Any] = read_toml(self.path) if explicit or self.path.exists() else {}
         base = with_data_dir_override(parse_settings(self.doc, str(self.path)), args.data_dir)
         self.data_dir: Path = base.storage.data_dir
-        if self.data_dir.exists() and not self.data_dir.is_dir():
-            raise DatabaseError(f"{self.data_dir}: not a directory; check --data-dir")
+        require_databases(self.data_dir, "config")
         act_as_data_owner(self.data_dir)  # config.db must stay the service's
         self.pragmas = Pragmas.of(base.storage)
         self._data_dir_arg = args.data_dir
@@ -79,7 +78,6 @@ class _Context:
         return with_data_dir_override(merged, self._data_dir_arg)
 
     def write(self, action: str, category: str, key: str, value: Any = None) -> bool:
-        make_data_dir(self.data_dir)
         conn = open_database(self.data_dir, "config", self.pragmas)
         try:
             if action == "put":

@@ -24,7 +24,7 @@ def register(groups: dict[str, Any]) -> None:
         help="replay a CSV of quotes (ts,exchange,symbol,bid,bid_size,ask,ask_size) through "
         "the detector on the file's clock and store ticks, signals and episodes",
     )
-    p.add_argument("file", type=input_file, help="CSV of quotes in time order")
+    p.add_argument("file", type=input_file, help="CSV of quotes (plain or gzip)")
     add_config_args(p, json_output=True)
     p.add_argument("--no-store", action="store_true", help="run the detector only; write nothing")
     p.add_argument("--top", type=positive_int, default=5, help="opportunities to list (default 5)")
