@@ -48,7 +48,7 @@ from arbot.storage.schema import init_all, make_data_dir, open_database
 from arbot.storage.writer import SWITCH_INTERVAL, Writer
 from arbot.systemd import Notifier, keep_alive
 from arbot.venues import params_from_settings
-from arbot.version import VERSION
+from arbot.version import version
 
 Clock = Callable[[], float]
 EXIT_UNCLEAN = 1  # a crash, a forced stop, or a drain longer than service.grace_timeout
@@ -258,7 +258,7 @@ class _Daemon:
             self.notifier.notify("READY=1", "STATUS=started, waiting for ticks")
             self.log.info(
                 "daemon_started",
-                version=VERSION,
+                version=version(),
                 data_dir=str(s.storage.data_dir),
                 exchanges=[e.name for e in self.exchanges],
                 loop=type(asyncio.get_running_loop()).__module__.split(".")[0],

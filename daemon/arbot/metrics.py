@@ -17,7 +17,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from arbot.version import VERSION
+from arbot.version import version
 
 # A `_created` series per counter and histogram doubles the series count for a timestamp
 # nobody graphs; process_start_time_seconds says when the counters started.
@@ -218,7 +218,7 @@ class Metrics:
         self.build_info = Gauge(
             "arbot_build_info", "Always 1; labels say what runs", ["version", "python"], registry=r
         )
-        self.build_info.labels(VERSION, platform.python_version()).set(1)
+        self.build_info.labels(version(), platform.python_version()).set(1)
         # Several shard daemons feed one database: join on this to tell their series apart.
         self.shard_info = Gauge(
             "arbot_shard_info", "Always 1; this daemon's [shard]", ["index", "count"], registry=r

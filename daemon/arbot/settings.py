@@ -166,8 +166,9 @@ class MetricsSettings(_Section):
     @field_validator("listen")
     @classmethod
     def _port_in_range(cls, value: str) -> str:
-        if not 1 <= int(value.rsplit(":", 1)[1]) <= 65535:
-            raise ValueError("the port must be from 1 to 65535")
+        # 0 asks the OS for a free port (what tests and throwaway runs use).
+        if not 0 <= int(value.rsplit(":", 1)[1]) <= 65535:
+            raise ValueError("the port must be from 1 to 65535 (or 0: any free port)")
         return value
 
     @property

@@ -13,7 +13,7 @@ from tests.storage.dbops_data import insert_ticks, random_ticks
 from arbot.cli import main
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.schema import migrations, open_database
-from arbot.version import VERSION
+from arbot.version import version
 
 
 @pytest.fixture(autouse=True)
@@ -128,4 +128,4 @@ def test_tables_on_a_terminal(data_dir: Path, capsys: pytest.CaptureFixture[str]
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     """`arbot --version` names the installed version and exits 0."""
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.strip() == f"arbot {VERSION}"
+    assert capsys.readouterr().out.strip() == f"arbot {version()}"

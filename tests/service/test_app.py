@@ -18,7 +18,7 @@ from arbot.localmarket import LocalExchange
 from arbot.metrics import Metrics
 from arbot.settings import Settings, parse_settings
 from arbot.storage.lockfile import acquire_daemon_lock
-from arbot.version import VERSION
+from arbot.version import version
 
 KINDS = ("binance", "okx", "kraken")
 
@@ -124,7 +124,7 @@ async def test_every_sent_tick_is_stored_once_and_stop_drains(
     final = logs[-1]
     assert final["event"] == "daemon_stopped"
     [started] = [e for e in logs if e["event"] == "daemon_started"]
-    assert started["version"] == VERSION
+    assert started["version"] == version()
     assert final["ticks_accepted"] == final["ticks_committed"] == sum(sent.values())
 
 

@@ -8,7 +8,7 @@ import time
 from prometheus_client import generate_latest
 
 from arbot.metrics import Metrics
-from arbot.version import VERSION
+from arbot.version import version
 
 
 def exposition(metrics: Metrics) -> list[str]:
@@ -38,7 +38,7 @@ def test_paper_trades_is_a_counter_fed_by_the_executor_totals() -> None:
 
 def test_build_info_and_process_figures_are_in_the_registry() -> None:
     get = Metrics().registry.get_sample_value
-    assert get("arbot_build_info", {"version": VERSION, "python": _python()}) == 1
+    assert get("arbot_build_info", {"version": version(), "python": _python()}) == 1
     assert (get("process_resident_memory_bytes") or 0) > 1_000_000
     assert (get("process_open_fds") or 0) >= 3
     started = get("process_start_time_seconds") or 0

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from arbot import logs
 from arbot.cli.common import Parser
 from arbot.errors import EXIT_OK, EXIT_USAGE, ArbotError
-from arbot.version import VERSION
+from arbot.version import version
 
 # Modules that add subcommands; each has `register(groups)` where groups maps
 # "root", "db" and "query" to argparse sub-parser collections.
@@ -23,11 +25,22 @@ COMMAND_MODULES = (
 )
 
 
+class _Version(argparse.Action):
+    """argparse's `version` action, looking the version up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"arbot {version()}")
+        parser.exit()
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="arbot", description="Crypto-arbitrage market-data daemon and database tools."
     )
-    parser.add_argument("--version", action="version", version=f"arbot {VERSION}")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     root = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     db = root.add_parser("db", help="database set-up and operations").add_subparsers(
         dest="db_command", metavar="DB_COMMAND", required=True

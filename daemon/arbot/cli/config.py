@@ -11,6 +11,7 @@ from typing import Any
 
 from arbot.cli.common import add_config_args, require_databases
 from arbot.cli.output import emit
+from arbot.cli.owner import act_as_data_owner
 from arbot.errors import EXIT_OK, ConfigError
 from arbot.logs import is_secret
 from arbot.overrides import (
@@ -68,6 +69,7 @@ class _Context:
         base = with_data_dir_override(parse_settings(self.doc, str(self.path)), args.data_dir)
         self.data_dir: Path = base.storage.data_dir
         require_databases(self.data_dir, "config")
+        act_as_data_owner(self.data_dir)  # config.db must stay the service's
         self.pragmas = Pragmas.of(base.storage)
         self._data_dir_arg = args.data_dir
 

@@ -9,7 +9,7 @@ from typing import Any
 from arbot import logs
 from arbot.cli.common import add_config_args, listen_address, positive_float
 from arbot.cli.owner import act_as_data_owner
-from arbot.settings import config_path
+from arbot.settings import config_path, load_settings
 
 
 def register(groups: dict[str, Any]) -> None:
@@ -45,8 +45,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from arbot.reload import Reloader
 
     path = config_path(args.config)
+    # Before config.db is opened for the overrides: nothing may be created as root.
+    act_as_data_owner(load_settings(path, args.data_dir).storage.data_dir)
     settings = load_runtime_settings(path, args.data_dir)
-    act_as_data_owner(settings.storage.data_dir)
     logs.configure(settings.logging.format, settings.logging.level)
     reloader = Reloader(lambda: load_runtime_settings(path, args.data_dir), settings)
     return run_until_signalled(
