@@ -16,6 +16,7 @@ from arbot.localmarket import LocalExchange
 from arbot.metrics import Metrics
 from arbot.settings import parse_settings
 from tests.helpers import read
+from tests.reliability.config import free_port
 from tests.service.test_app import wait_for
 
 
@@ -43,7 +44,7 @@ async def test_html_200_exchange_is_down_in_healthz_and_leaves_a_gap(tmp_path: P
             {
                 "storage": {"data_dir": str(data_dir), "linger_ms": 20},
                 "exchanges": exchanges,
-                "metrics": {"listen": "127.0.0.1:0", "healthy_after": 5.0},
+                "metrics": {"listen": f"127.0.0.1:{free_port()}", "healthy_after": 5.0},
                 "retention": {"enabled": False},
                 "backup": {"enabled": False},
             },

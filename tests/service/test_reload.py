@@ -12,7 +12,9 @@ from typing import Any
 
 from arbot.localmarket import LocalExchange
 from tests.integration.process import DaemonProcess, eventually
-from tests.reliability.config import daemon_doc, write_config
+from tests.reliability.config import daemon_doc, free_port, write_config
+
+PORT = free_port()  # metrics are off; the key must still be a valid address, and one value
 
 
 def exchange(name: str, fake: LocalExchange) -> dict[str, Any]:
@@ -29,7 +31,7 @@ def doc(
     data_dir: Path, fake: LocalExchange, *more: dict[str, Any], **sections: Any
 ) -> dict[str, Any]:
     exchanges = [exchange("binance", fake), *more]
-    return daemon_doc(data_dir, exchanges, 0, metrics={"enabled": False}, **sections)
+    return daemon_doc(data_dir, exchanges, PORT, metrics={"enabled": False}, **sections)
 
 
 async def test_sighup_reloads_and_never_kills(tmp_path: Path) -> None:
