@@ -37,6 +37,7 @@ from arbot.models import Tick
 from arbot.records import Record
 from arbot.settings import PostgresSettings, Settings, ShardSettings
 from arbot.storage.pg.connect import is_operator_error, open_connection
+from arbot.storage.pg.errors import error_kind, is_transient, one_line
 from arbot.storage.pg.partitions import day_of, ensure_ahead, ensure_days
 from arbot.storage.pg.records_sql import RecordWriter
 from arbot.storage.pg.schema import migrate
@@ -62,38 +63,6 @@ _TS = itemgetter(0)
 # A batch spanning more days than this (a sparse replay) gets partitions for the days its
 # ticks fall on only, not for every day in between.
 MAX_DAY_SPAN = 7
-
-# SQLSTATE classes that go away by themselves: connection (08), resources such as a full
-# disk (53), operator intervention such as a restart or a statement timeout (57),
-# transaction rollback such as deadlocks (40), lock not available (55P03), a partition
-# created concurrently by another shard (42P07).
-_TRANSIENT_CLASSES = ("08", "53", "57", "40", "58")
-_TRANSIENT_STATES = ("55P03", "42P07")
-
-
-def error_kind(exc: BaseException) -> str:
-    """The write_errors label: locked | disk_full | io | other."""
-    state = getattr(exc, "sqlstate", None) or ""
-    if state == "53100":
-        return "disk_full"
-    if state.startswith("40") or state == "55P03":
-        return "locked"
-    if isinstance(exc, psycopg.OperationalError) or state[:2] in ("08", "57", "58"):
-        return "io"
-    return "other"
-
-
-def _no_partition(exc: BaseException) -> bool:
-    return isinstance(exc, pgerrors.CheckViolation) and "no partition" in str(exc)
-
-
-def is_transient(exc: BaseException) -> bool:
-    state = getattr(exc, "sqlstate", None) or ""
-    return _no_partition(exc) or (
-        isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
-        or state[:2] in _TRANSIENT_CLASSES
-        or state in _TRANSIENT_STATES
-    )
 
 
 class _RecordFailed(Exception):
@@ -170,10 +139,10 @@ class PgWriter:
                 return self._thread.submit(self._resume).result()
             except psycopg.Error as exc:
                 if is_operator_error(exc):
-                    raise ConfigError(f"postgresql: cannot connect: {_one_line(exc)}") from None
+                    raise ConfigError(f"postgresql: cannot connect: {one_line(exc)}") from None
                 if not is_transient(exc):
                     raise
-                self._log.warning("postgresql_unavailable", error=_one_line(exc), retry_in=delay)
+                self._log.warning("postgresql_unavailable", error=one_line(exc), retry_in=delay)
                 time.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
 
@@ -234,7 +203,7 @@ class PgWriter:
                 except psycopg.Error as exc:
                     self.attempts += 1
                     if is_operator_error(exc):
-                        raise ConfigError(f"postgresql: {_one_line(exc)}") from None
+                        raise ConfigError(f"postgresql: {one_line(exc)}") from None
                     if not is_transient(exc):
                         raise
                     failures += 1
@@ -244,7 +213,7 @@ class PgWriter:
                     self._log.warning(
                         "batch_write_failed",
                         kind=kind,
-                        error=_one_line(exc),
+                        error=one_line(exc),
                         rows=len(batch.ticks),
                         attempt=failures,
                         retry_in=round(delay, 3),
@@ -391,8 +360,3 @@ def _last_per_key(rows: list[Row]) -> list[Row]:
     for row in rows:
         last[(row[6], row[0], row[7])] = row
     return list(last.values())
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
