@@ -55,9 +55,14 @@ TICK_PARAMS = 8
 
 def _encoded(value: str) -> str:
     """SQL storing `value` as an INTEGER count of 1e-8 when that is exact, else as is
-    (arbot_002.sql; tick_values decodes)."""
+    (arbot_002.sql; tick_values decodes). SQLite's round() takes a tie (x·1e8 ending in
+    exactly .5, e.g. 42660616.7) away from zero, where the exact count may be the one below:
+    that one is tried second (CASE is lazy, so only then)."""
     units = f"CAST(round({value} * 1e8) AS INTEGER)"
-    return f"iif({units} / 1e8 = {value}, {units}, {value})"
+    return (
+        f"iif({units} / 1e8 = {value}, {units}, "
+        f"iif(({units} - 1) / 1e8 = {value}, {units} - 1, {value}))"
+    )
 
 
 @functools.lru_cache(maxsize=16)
