@@ -38,8 +38,9 @@ from arbot.pipeline import Pipeline
 from arbot.reload import Reloader, changed_keys
 from arbot.scheduler import run_daily_jobs, update_size_gauges
 from arbot.settings import ExchangeSettings, Settings
-from arbot.sink import BatchWriter, StorageSink
+from arbot.sink import StorageSink
 from arbot.storage import exchange_config
+from arbot.storage.batches import BatchWriter
 from arbot.storage.connection import Pragmas
 from arbot.storage.gaps import last_receive_times
 from arbot.storage.lockfile import acquire_daemon_lock

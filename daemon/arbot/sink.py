@@ -18,32 +18,16 @@ Accounting: every tick put is committed, dropped (counted), or still waiting.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
 
-from arbot.engine import Output, Resume
+from arbot.engine import Output
 from arbot.metrics import Metrics
 from arbot.models import FeedGap, Tick
 from arbot.records import Record
 from arbot.settings import StorageSettings
+from arbot.storage.batches import BatchWriter
 
 DROP_REASON = "storage_backlog"
-
-
-class BatchWriter(Protocol):
-    """A database's batching writer: the SQLite Writer's contract."""
-
-    committed: int
-    attempts: int
-
-    def resume_state(self) -> Resume: ...
-
-    def add(self, ticks: list[Tick], records: list[Record]) -> None: ...
-
-    def flush(self) -> Coroutine[Any, Any, None]: ...
-
-    async def close(self) -> None: ...
 
 
 @dataclass(slots=True)

@@ -15,29 +15,21 @@ the engine running meanwhile and bounds what waits.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import itertools
 import sqlite3
-import time
-from collections.abc import Coroutine, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
 
 from arbot.engine import Resume
-from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.models import Tick
-from arbot.records import Record
 from arbot.settings import StorageSettings
+from arbot.storage.batches import Batch, BatchWriter, RecordFailed
 from arbot.storage.connection import Pragmas
 from arbot.storage.ids import NameIds
 from arbot.storage.records_sql import resume_state, write_record
 from arbot.storage.schema import open_database
 
-FIRST_RETRY_DELAY = 0.05
 # Fewer, longer GIL-free statements. Statements have power-of-two row counts (a batch of
 # 5000 is 4096 + 512 + 256 + 128 + 8): a prepared 4096-row statement holds ~5 MB, and
 # sqlite3 caches up to 128 statements, so arbitrary counts could pin hundreds of MB; this
@@ -102,44 +94,21 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
 
-class _RecordFailed(Exception):
-    def __init__(self, index: int, cause: BaseException) -> None:
-        super().__init__(f"record #{index} failed: {cause!r}")
-        self.index = index
-        self.cause = cause
-
-
-@dataclass(slots=True)
-class _Batch:
-    ticks: list[Tick]
-    records: list[Record]
-
-
-class Writer:
-    """Owns the arbot.db write connection and its thread. Only use it from one event loop."""
+class Writer(BatchWriter):
+    """Owns the arbot.db write connection and its thread."""
 
     def __init__(
         self, conn: sqlite3.Connection, metrics: Metrics, *, retry_max_seconds: float = 30.0
     ) -> None:
+        super().__init__(
+            metrics, retry_max_seconds=retry_max_seconds, thread="arbot-writer", what="arbot.db"
+        )
         self._conn = conn
-        self._metrics = metrics
-        self._retry_max = retry_max_seconds
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="arbot-writer")
-        # Held for a whole commit including its retries, so batches commit in cut order.
-        self._lock = asyncio.Lock()
         self._symbols = NameIds(conn, "symbols")
         self._exchanges = NameIds(conn, "exchanges")
         variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         fits = max(1, min(MAX_ROWS_PER_STATEMENT, variables // TICK_PARAMS))
         self._max_rows = 1 << (fits.bit_length() - 1)
-        self._ticks: list[Tick] = []
-        self._records: list[Record] = []
-        self._closed = False
-        self._log = get_logger(component="writer")
-        self.committed = 0
-        """Ticks committed (INSERT OR REPLACE: a repeated key counts again)."""
-        self.attempts = 0
-        """Write attempts that ended, committed or failed (the watchdog's sign of life)."""
 
     @classmethod
     def open(cls, settings: StorageSettings, metrics: Metrics) -> Writer:
@@ -147,98 +116,19 @@ class Writer:
         conn = open_database(settings.data_dir, "arbot", Pragmas.of(settings))
         return cls(conn, metrics, retry_max_seconds=settings.retry_max_seconds)
 
-    @property
-    def pending_ticks(self) -> int:
-        return len(self._ticks)
-
-    @property
-    def pending(self) -> int:
-        """Ticks plus records waiting for the next flush."""
-        return len(self._ticks) + len(self._records)
-
     def resume_state(self) -> Resume:
         """What the last run left (ids, balances, open episodes); call before writing."""
         return resume_state(self._conn)
 
-    def add(self, ticks: Iterable[Tick], records: Iterable[Record] = ()) -> None:
-        """Ticks and records for the next batch; records are written after its ticks, in
-        order (a retry writes them again after a rollback: they carry explicit ids)."""
-        self._ticks.extend(ticks)
-        self._records.extend(records)
+    def _retry_kind(self, exc: Exception) -> str | None:
+        # Every SQLite error is retried: locks, disk and I/O go away; one record's own
+        # failure was already turned into RecordFailed by _write.
+        return error_kind(exc) if isinstance(exc, sqlite3.Error) else None
 
-    def flush(self) -> Coroutine[Any, Any, None]:
-        """Cut the batch NOW (everything added so far) and return the coroutine that commits
-        it; it completes once committed. Await it (or make it a task)."""
-        batch = _Batch(self._ticks, self._records)
-        self._ticks, self._records = [], []
-        return self._commit(batch)
+    def _disconnect(self) -> None:
+        self._conn.close()  # checkpoints the WAL
 
-    async def close(self) -> None:
-        """Commit what is pending, then close the connection (checkpointing the WAL)."""
-        if self._closed:
-            return
-        await self.flush()
-        async with self._lock:
-            self._closed = True
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._conn.close)
-        self._thread.shutdown(wait=True)
-
-    async def _commit(self, batch: _Batch) -> None:
-        if not batch.ticks and not batch.records:
-            return
-        loop = asyncio.get_running_loop()
-        async with self._lock:
-            if self._closed:
-                raise RuntimeError("arbot.db writer is closed; the batch cannot be committed")
-            failures = 0
-            delay = FIRST_RETRY_DELAY
-            failing_since = time.monotonic()
-            while True:
-                started = time.perf_counter()
-                try:
-                    await loop.run_in_executor(self._thread, self._write, batch)
-                    self.attempts += 1
-                    break
-                except _RecordFailed as exc:
-                    self.attempts += 1
-                    # A bug in one record must not stall ingestion: drop it, keep the rest.
-                    dropped = batch.records.pop(exc.index)
-                    self._metrics.write_errors.labels("other").inc()
-                    self._log.error(
-                        "write_record_dropped", record=type(dropped).__name__, error=repr(exc.cause)
-                    )
-                except sqlite3.Error as exc:
-                    self.attempts += 1
-                    failures += 1
-                    kind = error_kind(exc)
-                    self._metrics.write_errors.labels(kind).inc()
-                    self._metrics.writer_retrying.set(1)
-                    # RateLimiter in logs.py collapses repeats of the same error to one per 10 s.
-                    self._log.warning(
-                        "batch_write_failed",
-                        kind=kind,
-                        error=str(exc),
-                        rows=len(batch.ticks),
-                        attempt=failures,
-                        retry_in=round(delay, 3),
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self._retry_max)
-            seconds = time.perf_counter() - started
-        if failures:
-            self._metrics.writer_retrying.set(0)
-            self._log.info(
-                "batch_write_recovered",
-                attempts=failures + 1,
-                seconds=round(time.monotonic() - failing_since, 3),
-            )
-        self.committed += len(batch.ticks)
-        self._metrics.ticks_committed.inc(len(batch.ticks))
-        self._metrics.batch_rows.observe(len(batch.ticks))
-        self._metrics.flush_seconds.observe(seconds)
-
-    def _write(self, batch: _Batch) -> None:
-        """On the writer thread: the whole batch in one transaction, or nothing."""
+    def _write(self, batch: Batch) -> None:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -250,7 +140,7 @@ class Writer:
                 except Exception as exc:
                     if is_transient(exc):
                         raise
-                    raise _RecordFailed(index, exc) from exc
+                    raise RecordFailed(index, exc) from exc
             conn.execute("COMMIT")
         except BaseException:
             self._symbols.rollback()

@@ -1,6 +1,6 @@
-"""The batch writer into PostgreSQL, with the SQLite Writer's contract (storage/writer.py,
-sink.BatchWriter): `add` ticks and the engine's records, `flush()` cuts a batch and returns
-the coroutine committing it in one transaction; a failing batch is retried with capped
+"""The batch writer into PostgreSQL, with the SQLite Writer's contract (both are
+storage.batches.BatchWriter): `add` ticks and the engine's records, `flush()` cuts a batch
+and returns the coroutine committing it in one transaction; a failing batch is retried with capped
 exponential backoff until it commits, never dropped; while it retries the caller's await
 does not return (backpressure). The first connection migrates the schema, creates the
 partitions ahead and takes this shard's advisory lock (a second daemon for the shard is
@@ -18,11 +18,7 @@ holds a lock on the partitioned parent that would stall the other shards' writer
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Coroutine, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
@@ -31,11 +27,10 @@ from psycopg import errors as pgerrors
 
 from arbot.engine import Resume
 from arbot.errors import ConfigError
-from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.models import Tick
-from arbot.records import Record
 from arbot.settings import PostgresSettings, Settings, ShardSettings
+from arbot.storage.batches import FIRST_RETRY_DELAY, Batch, BatchWriter, RecordFailed
 from arbot.storage.pg.connect import is_operator_error, open_connection
 from arbot.storage.pg.errors import error_kind, is_transient, one_line
 from arbot.storage.pg.partitions import day_of, ensure_ahead, ensure_days
@@ -43,7 +38,6 @@ from arbot.storage.pg.records_sql import RecordWriter
 from arbot.storage.pg.schema import migrate
 from arbot.storage.pg.shard import ShardTaken, lock_shard
 
-FIRST_RETRY_DELAY = 0.05
 COLUMNS = "ts, bid, ask, bid_size, ask_size, recv_delta_ms, symbol_id, exchange_id"
 TYPES = ("float8", "float8", "float8", "float8", "float8", "int8", "int4", "int4")
 COPY_SQL = f"COPY ticks ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
@@ -65,21 +59,8 @@ _TS = itemgetter(0)
 MAX_DAY_SPAN = 7
 
 
-class _RecordFailed(Exception):
-    def __init__(self, index: int, cause: BaseException) -> None:
-        super().__init__(f"record #{index} failed: {cause!r}")
-        self.index = index
-        self.cause = cause
-
-
-@dataclass(slots=True)
-class _Batch:
-    ticks: list[Tick]
-    records: list[Record]
-
-
-class PgWriter:
-    """Owns one PostgreSQL write connection and its thread. Use it from one event loop."""
+class PgWriter(BatchWriter):
+    """Owns one PostgreSQL write connection and its thread."""
 
     def __init__(
         self,
@@ -89,25 +70,19 @@ class PgWriter:
         shard: ShardSettings | None = None,
         retry_max_seconds: float = 30.0,
     ) -> None:
+        super().__init__(
+            metrics,
+            retry_max_seconds=retry_max_seconds,
+            thread="arbot-pg-writer",
+            what="PostgreSQL",
+        )
         self._settings = settings
         self._records_sql = RecordWriter(shard or ShardSettings())
-        self._metrics = metrics
-        self._retry_max = retry_max_seconds
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="arbot-pg-writer")
-        self._lock = asyncio.Lock()  # held for a whole commit, so batches commit in order
         self._conn: psycopg.Connection[Any] | None = None
         self._symbols: dict[str, int] = {}
         self._exchanges: dict[str, int] = {}
         self._days: set[int] = set()
-        self._ticks: list[Tick] = []
-        self._records: list[Record] = []
-        self._closed = False
         self._started = False  # migrated and first took the shard lock
-        self._log = get_logger(component="pg_writer")
-        self.committed = 0
-        """Ticks committed (a repeated key counts again, as with the SQLite writer)."""
-        self.attempts = 0
-        """Write attempts that ended, committed or failed (the watchdog's sign of life)."""
         self.upserts = 0
         """Batches written through the staging table because a key already existed."""
 
@@ -120,14 +95,6 @@ class PgWriter:
             shard=settings.shard,
             retry_max_seconds=settings.storage.retry_max_seconds,
         )
-
-    @property
-    def pending_ticks(self) -> int:
-        return len(self._ticks)
-
-    @property
-    def pending(self) -> int:
-        return len(self._ticks) + len(self._records)
 
     def resume_state(self) -> Resume:
         """What the last run of this shard left (ids, balances, open episodes). Blocking
@@ -154,88 +121,19 @@ class PgWriter:
                 self._disconnect()
             raise
 
-    def add(self, ticks: Iterable[Tick], records: Iterable[Record] = ()) -> None:
-        """Ticks and records for the next batch; records are written after its ticks, in
-        order (a retry writes them again after a rollback: they carry explicit ids)."""
-        self._ticks.extend(ticks)
-        self._records.extend(records)
+    def _retry_kind(self, exc: Exception) -> str | None:
+        if not isinstance(exc, psycopg.Error):
+            return None
+        if is_operator_error(exc):
+            raise ConfigError(f"postgresql: {one_line(exc)}") from None
+        return error_kind(exc) if is_transient(exc) else None
 
-    def flush(self) -> Coroutine[Any, Any, None]:
-        """Cut the batch now and return the coroutine that commits it."""
-        batch = _Batch(self._ticks, self._records)
-        self._ticks, self._records = [], []
-        return self._commit(batch)
-
-    async def close(self) -> None:
-        """Commit what is pending, then close the connection."""
-        if self._closed:
-            return
-        await self.flush()
-        async with self._lock:
-            self._closed = True
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._disconnect)
-        self._thread.shutdown(wait=True)
-
-    async def _commit(self, batch: _Batch) -> None:
-        if not batch.ticks and not batch.records:
-            return
-        loop = asyncio.get_running_loop()
-        async with self._lock:
-            if self._closed:
-                raise RuntimeError("PostgreSQL writer is closed; the batch cannot be committed")
-            failures = 0
-            delay = FIRST_RETRY_DELAY
-            failing_since = time.monotonic()
-            while True:
-                started = time.perf_counter()
-                try:
-                    await loop.run_in_executor(self._thread, self._write, batch)
-                    self.attempts += 1
-                    break
-                except _RecordFailed as exc:
-                    self.attempts += 1
-                    # A bug in one record must not stall ingestion: drop it, keep the rest.
-                    dropped = batch.records.pop(exc.index)
-                    self._metrics.write_errors.labels("other").inc()
-                    self._log.error(
-                        "write_record_dropped", record=type(dropped).__name__, error=repr(exc.cause)
-                    )
-                except psycopg.Error as exc:
-                    self.attempts += 1
-                    if is_operator_error(exc):
-                        raise ConfigError(f"postgresql: {one_line(exc)}") from None
-                    if not is_transient(exc):
-                        raise
-                    failures += 1
-                    kind = error_kind(exc)
-                    self._metrics.write_errors.labels(kind).inc()
-                    self._metrics.writer_retrying.set(1)
-                    self._log.warning(
-                        "batch_write_failed",
-                        kind=kind,
-                        error=one_line(exc),
-                        rows=len(batch.ticks),
-                        attempt=failures,
-                        retry_in=round(delay, 3),
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self._retry_max)
-            seconds = time.perf_counter() - started
-        if failures:
-            self._metrics.writer_retrying.set(0)
-            self._log.info(
-                "batch_write_recovered",
-                attempts=failures + 1,
-                seconds=round(time.monotonic() - failing_since, 3),
-            )
-        self.committed += len(batch.ticks)
-        self._metrics.ticks_committed.inc(len(batch.ticks))
-        self._metrics.batch_rows.observe(len(batch.ticks))
-        self._metrics.flush_seconds.observe(seconds)
+    def _describe(self, exc: Exception) -> str:
+        return one_line(exc)
 
     # --- on the writer thread ---------------------------------------------------------
 
-    def _write(self, batch: _Batch) -> None:
+    def _write(self, batch: Batch) -> None:
         try:
             conn = self._connection()
             rows = self._rows(conn, batch.ticks)
@@ -252,7 +150,7 @@ class PgWriter:
             raise
 
     def _transaction(
-        self, conn: psycopg.Connection[Any], batch: _Batch, rows: list[Row], *, upsert: bool
+        self, conn: psycopg.Connection[Any], batch: Batch, rows: list[Row], *, upsert: bool
     ) -> None:
         with conn.transaction():
             if rows:
@@ -270,7 +168,7 @@ class PgWriter:
                 except Exception as exc:
                     if isinstance(exc, psycopg.Error) and is_transient(exc):
                         raise
-                    raise _RecordFailed(index, exc) from exc
+                    raise RecordFailed(index, exc) from exc
 
     def _rows(self, conn: psycopg.Connection[Any], ticks: list[Tick]) -> list[Row]:
         """COPY rows, after creating any missing names and day partitions. The fast path

@@ -1,0 +1,170 @@
+"""What the SQLite and the PostgreSQL writer share (the contract the storage sink uses):
+ticks and records are buffered on the event loop; `flush()` cuts a batch and returns the coroutine
+that commits it in one transaction on the writer's own thread. A batch failing for a reason
+of the environment is rolled back and retried with capped exponential backoff until it
+commits, never dropped; a record failing for a reason no retry can fix is dropped and
+logged, the rest of its batch kept. Batches commit in the order they were cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from arbot.engine import Resume
+from arbot.logs import get_logger
+from arbot.metrics import Metrics
+from arbot.models import Tick
+from arbot.records import Record
+
+FIRST_RETRY_DELAY = 0.05
+
+
+@dataclass(slots=True)
+class Batch:
+    ticks: list[Tick]
+    records: list[Record]
+
+
+class RecordFailed(Exception):
+    """Raised by `_write` for the record at `index`: retrying cannot make it succeed."""
+
+    def __init__(self, index: int, cause: BaseException) -> None:
+        super().__init__(f"record #{index} failed: {cause!r}")
+        self.index = index
+        self.cause = cause
+
+
+class BatchWriter(ABC):
+    """Only use it from one event loop."""
+
+    def __init__(
+        self, metrics: Metrics, *, retry_max_seconds: float, thread: str, what: str
+    ) -> None:
+        self._metrics = metrics
+        self._retry_max = retry_max_seconds
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=thread)
+        # Held for a whole commit including its retries, so batches commit in cut order.
+        self._lock = asyncio.Lock()
+        self._what = what
+        self._ticks: list[Tick] = []
+        self._records: list[Record] = []
+        self._closed = False
+        self._log = get_logger(component=thread.removeprefix("arbot-"))
+        self.committed = 0
+        """Ticks committed (a repeated key replaces its row and counts again)."""
+        self.attempts = 0
+        """Write attempts that ended, committed or failed (the watchdog's sign of life)."""
+
+    @abstractmethod
+    def resume_state(self) -> Resume:
+        """What the last run left (first free ids, paper balances, open episodes)."""
+
+    @abstractmethod
+    def _write(self, batch: Batch) -> None:
+        """On the writer thread: the whole batch in one transaction, or nothing."""
+
+    @abstractmethod
+    def _retry_kind(self, exc: Exception) -> str | None:
+        """The write_errors kind of a failure retrying can fix, or None to raise it (it may
+        also raise an ArbotError for what only an operator can fix)."""
+
+    @abstractmethod
+    def _disconnect(self) -> None:
+        """On the writer thread, at close: close the connection."""
+
+    def _describe(self, exc: Exception) -> str:
+        return str(exc)
+
+    @property
+    def pending_ticks(self) -> int:
+        return len(self._ticks)
+
+    @property
+    def pending(self) -> int:
+        """Ticks plus records waiting for the next flush."""
+        return len(self._ticks) + len(self._records)
+
+    def add(self, ticks: Iterable[Tick], records: Iterable[Record] = ()) -> None:
+        """Ticks and records for the next batch; records are written after its ticks, in
+        order (a retry writes them again after a rollback: they carry explicit ids)."""
+        self._ticks.extend(ticks)
+        self._records.extend(records)
+
+    def flush(self) -> Coroutine[Any, Any, None]:
+        """Cut the batch NOW (everything added so far) and return the coroutine that commits
+        it; it completes once committed. Await it (or make it a task)."""
+        batch = Batch(self._ticks, self._records)
+        self._ticks, self._records = [], []
+        return self._commit(batch)
+
+    async def close(self) -> None:
+        """Commit what is pending, then close the connection."""
+        if self._closed:
+            return
+        await self.flush()
+        async with self._lock:
+            self._closed = True
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._disconnect)
+        self._thread.shutdown(wait=True)
+
+    async def _commit(self, batch: Batch) -> None:
+        if not batch.ticks and not batch.records:
+            return
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self._what} writer is closed; the batch cannot be committed")
+            failures = 0
+            delay = FIRST_RETRY_DELAY
+            failing_since = time.monotonic()
+            while True:
+                started = time.perf_counter()
+                try:
+                    await loop.run_in_executor(self._thread, self._write, batch)
+                    self.attempts += 1
+                    break
+                except RecordFailed as exc:
+                    self.attempts += 1
+                    # A bug in one record must not stall ingestion: drop it, keep the rest.
+                    dropped = batch.records.pop(exc.index)
+                    self._metrics.write_errors.labels("other").inc()
+                    self._log.error(
+                        "write_record_dropped", record=type(dropped).__name__, error=repr(exc.cause)
+                    )
+                except Exception as exc:
+                    self.attempts += 1
+                    kind = self._retry_kind(exc)
+                    if kind is None:
+                        raise
+                    failures += 1
+                    self._metrics.write_errors.labels(kind).inc()
+                    self._metrics.writer_retrying.set(1)
+                    # RateLimiter in logs.py collapses repeats of the same error to one per 10 s.
+                    self._log.warning(
+                        "batch_write_failed",
+                        kind=kind,
+                        error=self._describe(exc),
+                        rows=len(batch.ticks),
+                        attempt=failures,
+                        retry_in=round(delay, 3),
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._retry_max)
+            seconds = time.perf_counter() - started
+        if failures:
+            self._metrics.writer_retrying.set(0)
+            self._log.info(
+                "batch_write_recovered",
+                attempts=failures + 1,
+                seconds=round(time.monotonic() - failing_since, 3),
+            )
+        self.committed += len(batch.ticks)
+        self._metrics.ticks_committed.inc(len(batch.ticks))
+        self._metrics.batch_rows.observe(len(batch.ticks))
+        self._metrics.flush_seconds.observe(seconds)
