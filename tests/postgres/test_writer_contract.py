@@ -1,8 +1,8 @@
 """The batch writer's contract (storage.batches.BatchWriter), the same on SQLite and
-PostgreSQL: a flush cuts the batch at once and commits it whole in one transaction; records are written
-after its ticks, in order; a transient failure is retried until the batch commits, exactly
-once; a failing record is dropped without losing the ticks; close commits what is pending;
-resume_state reports what a run left."""
+PostgreSQL: a flush cuts the batch at once and commits it whole in one transaction; records
+are written after its ticks, in order; a transient failure is retried until the batch
+commits, exactly once; a failing record is dropped without losing the ticks; close commits
+what is pending; resume_state reports what a run left."""
 
 from __future__ import annotations
 
