@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import psycopg
 from tests.postgres.cluster import ENABLE_HINT, Cluster, server_bindir
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,7 +41,7 @@ def run(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tuple[i
     return code, out, err
 
 
-def as_json(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> object:
+def as_json(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> Any:
     code, out, err = run(capsys, config, *args, "--json")
     assert code == 0, err
     return json.loads(out)
@@ -56,12 +57,12 @@ def test_set_get_list_unset_and_precedence(
         "value": 0.1,
         "source": "file",
     }
-    assert as_json(capsys, config, "get", "detector.cooldown")["source"] == "default"  # type: ignore[index]
+    assert as_json(capsys, config, "get", "detector.cooldown")["source"] == "default"
     as_json(capsys, config, "set", "detector.min_profit_percent", "0.3")
     as_json(capsys, config, "set", "exchanges.binance.taker_fee", "0.002")
     as_json(capsys, config, "set", "logging.level", "debug")  # a bare word is a string
     listed = as_json(capsys, config, "list")
-    assert [(r["key"], r["value"]) for r in listed] == [  # type: ignore[union-attr, index]
+    assert [(r["key"], r["value"]) for r in listed] == [
         ("detector.min_profit_percent", 0.3),
         ("exchanges.binance.taker_fee", 0.002),
         ("logging.level", "debug"),

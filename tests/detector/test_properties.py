@@ -143,7 +143,9 @@ def test_swapping_exchange_names_swaps_roles(
 
 
 def _roles(o: Signal | Episode, swap: dict[str, str]) -> tuple[object, ...]:
-    name = lambda n: swap.get(n, n)  # noqa: E731
+    def name(n: str) -> str:
+        return swap.get(n, n)
+
     if isinstance(o, Signal):
         return (
             "S",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from arbot.backtest import run_backtest
@@ -51,6 +52,10 @@ def sequence() -> list[list[Tick]]:
     return groups
 
 
+def accepted(engine: Engine, n: int) -> Callable[[], bool]:
+    return lambda: engine.accepted >= n
+
+
 async def through_daemon_path(s: Settings, groups: list[list[Tick]]) -> None:
     init_all(s.storage.data_dir)
     metrics = Metrics()
@@ -79,7 +84,7 @@ async def through_daemon_path(s: Settings, groups: list[list[Tick]]) -> None:
             for tick in group:
                 queue.put_nowait(tick)
             sent += len(group)
-            await wait_until(lambda n=sent: engine.accepted >= n)
+            await wait_until(accepted(engine, sent))
         await queue.put(None)
         await consumer
         sink.close()

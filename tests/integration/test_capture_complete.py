@@ -45,7 +45,7 @@ def missed(samples: Samples, names: list[str]) -> float:
 
 def stored_count(data: Path) -> int:
     try:
-        return int(read(data, "SELECT count(*) FROM tickers")[0][0])  # type: ignore[call-overload]
+        return int(str(read(data, "SELECT count(*) FROM tickers")[0][0]))
     except sqlite3.OperationalError:  # not created yet
         return 0
 

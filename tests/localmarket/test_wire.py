@@ -17,12 +17,13 @@ FIXTURES = Path(__file__).parents[1] / "data" / "ccxt"
 
 def recorded(name: str, method: str) -> dict[str, Any]:
     data = json.loads((FIXTURES / name).read_text())
-    return data["methods"][method][0]
+    first: dict[str, Any] = data["methods"][method][0]
+    return first
 
 
 async def first_data_frame(ws: aiohttp.ClientWebSocketResponse, key: str) -> dict[str, Any]:
     async for msg in ws:
-        frame = json.loads(msg.data)
+        frame: dict[str, Any] = json.loads(msg.data)
         if key in frame:
             return frame
     raise AssertionError("connection closed before a data frame")

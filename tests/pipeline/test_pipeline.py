@@ -215,7 +215,7 @@ async def test_differing_quotes_in_one_exchange_millisecond_are_all_stored(
         " WHERE exchange = 'binance' ORDER BY timestamp",
     )
     assert [bid for _, _, bid in rows] == [100.0, 100.0, 101.0, 102.0, 101.0]
-    stamps = [ts for _, ts, _ in rows]
+    stamps = [float(ts) for _, ts, _ in rows]  # type: ignore[arg-type]
     assert stamps[1] == T0 + 0.5
     assert abs(stamps[2] - stamps[1] - 1e-6) < 1e-7
     assert abs(stamps[3] - stamps[2] - 1e-6) < 1e-7

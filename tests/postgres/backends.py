@@ -41,7 +41,7 @@ class SqliteDb:
         return self.conn.execute(sql, tuple(params)).fetchall()
 
     def executemany(self, sql: str, rows: Iterable[Iterable[object]]) -> None:
-        self.conn.executemany(sql, rows)
+        self.conn.executemany(sql, [tuple(r) for r in rows])
 
     def close(self) -> None:
         self.conn.close()
@@ -60,11 +60,11 @@ class PgDb:
         self.conn = connect(settings)
 
     def execute(self, sql: str, params: Iterable[object] = ()) -> Rows:
-        cur = self.conn.execute(pg_dialect(sql), tuple(params))  # type: ignore[arg-type]
+        cur = self.conn.execute(pg_dialect(sql), tuple(params))
         return cur.fetchall() if cur.description else []
 
     def executemany(self, sql: str, rows: Iterable[Iterable[object]]) -> None:
-        self.conn.cursor().executemany(pg_dialect(sql), [tuple(r) for r in rows])  # type: ignore[arg-type]
+        self.conn.cursor().executemany(pg_dialect(sql), [tuple(r) for r in rows])
 
     def close(self) -> None:
         self.conn.close()

@@ -53,7 +53,7 @@ async def run_for(settings: Settings, metrics: Metrics, ticks: int) -> dict[str,
         await wait_until(lambda: sample(metrics, "arbot_ticks_committed_total") >= ticks)
         stop.set()
         assert await daemon == 0
-    return next(e for e in logged if e["event"] == "daemon_stopped")
+    return dict(next(e for e in logged if e["event"] == "daemon_stopped"))
 
 
 async def test_the_daemon_stores_into_postgresql(
@@ -90,9 +90,8 @@ async def test_two_shard_daemons_fill_one_database(
         assert sample(m, "arbot_shard_info", index=str(i), count="2") == 1
     assert all(f["ticks_accepted"] == f["ticks_committed"] > 0 for f in finals)
     with psycopg.connect(pg_settings.conninfo) as conn:
-        stored = dict(
-            conn.execute("SELECT symbol, count(*) FROM tickers GROUP BY symbol").fetchall()
-        )
+        rows = conn.execute("SELECT symbol, count(*) FROM tickers GROUP BY symbol").fetchall()
+    stored: dict[str, int] = {symbol: n for symbol, n in rows}
     assert sum(stored.values()) == sum(f["ticks_committed"] for f in finals)
     # Each shard subscribed to its own symbols only: together they cover all of them once.
     own = [{s for s in SYMBOLS if owns(settings.shard, s)} for settings in shards]

@@ -6,6 +6,7 @@ PERCENTILE_CONT where SQLite needs our MEDIAN."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterator
 
 import pytest
 
@@ -28,7 +29,7 @@ WINDOW_SPREADS_PG = WINDOW_SPREADS.replace(
 
 
 @pytest.fixture
-def db(backend: Backend) -> Db:
+def db(backend: Backend) -> Iterator[Db]:
     with backend.db() as db:
         yield db
 

@@ -54,7 +54,9 @@ def insert_ticks(conn: sqlite3.Connection, rows: Iterable[TickRow]) -> None:
         pool.submit(asyncio.run, commit()).result()
 
 
-def expected_bars(rows: Sequence[TickRow], below: float) -> dict[tuple[str, str, int], tuple]:
+def expected_bars(
+    rows: Sequence[TickRow], below: float
+) -> dict[tuple[str, str, int], tuple[float, float, float, float, int]]:
     """Hourly mid-price bars computed in plain Python: (open, high, low, close, count)."""
     groups: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
     for sym, ex, ts, bid, ask in rows:

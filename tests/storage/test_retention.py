@@ -15,7 +15,7 @@ NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 CUTOFF = NOW - 7 * DAY
 
 
-def bars(data_dir: Path) -> dict[tuple[str, str, int], tuple]:
+def bars(data_dir: Path) -> dict[tuple[str, str, int], tuple[float, ...]]:
     conn = open_database(data_dir, "historical")
     rows = conn.execute(
         "SELECT symbol, exchange, open_time, open_price, high_price, low_price, close_price, "

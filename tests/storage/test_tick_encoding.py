@@ -61,7 +61,10 @@ def test_every_value_reads_back_bit_exact(conn: sqlite3.Connection, values: list
     raw, view = stored(conn, values)
     assert view == values
     for got, want in zip(itertools.chain(*view), itertools.chain(*values), strict=True):
-        assert (got is None and want is None) or math.copysign(1, got) == math.copysign(1, want)
+        if got is None or want is None:
+            assert got is None and want is None
+        else:
+            assert math.copysign(1, got) == math.copysign(1, want)
     for stored_row, row in zip(raw, values, strict=True):
         for value, original in zip(stored_row, row, strict=True):
             if isinstance(value, int):
