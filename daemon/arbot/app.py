@@ -17,6 +17,7 @@ import asyncio
 import inspect
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -111,6 +112,7 @@ class _Daemon:
         self.last_ticks: dict[str, float | None] = {}
         self.settings = settings
         self._stages: _Stages | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._feed_tasks: dict[str, asyncio.Task[None]] = {}
         self._start_feed: Callable[[ExchangeSettings], None] | None = None
 
@@ -128,7 +130,10 @@ class _Daemon:
         changed = changed_keys(old, new)
         params = params_from_settings(new.exchanges)
         stages.pipeline.engine.reconfigure(new, params)
-        self._sync_exchanges(new)
+        # config.db is written off the event loop; the task is kept until it is done.
+        sync = asyncio.create_task(asyncio.to_thread(self._sync_exchanges, new))
+        self._background.add(sync)
+        sync.add_done_callback(self._background.discard)
         applied = {k for k in changed if _live(k)}
         before = {e.name: e for e in old.enabled_exchanges}
         after = {e.name: e for e in new.enabled_exchanges}
@@ -149,12 +154,17 @@ class _Daemon:
         return applied
 
     def _sync_exchanges(self, new: Settings) -> None:
+        """Mirror reloaded exchanges into config.db; the running engine has them already, so
+        a failure (config.db locked) is only logged: the next start syncs again."""
         st = new.storage
-        conn = open_database(st.data_dir, "config", Pragmas.of(st))
         try:
-            exchange_config.sync(conn, new.exchanges)
-        finally:
-            conn.close()
+            conn = open_database(st.data_dir, "config", Pragmas.of(st))
+            try:
+                exchange_config.sync(conn, new.exchanges)
+            finally:
+                conn.close()
+        except (ArbotError, sqlite3.Error) as exc:
+            self.log.warning("exchange_config_not_synced", error=str(exc))
 
     async def run(self, stop: Awaitable[object]) -> int:
         s = self.settings

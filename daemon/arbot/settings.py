@@ -36,7 +36,6 @@ class StorageSettings(_Section):
     cache_size_kib: int = Field(65_536, ge=1024)
     busy_timeout_ms: int = Field(5000, ge=0)
     wal_autocheckpoint_pages: int = Field(10_000, ge=0)
-    reader_pool_size: int = Field(2, ge=1, le=32)
     # Store at most one tick per (exchange, symbol) per this many ms; 0 stores every tick.
     conflate_ms: int = Field(0, ge=0)
     # Skip a tick whose bid/ask/sizes equal the previous stored one for its key.

@@ -52,7 +52,6 @@ WRONG_VALUES: list[tuple[tuple[str | int, ...], st.SearchStrategy[Any]]] = [
     (("storage", "queue_size"), bad_int(10, 10_000_000)),
     (("storage", "cache_size_kib"), bad_int(1024)),
     (("storage", "busy_timeout_ms"), bad_int(0)),
-    (("storage", "reader_pool_size"), bad_int(1, 32)),
     (("storage", "conflate_ms"), bad_int(0)),
     (("storage", "skip_unchanged"), bad_bool),
     (("storage", "retry_max_seconds"), bad_positive),
