@@ -69,6 +69,9 @@ def test_signals_found_while_the_database_is_locked(
     gaps = conn.execute(
         "SELECT count(*), min(start), max(end) FROM feed_gaps WHERE reason LIKE 'storage_backlog%'"
     ).fetchone()
+    reasons = [
+        r[0] for r in conn.execute("SELECT reason FROM feed_gaps WHERE reason LIKE 'storage%'")
+    ]
     conn.close()
     rss_growth = max(s.rss for s in during) - base.rss
     figures.update(
@@ -84,8 +87,10 @@ def test_signals_found_while_the_database_is_locked(
     # Stored after the lock, with the time they were found at; none lost.
     assert stored_in_lock > 0
     assert stored_signals == metric(after.metrics, "arbot_signals_recorded_total")
-    assert dropped > 0 and final["ticks_dropped"] == dropped
-    assert gaps[0] >= 1 and locked_at - 1 <= gaps[1] <= gaps[2] <= unlocked_at + 1
+    # Drops go on for a moment after the lock, while the backlog drains: compare at the end.
+    assert 0 < dropped <= final["ticks_dropped"]
+    assert sum(int(r.split(": ")[1].split()[0]) for r in reasons) == final["ticks_dropped"]
+    assert gaps[0] >= 1 and locked_at - 1 <= gaps[1] <= gaps[2]
     assert (
         final["ticks_accepted"]
         == final["ticks_committed"] + final["ticks_dropped"] + final["ticks_skipped"]
