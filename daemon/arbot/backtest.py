@@ -49,7 +49,7 @@ def run_backtest(
         conn.execute("BEGIN")
         for out in run(engine, ticks, progress):
             if first_ts is None and out.ticks:
-                first_ts = out.ticks[0].timestamp
+                first_ts = out.ticks[0].received
             write_records(conn, out.records)
         conn.execute("COMMIT")
         last_ts = engine.now if engine.accepted else None

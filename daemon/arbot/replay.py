@@ -66,7 +66,7 @@ async def replay(
         for out in run(engine, source.ticks(), progress):
             _count(out.records, summary)
             if out.ticks and summary.first_ts is None:
-                summary.first_ts = out.ticks[0].timestamp
+                summary.first_ts = out.ticks[0].received
             if writer is not None:
                 summary.stored += len(out.ticks)
                 writer.add(out.ticks, out.records)
