@@ -289,7 +289,12 @@ def main() -> None:
     n_query = int(os.environ.get("ARBOT_BENCH_QUERY_ROWS", str(min(rows, 2_000_000))))
     with tempfile.TemporaryDirectory(prefix="arbot-bench-ingest-") as tmp:
         work = Path(tmp)
-        settings = StorageSettings(data_dir=work / "pipeline")
+        # Storage throughput: every tick stored, the feeds held back by a bound the size of
+        # the old queue. With the default "conflate" a producer faster than the disk would
+        # have its excess counted and dropped instead (see sink.py).
+        settings = StorageSettings(
+            data_dir=work / "pipeline", backlog_overflow="block", backlog_max_ticks=100_000
+        )
         pragmas = Pragmas(
             settings.cache_size_kib, settings.busy_timeout_ms, settings.wal_autocheckpoint_pages
         )

@@ -83,7 +83,9 @@ class Engine:
         self._resume = resume.episodes
         self._next_signal_id = resume.first_ids.get("arbitrage_signals", 1)
         self._filter = TickFilter(s.storage.conflate_ms, s.storage.skip_unchanged)
+        self._keep = self._filter.keep if self._filter.active else None
         self._separator = TimestampSeparator()
+        self._separate = self._separator.stored_form
         self._group: list[Tick] = []
         self._now = float("-inf")
         self._next_sweep: float | None = None
@@ -206,12 +208,14 @@ class Engine:
                     self._signal(o, at)
                 else:
                     self._episodes((o,))
-        separate = self._separator.stored_form
-        if not self._filter.active:
-            out.ticks.extend(map(separate, group))
-            return
-        keep = self._filter.keep
-        out.ticks.extend(separate(t) for t in group if keep(t))
+        separate, keep = self._separate, self._keep
+        if keep is None:
+            if single:
+                out.ticks.append(separate(group[0]))
+            else:
+                out.ticks.extend(map(separate, group))
+        else:
+            out.ticks.extend(separate(t) for t in group if keep(t))
 
     def _signal(self, signal: Signal, now: float) -> None:
         signal_id = self._next_signal_id

@@ -18,6 +18,7 @@ Accounting: every tick put is committed, dropped (counted), or still waiting.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass
 
 from arbot.engine import Output
@@ -45,7 +46,10 @@ class StorageSink:
         self._linger = settings.linger_ms / 1000
         self._bound = settings.backlog_max_ticks
         self._block = settings.backlog_overflow == "block"
-        self._ticks: list[Tick] = []
+        # The engine's tick lists as they came: cutting a batch pops whole lists, so it costs
+        # the batch's size, not the backlog's (a list's front deletion moves the whole list).
+        self._chunks: deque[list[Tick]] = deque()
+        self._count = 0  # ticks in _chunks
         self._records: list[Record] = []
         self._latest: dict[tuple[str, str], Tick] = {}  # overflow: latest tick per key
         self._dropped: dict[str, _Dropped] = {}
@@ -58,22 +62,24 @@ class StorageSink:
     @property
     def backlog(self) -> int:
         """Ticks waiting to be committed."""
-        return len(self._ticks) + len(self._latest)
+        return self._count + len(self._latest)
 
     def put(self, out: Output) -> None:
         """Take the engine's output; never waits."""
-        if out.ticks:
-            room = self._bound - len(self._ticks)
-            if room >= len(out.ticks) or self._block:
-                self._ticks.extend(out.ticks)
-            else:
-                self._ticks.extend(out.ticks[: max(room, 0)])
-                self._overflow(out.ticks[max(room, 0) :])
+        ticks = out.ticks
+        if ticks:
+            room = self._bound - self._count
+            if room < len(ticks) and not self._block:
+                self._overflow(ticks[max(room, 0) :])
+                ticks = ticks[: max(room, 0)]
+            if ticks:
+                self._chunks.append(ticks)
+                self._count += len(ticks)
         if out.records:
             self._records.extend(out.records)
-        if len(self._ticks) >= self._bound:
+        if self._count >= self._bound:
             self._room.clear()
-        if self._ticks or self._records:
+        if self._count or self._records:
             self._wakeup.set()
 
     async def room(self) -> None:
@@ -85,14 +91,14 @@ class StorageSink:
         """Commit batches until `close` and the backlog is empty."""
         loop = asyncio.get_running_loop()
         while True:
-            if not (self._ticks or self._records or self._latest):
+            if not (self._count or self._records or self._latest):
                 if self._closing:
                     return
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
             first_at = loop.time()
-            while len(self._ticks) < self._batch_size and not self._closing:
+            while self._count < self._batch_size and not self._closing:
                 left = first_at + self._linger - loop.time()
                 if left <= 0:
                     break
@@ -110,20 +116,35 @@ class StorageSink:
         self._wakeup.set()
 
     async def _commit_one(self) -> None:
-        ticks = self._ticks[: self._batch_size]
-        del self._ticks[: len(ticks)]
+        ticks = self._cut(self._batch_size)
         records, self._records = self._records, []
         # More keys than the bound must not keep the latest ticks out for good.
-        if self._latest and (not self._ticks or len(self._ticks) + len(self._latest) < self._bound):
+        if self._latest and (not self._count or self._count + len(self._latest) < self._bound):
             ticks.extend(self._latest.values())
             self._latest.clear()
             records.extend(self._gaps())
         self.writer.add(ticks, records)
         self._metrics.storage_backlog.set(self.backlog)
         await self.writer.flush()
-        if len(self._ticks) < self._bound:
+        if self._count < self._bound:
             self._room.set()
         self._metrics.storage_backlog.set(self.backlog)
+
+    def _cut(self, n: int) -> list[Tick]:
+        """Up to n ticks from the front of the backlog."""
+        batch: list[Tick] = []
+        chunks = self._chunks
+        while chunks and len(batch) < n:
+            chunk = chunks[0]
+            need = n - len(batch)
+            if len(chunk) <= need:
+                batch.extend(chunk)
+                chunks.popleft()
+            else:
+                batch.extend(chunk[:need])
+                chunks[0] = chunk[need:]
+        self._count -= len(batch)
+        return batch
 
     def _overflow(self, ticks: list[Tick]) -> None:
         latest = self._latest
