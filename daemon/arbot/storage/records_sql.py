@@ -27,6 +27,7 @@ from arbot.records import (
 from arbot.storage import signals, trades
 from arbot.storage.gaps import insert_gap
 from arbot.storage.ids import next_free_id
+from arbot.storage.rows import open_episode_row
 
 _OPEN_COLUMNS = (
     "episode_key, symbol, buy_exchange, buy_symbol, sell_exchange, sell_symbol, opened_at, "
@@ -38,25 +39,7 @@ def _episodes_open(conn: sqlite3.Connection, r: EpisodesOpen) -> None:
     conn.execute("DELETE FROM open_episodes")
     conn.executemany(
         f"INSERT INTO open_episodes ({_OPEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [_open_row(st) for st in r.episodes],
-    )
-
-
-def _open_row(st: OpenEpisodeState) -> tuple[Any, ...]:
-    # An episode that never signalled has last_signal_* = -inf, which REAL NOT NULL keeps.
-    return (
-        st.key,
-        st.symbol,
-        st.buy_exchange,
-        st.buy_symbol,
-        st.sell_exchange,
-        st.sell_symbol,
-        st.opened_at,
-        st.peak_profit_percent,
-        st.updates,
-        st.signals,
-        st.last_signal_percent,
-        st.last_signal_at,
+        [open_episode_row(st) for st in r.episodes],
     )
 
 

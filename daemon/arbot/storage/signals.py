@@ -17,7 +17,8 @@ from typing import Any
 
 import aiosqlite
 
-from arbot.models import Episode, Signal, iso_utc
+from arbot.models import Episode, Signal
+from arbot.storage.rows import episode_row, signal_row
 
 _INSERT_SIGNAL = """INSERT INTO arbitrage_signals (id, symbol, buy_exchange, sell_exchange,
     buy_price, sell_price, profit, profit_percent, buy_size, sell_size, confidence,
@@ -38,47 +39,12 @@ _STATISTICS = """SELECT count(*), count(CASE WHEN executed THEN 1 END), avg(prof
     FROM arbitrage_signals WHERE timestamp > ?"""
 
 
-def _signal_args(signal_id: int | None, s: Signal) -> tuple[object, ...]:
-    return (
-        signal_id,
-        s.symbol,
-        s.buy_exchange,
-        s.sell_exchange,
-        s.buy_price,
-        s.sell_price,
-        s.profit,
-        s.profit_percent,
-        s.buy_size,
-        s.sell_size,
-        s.confidence,
-        s.trend_direction,
-        s.timestamp,
-        iso_utc(s.timestamp),
-    )
-
-
 def insert_signal(conn: sqlite3.Connection, signal_id: int, signal: Signal) -> None:
-    conn.execute(_INSERT_SIGNAL, _signal_args(signal_id, signal))
+    conn.execute(_INSERT_SIGNAL, signal_row(signal_id, signal))
 
 
 def insert_episode(conn: sqlite3.Connection, episode: Episode) -> None:
-    e = episode
-    conn.execute(
-        _INSERT_EPISODE,
-        (
-            e.key,
-            e.symbol,
-            e.buy_exchange,
-            e.sell_exchange,
-            e.opened_at,
-            e.closed_at,
-            e.peak_profit_percent,
-            e.updates,
-            e.signals,
-            e.close_reason,
-            iso_utc(e.closed_at),
-        ),
-    )
+    conn.execute(_INSERT_EPISODE, episode_row(episode))
 
 
 def mark_signal_executed(conn: sqlite3.Connection, signal_id: int) -> None:
@@ -113,7 +79,7 @@ class SignalManager:
 
     async def save_signal(self, signal: Signal) -> int:
         async with aiosqlite.connect(self.db_path) as conn:
-            cur = await conn.execute(_INSERT_SIGNAL, _signal_args(None, signal))
+            cur = await conn.execute(_INSERT_SIGNAL, signal_row(None, signal))
             await conn.commit()
             if cur.lastrowid is None:
                 raise LookupError(f"{self.db_path}: signal insert returned no id")

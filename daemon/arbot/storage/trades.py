@@ -16,6 +16,7 @@ from pathlib import Path
 import aiosqlite
 
 from arbot.models import BalanceRow, ExecutionData, TradeParams
+from arbot.storage.rows import execution_row, trade_row
 
 _INSERT = """INSERT INTO trades (id, signal_id, symbol, buy_exchange, sell_exchange,
     planned_buy_price, planned_sell_price, quantity, planned_profit, status, started_at)
@@ -28,44 +29,12 @@ _UPDATE = """UPDATE trades SET buy_order_id = ?, sell_order_id = ?, actual_buy_p
     WHERE id = ?"""
 
 
-def _insert_args(trade_id: int | None, p: TradeParams) -> tuple[object, ...]:
-    return (
-        trade_id,
-        p.signal_id,
-        p.symbol,
-        p.buy_exchange,
-        p.sell_exchange,
-        p.planned_buy_price,
-        p.planned_sell_price,
-        p.quantity,
-        p.planned_profit,
-        p.started_at,
-    )
-
-
-def _update_args(trade_id: int, d: ExecutionData) -> tuple[object, ...]:
-    return (
-        d.buy_order_id,
-        d.sell_order_id,
-        d.actual_buy_price,
-        d.actual_sell_price,
-        d.actual_profit,
-        d.fees_paid,
-        d.slippage,
-        d.status,
-        d.error_message,
-        d.quantity,
-        d.completed_at,
-        trade_id,
-    )
-
-
 def create_trade(conn: sqlite3.Connection, trade_id: int, params: TradeParams) -> None:
-    conn.execute(_INSERT, _insert_args(trade_id, params))
+    conn.execute(_INSERT, trade_row(trade_id, params))
 
 
 def update_trade_execution(conn: sqlite3.Connection, trade_id: int, data: ExecutionData) -> None:
-    cur = conn.execute(_UPDATE, _update_args(trade_id, data))
+    cur = conn.execute(_UPDATE, execution_row(trade_id, data))
     if cur.rowcount != 1:
         raise LookupError(f"trades: no row with id {trade_id} to update")
 
@@ -107,7 +76,7 @@ class TradeManager:
 
     async def create_trade(self, params: TradeParams) -> int:
         async with aiosqlite.connect(self.db_path) as conn:
-            cur = await conn.execute(_INSERT, _insert_args(None, params))
+            cur = await conn.execute(_INSERT, trade_row(None, params))
             await conn.commit()
             if cur.lastrowid is None:
                 raise LookupError(f"{self.db_path}: trade insert returned no id")
@@ -115,7 +84,7 @@ class TradeManager:
 
     async def update_trade_execution(self, trade_id: int, data: ExecutionData) -> None:
         async with aiosqlite.connect(self.db_path) as conn:
-            cur = await conn.execute(_UPDATE, _update_args(trade_id, data))
+            cur = await conn.execute(_UPDATE, execution_row(trade_id, data))
             await conn.commit()
             if cur.rowcount != 1:
                 raise LookupError(f"{self.db_path}: trades has no row with id {trade_id}")

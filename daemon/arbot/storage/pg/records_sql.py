@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from arbot.engine import Resume
-from arbot.models import Episode, FeedGap, Signal, iso_utc
+from arbot.models import Episode, FeedGap
 from arbot.records import (
     ID_TABLES,
     BalanceSnapshot,
@@ -24,6 +24,13 @@ from arbot.records import (
     TradeSettled,
 )
 from arbot.settings import ShardSettings
+from arbot.storage.rows import (
+    episode_row,
+    execution_row,
+    open_episode_row,
+    signal_row,
+    trade_row,
+)
 
 Conn = psycopg.Connection[Any]
 # Each shard's engine allocates ids in its own range, so daemons sharing a database never
@@ -58,85 +65,19 @@ _OPEN_COLUMNS = (
 
 
 def _signal(conn: Conn, r: SignalFound) -> None:
-    s: Signal = r.signal
-    conn.execute(
-        _INSERT_SIGNAL,
-        (
-            r.id,
-            s.symbol,
-            s.buy_exchange,
-            s.sell_exchange,
-            s.buy_price,
-            s.sell_price,
-            s.profit,
-            s.profit_percent,
-            s.buy_size,
-            s.sell_size,
-            s.confidence,
-            s.trend_direction,
-            s.timestamp,
-            iso_utc(s.timestamp),
-        ),
-    )
+    conn.execute(_INSERT_SIGNAL, signal_row(r.id, r.signal))
 
 
 def _episode(conn: Conn, e: Episode) -> None:
-    conn.execute(
-        _INSERT_EPISODE,
-        (
-            e.key,
-            e.symbol,
-            e.buy_exchange,
-            e.sell_exchange,
-            e.opened_at,
-            e.closed_at,
-            e.peak_profit_percent,
-            e.updates,
-            e.signals,
-            e.close_reason,
-            iso_utc(e.closed_at),
-        ),
-    )
+    conn.execute(_INSERT_EPISODE, episode_row(e))
 
 
 def _trade_opened(conn: Conn, r: TradeOpened) -> None:
-    p = r.params
-    conn.execute(
-        _INSERT_TRADE,
-        (
-            r.id,
-            p.signal_id,
-            p.symbol,
-            p.buy_exchange,
-            p.sell_exchange,
-            p.planned_buy_price,
-            p.planned_sell_price,
-            p.quantity,
-            p.planned_profit,
-            p.started_at,
-        ),
-    )
+    conn.execute(_INSERT_TRADE, trade_row(r.id, r.params))
 
 
 def _trade_settled(conn: Conn, r: TradeSettled) -> None:
-    d = r.data
-    cur = conn.execute(
-        _UPDATE_TRADE,
-        (
-            d.buy_order_id,
-            d.sell_order_id,
-            d.actual_buy_price,
-            d.actual_sell_price,
-            d.actual_profit,
-            d.fees_paid,
-            d.slippage,
-            d.status,
-            d.error_message,
-            d.quantity,
-            d.completed_at,
-            r.id,
-        ),
-    )
+    cur = conn.execute(_UPDATE_TRADE, execution_row(r.id, r.data))
     if cur.rowcount != 1:
         raise LookupError(f"trades: no row with id {r.id} to update")
 
@@ -189,24 +130,7 @@ class RecordWriter:
         conn.cursor().executemany(
             f"INSERT INTO open_episodes ({_OPEN_COLUMNS}, shard) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (
-                    st.key,
-                    st.symbol,
-                    st.buy_exchange,
-                    st.buy_symbol,
-                    st.sell_exchange,
-                    st.sell_symbol,
-                    st.opened_at,
-                    st.peak_profit_percent,
-                    st.updates,
-                    st.signals,
-                    st.last_signal_percent,
-                    st.last_signal_at,
-                    self.shard.index,
-                )
-                for st in r.episodes
-            ],
+            [(*open_episode_row(st), self.shard.index) for st in r.episodes],
         )
 
     def id_range(self) -> tuple[int, int]:
