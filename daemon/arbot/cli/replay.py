@@ -21,12 +21,13 @@ from arbot.venues import params_for_data
 def register(groups: dict[str, Any]) -> None:
     p = groups["root"].add_parser(
         "replay",
-        help="replay a CSV of quotes (ts,exchange,symbol,bid,bid_size,ask,ask_size) through "
-        "the detector on the file's clock and store ticks, signals and episodes",
+        help="replay a CSV of quotes (ts,exchange,symbol,bid,bid_size,ask,ask_size, or Tardis "
+        "quotes; plain or gzip) through the daemon's engine on the data's clock and store "
+        "ticks, signals, episodes (and paper trades when paper.enabled)",
     )
     p.add_argument("file", type=input_file, help="CSV of quotes (plain or gzip)")
     add_config_args(p, json_output=True)
-    p.add_argument("--no-store", action="store_true", help="run the detector only; write nothing")
+    p.add_argument("--no-store", action="store_true", help="run the engine only; write nothing")
     p.add_argument("--top", type=positive_int, default=5, help="opportunities to list (default 5)")
     p.set_defaults(handler=cmd_replay)
 
