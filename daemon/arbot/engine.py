@@ -107,6 +107,8 @@ class Engine:
     ) -> Output:
         """Run `items` through; with complete=False a trailing same-timestamp group waits for
         the next call (or `advance`/`finish`)."""
+        if self.detector is None:
+            return self._store_only(items, now)
         out = Output()
         group = self._group
         group_ts = group[0][6] if group else None
@@ -135,6 +137,27 @@ class Engine:
         if complete and group:
             self._instant(group, now, out)
             self._group = []
+        self._drain(out)
+        return out
+
+    def _store_only(self, items: Iterable[QueueItem], now: float | None) -> Output:
+        """With detection off (a recorder) instants change nothing: each tick only passes
+        the storage filter and the separator, without the per-instant bookkeeping."""
+        out = Output()
+        stored, separate, keep = out.ticks, self._separate, self._keep
+        accepted = 0
+        latest = self._now
+        for item in items:
+            if type(item) is Tick:
+                accepted += 1
+                if item[7] > latest:
+                    latest = item[7]
+                if keep is None or keep(item):
+                    stored.append(separate(item))
+            elif isinstance(item, FeedGap):
+                self._records.append(item)
+        self.accepted += accepted
+        self._clock(now, latest)
         self._drain(out)
         return out
 
