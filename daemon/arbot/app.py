@@ -288,6 +288,7 @@ class _Daemon:
             ticks_committed=stages.pipeline.committed,
             ticks_skipped=stages.pipeline.skipped,
             ticks_dropped=stages.sink.dropped,
+            signals=stages.pipeline.engine.signals,
             exit_code=code,
         )
         return code
