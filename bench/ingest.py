@@ -33,13 +33,14 @@ import orjson
 
 from arbot.engine import Engine
 from arbot.metrics import Metrics
-from arbot.models import QueueItem, Tick
+from arbot.models import Tick
 from arbot.pipeline import Pipeline
 from arbot.settings import Settings, StorageSettings
 from arbot.sink import StorageSink
 from arbot.storage.connection import Pragmas, connect
 from arbot.storage.schema import open_database
 from arbot.storage.writer import SWITCH_INTERVAL, TICK_COLUMNS, Writer
+from arbot.tick_queue import TickQueue
 from bench.layout import PRICE_HISTORY, SPEC_INSERT, spec_tickers_ddl
 
 # Baseline (a): one row of ids and raw values (prices and sizes stay REAL), as a plain client
@@ -61,9 +62,7 @@ def tick(exchange: str, k: int, seq: int) -> Tick:
     return Tick(exchange, SYMBOLS[k % 100], bid, bid + 0.01, 1.5, 2.5, ts, ts + 0.02)
 
 
-async def feed(
-    queue: asyncio.Queue[QueueItem | None], exchange: str, n: int, market: Iterator[int]
-) -> None:
+async def feed(queue: TickQueue, exchange: str, n: int, market: Iterator[int]) -> None:
     # As a feed with a burst in hand: no suspension while the queue has room, the
     # backpressure wait when it is full.
     put, put_nowait = queue.put, queue.put_nowait
@@ -102,7 +101,7 @@ async def run_pipeline(settings: StorageSettings, rows: int) -> tuple[float, int
     settings.data_dir.mkdir()
     pipeline = storage_pipeline(settings)
     sys.setswitchinterval(SWITCH_INTERVAL)  # as the daemon does (app.py)
-    queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(settings.queue_size)
+    queue = TickQueue(settings.queue_size)
     per_feed = rows // len(EXCHANGES)
     market = itertools.count()
     start = time.perf_counter()
@@ -112,7 +111,7 @@ async def run_pipeline(settings: StorageSettings, rows: int) -> tuple[float, int
         async with asyncio.TaskGroup() as feeds:
             for exchange in EXCHANGES:
                 feeds.create_task(feed(queue, exchange, per_feed, market))
-        await queue.put(None)
+        queue.close()
         await drain(pipeline, consumer)
     elapsed = time.perf_counter() - start
     await pipeline.sink.writer.close()
@@ -255,10 +254,10 @@ async def store_modes(workdir: Path) -> list[tuple[str, int, int, int, int]]:
             data_dir=workdir / f"mode{i}", conflate_ms=conflate_ms, skip_unchanged=skip
         )
         settings.data_dir.mkdir()
-        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(len(ticks) + 1)
+        queue = TickQueue(len(ticks) + 1)
         for t in ticks:
             queue.put_nowait(t)
-        queue.put_nowait(None)
+        queue.close()
         pipeline = storage_pipeline(settings)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(pipeline.sink.run())

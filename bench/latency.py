@@ -24,6 +24,7 @@ from arbot.settings import Settings
 from arbot.sink import StorageSink
 from arbot.storage.schema import init_all
 from arbot.storage.writer import Writer
+from arbot.tick_queue import TickQueue
 from arbot.venues import params_from_settings
 
 RATE = 50_000  # ticks/s
@@ -68,7 +69,7 @@ async def _measure(locked: bool) -> tuple[list[float], int, float]:
         engine.latencies = []
         sink = StorageSink(writer, s.storage, metrics)
         pipeline = Pipeline(engine, sink, metrics)
-        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(s.storage.queue_size)
+        queue = TickQueue(s.storage.queue_size)
         lock = sqlite3.connect(Path(tmp) / "arbot.db", isolation_level=None)
         if locked:
             lock.execute("BEGIN EXCLUSIVE")
@@ -99,7 +100,7 @@ async def _measure(locked: bool) -> tuple[list[float], int, float]:
         if locked:
             lock.execute("COMMIT")
         lock.close()
-        await queue.put(None)
+        queue.close()
         await consumer
         sink.close()
         await committer

@@ -49,6 +49,7 @@ from arbot.storage.pg.shard import for_shard
 from arbot.storage.schema import init_all, make_data_dir, open_database
 from arbot.storage.writer import SWITCH_INTERVAL, Writer
 from arbot.systemd import Notifier, keep_alive
+from arbot.tick_queue import TickQueue
 from arbot.venues import params_from_settings
 from arbot.version import version
 
@@ -92,7 +93,7 @@ async def run_daemon(
 class _Stages:
     """The data path of one run: queue -> pipeline (engine) -> sink -> writer."""
 
-    queue: asyncio.Queue[QueueItem | None]
+    queue: TickQueue
     pipeline: Pipeline
     sink: StorageSink
     writer: BatchWriter
@@ -229,7 +230,7 @@ class _Daemon:
         pipeline = Pipeline(engine, sink, self.metrics)
         self.metrics.queue_capacity.set(s.storage.queue_size)
         self.metrics.shard_info.labels(str(s.shard.index), str(s.shard.count)).set(1)
-        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(s.storage.queue_size)
+        queue = TickQueue(s.storage.queue_size)
         monitor = FlowMonitor(
             (e.name for e in self.exchanges),
             accepted=lambda: pipeline.accepted,
@@ -306,7 +307,7 @@ class _Daemon:
             async with asyncio.timeout(grace):
                 feeds_task.cancel()
                 await asyncio.wait([feeds_task])
-                await stages.queue.put(None)
+                stages.queue.close()
                 await pipeline_task
                 stages.sink.close()
                 await sink_task

@@ -1,29 +1,29 @@
 """The daemon's driver of the engine: queue -> engine -> storage sink, on the wall clock.
 
-Items are taken from the queue in chunks (one await, then get_nowait) and run through the
-engine at once; its output goes to the sink, which never makes the engine wait (unless
-storage.backlog_overflow = "block" and the backlog is full). A chunk that ends because the
+Items are taken from the queue in chunks and run through the engine at once; its output
+goes to the sink, which never makes the engine wait (unless storage.backlog_overflow =
+"block" and the backlog is full). A chunk that ends because the
 chunk limit was reached leaves a trailing same-timestamp group open for the next chunk; a
 chunk that empties the queue is evaluated at once (quotes that arrive together are one
 instant, see engine.py). With no item for a second the engine is advanced on its own
 (stale episodes close, paper trades time out).
-After `run` returns (the None sentinel): the engine has finished (open episodes kept for
-the next start) and everything is with the sink; accepted == committed + skipped + dropped
-once the sink has drained.
+After `run` returns (the queue was closed and emptied): the engine has finished (open
+episodes kept for the next start) and everything is with the sink; accepted == committed +
+skipped + dropped once the sink has drained.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
 from arbot.engine import Engine
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
-from arbot.models import Episode, QueueItem
+from arbot.models import Episode
 from arbot.records import Record, SignalFound, TradeSettled
 from arbot.sink import StorageSink
+from arbot.tick_queue import TickQueue
 
 Clock = Callable[[], float]
 CHUNK = 4096  # queue items per engine call: large enough to amortise, small for latency
@@ -57,11 +57,11 @@ class Pipeline:
         """Accepted ticks not stored by conflation or skip-unchanged."""
         return sum(self.engine.skipped)
 
-    async def run(self, queue: asyncio.Queue[QueueItem | None], clock: Clock = time.time) -> None:
+    async def run(self, queue: TickQueue, clock: Clock = time.time) -> None:
         """Consume until the None sentinel, then finish the engine."""
         engine, sink = self.engine, self.sink
         while True:
-            items, stop = await _take(queue, CHUNK, IDLE)
+            items, stop = await queue.take(CHUNK, IDLE)
             now = clock()
             if items:
                 out = engine.process(items, now, complete=stop or queue.empty())
@@ -79,7 +79,7 @@ class Pipeline:
                 return
             await sink.room()
 
-    def _account(self, queue: asyncio.Queue[QueueItem | None]) -> None:
+    def _account(self, queue: TickQueue) -> None:
         m, e = self._metrics, self.engine
         conflated, unchanged = e.skipped
         now = (e.accepted, e.signals, e.episodes, conflated, unchanged)
@@ -146,33 +146,3 @@ class Pipeline:
         for gone in self._spread_symbols - spreads.keys():
             self._metrics.best_spread.remove(gone)  # no current spread: no sample, not a stale one
         self._spread_symbols = set(spreads)
-
-
-async def _take(
-    queue: asyncio.Queue[QueueItem | None], limit: int, wait: float
-) -> tuple[list[QueueItem], bool]:
-    """Up to `limit` items and whether the sentinel came: one await (at most `wait`
-    seconds) when the queue is empty, then get_nowait, which is far cheaper per item."""
-    items: list[QueueItem] = []
-    if queue.empty():
-        try:
-            async with asyncio.timeout(wait):
-                first = await queue.get()
-        except TimeoutError:
-            return items, False
-    else:
-        await asyncio.sleep(0)  # let producers and other tasks run between chunks
-        first = queue.get_nowait()
-    if first is None:
-        return items, True
-    items.append(first)
-    get = queue.get_nowait
-    try:
-        while len(items) < limit:
-            item = get()
-            if item is None:
-                return items, True
-            items.append(item)
-    except asyncio.QueueEmpty:
-        pass
-    return items, False

@@ -12,7 +12,7 @@ from pathlib import Path
 from arbot.backtest import run_backtest
 from arbot.engine import Engine
 from arbot.metrics import Metrics
-from arbot.models import QueueItem, Tick
+from arbot.models import Tick
 from arbot.pipeline import Pipeline
 from arbot.recorded import open_quote_file
 from arbot.replay import replay
@@ -21,6 +21,7 @@ from arbot.sink import StorageSink
 from arbot.storage.backtests import run_trades
 from arbot.storage.schema import init_all
 from arbot.storage.writer import Writer
+from arbot.tick_queue import TickQueue
 
 from ..helpers import wait_until
 from .helpers import params, settings, table_rows, write_csv
@@ -64,7 +65,7 @@ async def through_daemon_path(s: Settings, groups: list[list[Tick]]) -> None:
     sink = StorageSink(writer, s.storage, metrics)
     now = [T0]
     pipeline = Pipeline(engine, sink, metrics)
-    queue: asyncio.Queue[QueueItem | None] = asyncio.Queue(1000)
+    queue = TickQueue(1000)
     consumer = asyncio.create_task(pipeline.run(queue, lambda: now[0]))
     committer = asyncio.create_task(sink.run())
     lock = sqlite3.connect(s.storage.data_dir / "arbot.db", isolation_level=None)
@@ -85,7 +86,7 @@ async def through_daemon_path(s: Settings, groups: list[list[Tick]]) -> None:
                 queue.put_nowait(tick)
             sent += len(group)
             await wait_until(accepted(engine, sent))
-        await queue.put(None)
+        queue.close()
         await consumer
         sink.close()
         await committer

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from structlog.testing import capture_logs
 
 from arbot.engine import Engine
 from arbot.metrics import Metrics
-from arbot.models import QueueItem, Tick
+from arbot.models import Tick
 from arbot.pipeline import Pipeline
 from arbot.sink import StorageSink
 from arbot.storage.writer import Writer
+from arbot.tick_queue import TickQueue
 
 from ..pipeline.helpers import run_pipeline
 from .helpers import params, settings
@@ -26,12 +26,12 @@ async def test_opportunities_are_logged_once_when_they_open_and_close(data_dir: 
     writer = Writer.open(s.storage, metrics)
     engine = Engine(s, params(s), writer.resume_state(), paper=False)
     pipeline = Pipeline(engine, StorageSink(writer, s.storage, metrics), metrics)
-    queue: asyncio.Queue[QueueItem | None] = asyncio.Queue()
+    queue = TickQueue(100_000)
     for i, up in enumerate((0.5, 0.6, 0.7, 0.0)):  # opens, improves twice, closes
         t = T0 + i
         queue.put_nowait(Tick("okx", "BTC/USDT", 99.99, 100.0, 1.0, 1.0, t, t))
         queue.put_nowait(Tick("binance", "BTC/USDT", 100 + up, 100.01 + up, 1.0, 1.0, t, t))
-    queue.put_nowait(None)
+    queue.close()
     with capture_logs() as logged:
         await run_pipeline(pipeline, queue, lambda: T0 + 3)
     opened = [e for e in logged if e["event"] == "opportunity_opened"]

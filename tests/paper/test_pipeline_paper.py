@@ -11,11 +11,12 @@ from pathlib import Path
 from arbot.backtest import run_backtest
 from arbot.engine import Engine
 from arbot.metrics import Metrics
-from arbot.models import QueueItem, Tick
+from arbot.models import Tick
 from arbot.pipeline import Pipeline
 from arbot.settings import Settings
 from arbot.sink import StorageSink
 from arbot.storage.writer import Writer
+from arbot.tick_queue import TickQueue
 from arbot.venues import params_for_data
 from tests.backtest.data import quotes
 from tests.pipeline.helpers import run_pipeline
@@ -37,7 +38,7 @@ async def test_pipeline_records_paper_trades_like_a_backtest(
     writer = Writer.open(settings.storage, metrics)
     engine = Engine(settings, params, writer.resume_state(), paper=True)
     pipeline = Pipeline(engine, StorageSink(writer, settings.storage, metrics), metrics)
-    queue: asyncio.Queue[QueueItem | None] = asyncio.Queue()
+    queue = TickQueue(100_000)
     now = [0.0]
     ticks = _ticks()
     async with asyncio.timeout(30), asyncio.TaskGroup() as tg:
@@ -48,7 +49,7 @@ async def test_pipeline_records_paper_trades_like_a_backtest(
             await queue.put(t)
             while pipeline.accepted < i:  # noqa: ASYNC110 - waits for the consumer's counter
                 await asyncio.sleep(0)
-        await queue.put(None)  # the engine finishes: pending trades fail as stale
+        queue.close()  # the engine finishes: pending trades fail as stale
 
     conn = sqlite3.connect(data_dir / "arbot.db")
     try:

@@ -9,12 +9,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from arbot.engine import Engine
 from arbot.metrics import Metrics
-from arbot.models import Episode, QueueItem, Signal, Tick
+from arbot.models import Episode, Signal, Tick
 from arbot.pipeline import Clock, Pipeline
 from arbot.records import OpenEpisodeState
 from arbot.settings import Settings, StorageSettings
 from arbot.sink import StorageSink
 from arbot.storage.writer import Writer
+from arbot.tick_queue import TickQueue
 
 T0 = 1_700_000_000.0
 
@@ -125,9 +126,7 @@ def writer_of(pipeline: Pipeline) -> Writer:
     return writer
 
 
-async def run_pipeline(
-    pipeline: Pipeline, queue: asyncio.Queue[QueueItem | None], clock: Clock = time.time
-) -> None:
+async def run_pipeline(pipeline: Pipeline, queue: TickQueue, clock: Clock = time.time) -> None:
     """Consume `queue` until its None sentinel beside the sink's task, then stop as the
     daemon does: the sink commits everything put, the writer closes."""
     sink_task = asyncio.create_task(pipeline.sink.run())

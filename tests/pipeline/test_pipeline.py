@@ -10,6 +10,7 @@ from pathlib import Path
 from arbot.metrics import Metrics
 from arbot.models import FeedDown, FeedGap, QueueItem
 from arbot.pipeline import Pipeline
+from arbot.tick_queue import TickQueue
 from tests.helpers import fast_storage, read, sample, wait_until
 from tests.pipeline.helpers import (
     T0,
@@ -21,14 +22,12 @@ from tests.pipeline.helpers import (
     writer_of,
 )
 
-Queue = asyncio.Queue[QueueItem | None]
-
 
 async def run_all(pipeline: Pipeline, items: list[QueueItem], size: int = 100_000) -> None:
-    queue: Queue = asyncio.Queue(size)
+    queue = TickQueue(size)
     for item in items:
         queue.put_nowait(item)
-    queue.put_nowait(None)
+    queue.close()
     await run_pipeline(pipeline, queue)
 
 
@@ -54,7 +53,7 @@ async def test_a_batch_is_cut_at_batch_size(data_dir: Path, metrics: Metrics) ->
     """With a long linger, full batches commit and the remainder waits for more."""
     pipeline = daemon_pipeline(fast_storage(data_dir, batch_size=100, linger_ms=60_000), metrics)
     writer = writer_of(pipeline)
-    queue: Queue = asyncio.Queue(1000)
+    queue = TickQueue(1000)
     for i in range(250):
         queue.put_nowait(tick(i))
     async with asyncio.TaskGroup() as tg:
@@ -64,7 +63,7 @@ async def test_a_batch_is_cut_at_batch_size(data_dir: Path, metrics: Metrics) ->
         assert writer.committed == 200
         assert pipeline.sink.backlog == 50
         assert sample(metrics, "arbot_batch_rows_count") == 2
-        queue.put_nowait(None)
+        queue.close()
     assert run.done()
     assert read(data_dir, "SELECT count(*) FROM ticks") == [(250,)]
 
@@ -73,7 +72,7 @@ async def test_a_partial_batch_commits_after_linger(data_dir: Path, metrics: Met
     """A trickle of ticks is committed linger_ms after the first, without a full batch."""
     pipeline = daemon_pipeline(fast_storage(data_dir, batch_size=10_000, linger_ms=20), metrics)
     writer = writer_of(pipeline)
-    queue: Queue = asyncio.Queue(1000)
+    queue = TickQueue(1000)
     async with asyncio.TaskGroup() as tg:
         tg.create_task(run_pipeline(pipeline, queue))
         for i in range(3):
@@ -81,7 +80,7 @@ async def test_a_partial_batch_commits_after_linger(data_dir: Path, metrics: Met
         await wait_until(lambda: read(data_dir, "SELECT count(*) FROM ticks") == [(3,)])
         await queue.put(tick(3))
         await wait_until(lambda: writer.committed == 4)
-        await queue.put(None)
+        queue.close()
     assert pipeline.accepted == 4
 
 
@@ -101,7 +100,7 @@ async def test_a_locked_database_with_overflow_block_holds_back_the_feeds_and_lo
     )
     pipeline = daemon_pipeline(settings, metrics)
     writer = writer_of(pipeline)
-    queue: Queue = asyncio.Queue(settings.queue_size)
+    queue = TickQueue(settings.queue_size)
     blocker = sqlite3.connect(data_dir / "arbot.db", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     total = 2000
@@ -127,7 +126,7 @@ async def test_a_locked_database_with_overflow_block_holds_back_the_feeds_and_lo
         blocker.execute("ROLLBACK")
         blocker.close()
         await producer
-        await queue.put(None)
+        queue.close()
     assert pipeline.accepted == pipeline.committed == total
     assert pipeline.sink.dropped == 0
     assert read(data_dir, "SELECT count(*) FROM ticks") == [(total,)]
@@ -191,12 +190,12 @@ async def test_a_record_without_ticks_is_flushed_by_linger(
 ) -> None:
     """A record that comes with no tick (a feed gap) commits linger_ms later, no tick needed."""
     pipeline = daemon_pipeline(fast_storage(data_dir, linger_ms=10), metrics)
-    queue: Queue = asyncio.Queue(10)
+    queue = TickQueue(10)
     async with asyncio.TaskGroup() as tg:
         tg.create_task(run_pipeline(pipeline, queue))
         await queue.put(FeedGap("kraken", 1.0, 2.0, "reconnected"))
         await wait_until(lambda: read(data_dir, "SELECT count(*) FROM feed_gaps") == [(1,)])
-        await queue.put(None)
+        queue.close()
 
 
 async def test_differing_quotes_in_one_exchange_millisecond_are_all_stored(
