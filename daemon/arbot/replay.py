@@ -3,12 +3,12 @@ configured storage.
 
 Source: a quote file (recorded.py). Clock: the data's. Sink: the data dir's arbot.db, or
 the PostgreSQL server with storage.backend = "postgresql", through the daemon's writer and
-record SQL for that backend (with store=False nothing is written). A replay is a pure
-function of (file, settings). Episodes still open at the end close with reason
-"end_of_input". The paper executor runs when paper.enabled, as in the daemon. The engine
-starts fresh: ids continue the database's (on PostgreSQL, those of the configured shard,
-whose lock the replay holds like a daemon), but no open episodes or paper balances are taken
-from it, and none are left in it.
+record SQL for that backend (ticks thinned by the configured conflation, as in the daemon;
+with store=False nothing is written). A replay is a pure function of (file, settings).
+Episodes still open at the end close with reason "end_of_input". The paper executor runs
+when paper.enabled, as in the daemon. The engine starts fresh: ids continue the database's
+(on PostgreSQL, those of the configured shard, whose lock the replay holds like a daemon),
+but no open episodes or paper balances are taken from it, and none are left in it.
 
 A file already replayed into a database (same content) is refused: its signals and trades
 would be stored twice. Each replay is recorded in the database's `replays` table.

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from arbot.cli import main
-from arbot.errors import EXIT_DATABASE, EXIT_USAGE
+from arbot.errors import EXIT_DATABASE, EXIT_USAGE, DatabaseError
 from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.recorded import open_quote_file
@@ -27,6 +27,7 @@ from arbot.storage import backtests as sqlite_ticks
 from arbot.storage.pg import ticks as pg_ticks
 from arbot.storage.pg.connect import connect
 from arbot.storage.pg.records_sql import ID_RANGE_BITS
+from arbot.storage.pg.writer import PgWriter
 from arbot.venues import params_for_data
 from tests.backtest.data import T0
 from tests.backtest.data import quotes as market
@@ -313,3 +314,24 @@ def test_bad_input_exits_as_on_sqlite(
     assert "postgresql: cannot connect" in one_error_line(capsys)
     assert main(["backtest", str(good), *cfg]) == EXIT_DATABASE
     assert "postgresql: cannot connect" in one_error_line(capsys)
+
+
+async def test_a_replay_holds_its_shard_like_a_daemon(
+    tmp_path: Path, pg_settings: PostgresSettings
+) -> None:
+    """Its engine allocates ids in the shard's range: while a daemon writes that shard the
+    replay is refused (nothing written), once it stops the replay runs."""
+    backend = Backend("postgresql", tmp_path / "data", pg_settings)
+    settings = settings_of(backend)
+    path = write_csv(tmp_path / "q.csv", quotes(300))
+    daemon = PgWriter(pg_settings, Metrics())
+    await asyncio.to_thread(daemon.resume_state)
+    try:
+        with pytest.raises(DatabaseError, match=r"shard 0/1 is already held"):
+            await replay_file(path, settings)
+    finally:
+        await daemon.close()
+    assert backend.rows("SELECT count(*) FROM replays") == [(0,)]
+    assert backend.rows("SELECT count(*) FROM ticks") == [(0,)]
+    assert (await replay_file(path, settings)).signals > 0
+    assert backend.rows("SELECT count(*) FROM replays") == [(1,)]
