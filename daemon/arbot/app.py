@@ -41,13 +41,14 @@ from arbot.scheduler import run_daily_jobs, update_size_gauges
 from arbot.settings import ExchangeSettings, Settings
 from arbot.sink import StorageSink
 from arbot.storage import exchange_config
+from arbot.storage.backend import open_writer
 from arbot.storage.batches import BatchWriter
 from arbot.storage.connection import Pragmas
 from arbot.storage.gaps import last_receive_times
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.pg.shard import for_shard
 from arbot.storage.schema import init_all, make_data_dir, open_database
-from arbot.storage.writer import SWITCH_INTERVAL, Writer
+from arbot.storage.writer import SWITCH_INTERVAL
 from arbot.systemd import Notifier, keep_alive
 from arbot.tick_queue import TickQueue
 from arbot.venues import params_from_settings
@@ -176,7 +177,7 @@ class _Daemon:
         make_data_dir(data_dir)
         with acquire_daemon_lock(data_dir):
             params = await asyncio.to_thread(self._open_databases)
-            writer = await asyncio.to_thread(self._open_writer)
+            writer = await asyncio.to_thread(open_writer, self.settings, self.metrics)
             sys.setswitchinterval(SWITCH_INTERVAL)  # why: storage/writer.py
             async with AsyncExitStack() as stack:
                 stack.push_async_callback(self._close_writer, writer)
@@ -209,17 +210,6 @@ class _Daemon:
             return exchange_config.load(conn)
         finally:
             conn.close()
-
-    def _open_writer(self) -> BatchWriter:
-        """arbot.db's writer, or PostgreSQL's with storage.backend = "postgresql" (then
-        the data dir keeps config.db, the lock file and backups; ticks, signals and trades
-        go to the server)."""
-        s = self.settings
-        if s.storage.backend == "postgresql":
-            from arbot.storage.pg.writer import PgWriter  # psycopg only where it is used
-
-            return PgWriter.open(s, self.metrics)
-        return Writer.open(s.storage, self.metrics)
 
     def _build(
         self, writer: BatchWriter, params: Mapping[str, ExchangeParams], resume: Resume

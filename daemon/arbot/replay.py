@@ -1,23 +1,23 @@
-"""`arbot replay`: recorded quotes through the engine on the file's clock, into arbot.db.
+"""`arbot replay`: recorded quotes through the engine on the file's clock, into the
+configured storage.
 
-Source: a quote file (recorded.py). Clock: the data's. Sink: the data dir's arbot.db
-through the same Writer and record SQL as the daemon (ticks thinned by the configured
-conflation, as in the daemon; with store=False nothing is written). A replay is a pure
-function of (file, settings). Episodes still open at the end close with reason
-"end_of_input". The paper executor runs when paper.enabled, as in the daemon. The engine
-starts fresh: ids continue the data dir's, but no open episodes or paper balances are taken
-from it, and none are left in it.
+Source: a quote file (recorded.py). Clock: the data's. Sink: the data dir's arbot.db, or
+the PostgreSQL server with storage.backend = "postgresql", through the daemon's writer and
+record SQL for that backend (ticks thinned by the configured conflation, as in the daemon;
+with store=False nothing is written). A replay is a pure function of (file, settings).
+Episodes still open at the end close with reason "end_of_input". The paper executor runs
+when paper.enabled, as in the daemon. The engine starts fresh: ids continue the database's
+(on PostgreSQL, those of the configured shard, whose lock the replay holds like a daemon),
+but no open episodes or paper balances are taken from it, and none are left in it.
 
-A file already replayed into a data dir (same content) is refused: its signals and trades
-would be stored twice. Each replay is recorded in arbot.db's `replays` table.
+A file already replayed into a database (same content) is refused: its signals and trades
+would be stored twice. Each replay is recorded in the database's `replays` table.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -28,10 +28,9 @@ from arbot.models import Episode, ExchangeParams
 from arbot.recorded import QuoteFile, run
 from arbot.records import Record, SignalFound
 from arbot.settings import Settings
-from arbot.storage.connection import Pragmas, db_path
+from arbot.storage.backend import open_configured, open_writer
+from arbot.storage.batches import BatchWriter
 from arbot.storage.replays import record_replay, replayed_at
-from arbot.storage.schema import make_data_dir, open_database
-from arbot.storage.writer import Writer
 
 
 @dataclass(slots=True)
@@ -43,6 +42,8 @@ class ReplaySummary:
     last_ts: float | None = None
     episodes: list[Episode] = field(default_factory=list)
     close_reasons: Counter[str] = field(default_factory=Counter)
+    database: str | None = None
+    """Where it was stored (None: store=False)."""
 
     def top(self, n: int) -> list[Episode]:
         """The n episodes with the highest peak profit (earliest first among equals)."""
@@ -57,12 +58,12 @@ async def replay(
     store: bool = True,
     progress: Callable[[int], object] | None = None,
 ) -> ReplaySummary:
-    """Run the file through a fresh engine (and into settings' data dir when `store`)."""
-    writer = _open_writer(settings, source) if store else None
-    first_ids = writer.resume_state().first_ids if writer is not None else {}
-    engine = Engine(settings, params, Resume(first_ids), paper=settings.paper.enabled)
+    """Run the file through a fresh engine (and into the configured storage when `store`)."""
     summary = ReplaySummary()
+    writer = _open_writer(settings, source, summary) if store else None
     try:
+        first_ids = writer.resume_state().first_ids if writer is not None else {}
+        engine = Engine(settings, params, Resume(first_ids), paper=settings.paper.enabled)
         for out in run(engine, source.ticks(), progress):
             _count(out.records, summary)
             if out.ticks and summary.first_ts is None:
@@ -80,7 +81,7 @@ async def replay(
     summary.ticks = engine.accepted
     summary.last_ts = engine.now if engine.accepted else None
     if writer is not None:
-        with _connect(settings) as conn:
+        with open_configured(settings, "arbot") as (conn, _):
             at = datetime.now(UTC).isoformat(timespec="seconds")
             record_replay(
                 conn,
@@ -102,24 +103,18 @@ def _count(records: Iterable[Record], summary: ReplaySummary) -> None:
             summary.close_reasons[record.close_reason] += 1
 
 
-def _open_writer(settings: Settings, source: QuoteFile) -> Writer:
-    make_data_dir(settings.storage.data_dir)
-    with _connect(settings) as conn:
+def _open_writer(settings: Settings, source: QuoteFile, summary: ReplaySummary) -> BatchWriter:
+    with open_configured(settings, "arbot") as (conn, database):
         done = replayed_at(conn, source.sha256)
     if done is not None:
-        raise InputError(
-            f"{source.path}: already replayed into {db_path(settings.storage.data_dir, 'arbot')} "
-            f"at {done}; storing it again would duplicate its signals (use another --data-dir, "
-            "or --no-store)"
+        again = (
+            "another database or schema (postgresql.conninfo)"
+            if settings.storage.backend == "postgresql"
+            else "another --data-dir"
         )
-    return Writer.open(settings.storage, Metrics())
-
-
-@contextmanager
-def _connect(settings: Settings) -> Iterator[sqlite3.Connection]:
-    st = settings.storage
-    conn = open_database(st.data_dir, "arbot", Pragmas.of(st))
-    try:
-        yield conn
-    finally:
-        conn.close()
+        raise InputError(
+            f"{source.path}: already replayed into {database} at {done}; storing it again "
+            f"would duplicate its signals (use {again}, or --no-store)"
+        )
+    summary.database = database
+    return open_writer(settings, Metrics())

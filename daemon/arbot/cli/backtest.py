@@ -35,7 +35,8 @@ from arbot.recorded import open_quote_file
 from arbot.rollup import previous_utc_day, run_rollup
 from arbot.settings import Settings, parse_settings
 from arbot.storage import backtests as store
-from arbot.storage.schema import make_data_dir, open_database
+from arbot.storage.backend import open_configured
+from arbot.storage.schema import open_database
 from arbot.venues import params_for_data
 
 Combination = dict[str, Any]
@@ -46,11 +47,20 @@ def register(groups: dict[str, Any]) -> None:
         "backtest",
         help="replay recorded quotes through the detector and paper executor",
         description="Replay quotes from a CSV (ts,exchange,symbol,bid,bid_size,ask,ask_size) "
-        "or from a data dir's arbot.db; results go to backtest.db of the data dir. "
+        "or from recorded ticks; results go to backtest.db of the data dir, or to PostgreSQL "
+        "with storage.backend = postgresql. "
         "Repeating --set for a key sweeps it (one run per combination).",
     )
     p.add_argument("csv", nargs="?", type=input_file, help="CSV file of quotes")
-    p.add_argument("--from-db", type=Path, metavar="DIR", help="data dir whose arbot.db to replay")
+    p.add_argument(
+        "--from-db",
+        nargs="?",
+        const=True,
+        type=Path,
+        metavar="DIR",
+        help="replay recorded ticks: of DIR's arbot.db, or without DIR of the configured "
+        "storage (the data dir's arbot.db, or PostgreSQL)",
+    )
     p.add_argument(
         "--from", dest="time_from", type=timestamp, metavar="T", help="start (UNIX s or ISO, UTC)"
     )
@@ -149,12 +159,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
     combos = combinations(sets)
     runs = [(combo, apply_overrides(base, combo)) for combo in combos]
-    source, label, t_from, t_to, exchanges, per_run = _source(args)
-    data_dir = base.storage.data_dir
-    make_data_dir(data_dir)
-    conn = open_database(data_dir, "backtest")
+    source, label, t_from, t_to, exchanges, per_run = _source(args, base)
     sweep_id = uuid.uuid4().hex[:12]
-    try:
+    with open_configured(base, "backtest") as (conn, where):
         with tqdm(total=per_run * len(runs), unit="tick", disable=not sys.stderr.isatty()) as bar:
             for combo, settings in runs:
                 spec = store.RunSpec(
@@ -169,8 +176,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                     raise
                 store.finish_run(conn, run_id, result)
         rows = store.run_results(conn, sweep_id)
-    finally:
-        conn.close()
     for row in rows:
         row["overrides"] = json.loads(row["overrides"])
     params, defaulted = params_for_data(base.exchanges, exchanges)
@@ -178,7 +183,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"sweep": sweep_id, "runs": rows, "fees": fees})
         return 0
-    print(f"sweep {sweep_id}: {len(rows)} run(s) recorded in {data_dir / 'backtest.db'}")
+    print(f"sweep {sweep_id}: {len(rows)} run(s) recorded in {where}")
     for row in rows:
         row["overrides"] = " ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "-"
         row["win_rate"] = None if row["win_rate"] is None else 100 * row["win_rate"]
@@ -207,7 +212,7 @@ BACKTEST_COLUMNS = (
 
 
 def _source(
-    args: argparse.Namespace,
+    args: argparse.Namespace, settings: Settings
 ) -> tuple[Any, str, float | None, float | None, list[str], int]:
     """(ticks factory, input label, from, to, exchanges seen, ticks per run)."""
     if (args.csv is None) == (args.from_db is None):
@@ -223,13 +228,24 @@ def _source(
     t_from, t_to = args.time_from, args.time_to
     if t_to <= t_from:
         raise UsageError(f"backtest: --to ({iso(t_to)}) must be after --from ({iso(t_from)})")
-    require_databases(args.from_db, "arbot")
-    exchanges, count = store.tick_range_info(args.from_db, t_from, t_to)
+    if args.from_db is True and settings.storage.backend == "postgresql":
+        from arbot.storage.pg import ticks as pg  # psycopg only where it is used
+
+        server = settings.postgresql
+        exchanges, count, where = pg.tick_range_info(server, t_from, t_to)
+
+        def from_server() -> Iterable[Tick]:
+            return pg.read_ticks(server, t_from, t_to)
+
+        return from_server, where, t_from, t_to, exchanges, count
+    data_dir = settings.storage.data_dir if args.from_db is True else args.from_db
+    require_databases(data_dir, "arbot")
+    exchanges, count = store.tick_range_info(data_dir, t_from, t_to)
 
     def ticks() -> Iterable[Tick]:
-        return store.read_ticks(args.from_db, t_from, t_to)
+        return store.read_ticks(data_dir, t_from, t_to)
 
-    return ticks, f"{args.from_db}/arbot.db", t_from, t_to, exchanges, count
+    return ticks, f"{data_dir}/arbot.db", t_from, t_to, exchanges, count
 
 
 def cmd_rollup(args: argparse.Namespace) -> int:

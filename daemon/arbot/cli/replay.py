@@ -14,7 +14,6 @@ from arbot.cli.output import emit
 from arbot.models import ExchangeParams
 from arbot.recorded import open_quote_file
 from arbot.replay import ReplaySummary, replay
-from arbot.storage.connection import db_path
 from arbot.venues import params_for_data
 
 
@@ -40,8 +39,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         summary = asyncio.run(
             replay(source, settings, params, store=not args.no_store, progress=bar.update)
         )
-    database = None if args.no_store else str(db_path(settings.storage.data_dir, "arbot"))
-    report = _report(summary, args.top, str(args.file), database)
+    report = _report(summary, args.top, str(args.file), summary.database)
     report["fees"] = fees_report(params, defaulted)
     if args.json:
         emit(report, True)

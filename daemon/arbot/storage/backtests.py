@@ -1,5 +1,6 @@
-"""SQL of backtests: reading recorded ticks and a run's trades, and backtest.db (one row
-per run with its settings, input and range, its totals and its trades)."""
+"""SQL of backtests: reading recorded ticks from a data dir and a run's trades, and the
+backtest tables (one row per run with its settings, input and range, its totals and its
+trades) in backtest.db, or on PostgreSQL (storage/backend.py: the SQL runs on both)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from arbot.models import Tick
+from arbot.storage.portable import Conn, execute, executemany, transaction
 from arbot.storage.rollups import TradeRow
 from arbot.storage.schema import open_database
 from arbot.storage.ticks import count_ticks, ticks_in_time_order
-from arbot.storage.transaction import immediate
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +102,12 @@ def _json(value: Mapping[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def start_run(conn: sqlite3.Connection, spec: RunSpec) -> int:
-    cur = conn.execute(
+def start_run(conn: Conn, spec: RunSpec) -> int:
+    cur = execute(
+        conn,
         """INSERT INTO backtest_runs (sweep_id, kind, input, time_from, time_to, settings_json,
-               overrides_json, status) VALUES (?, 'backtest', ?, ?, ?, ?, ?, 'running')""",
+               overrides_json, status) VALUES (?, 'backtest', ?, ?, ?, ?, ?, 'running')
+           RETURNING id""",
         (
             spec.sweep_id,
             spec.input,
@@ -114,15 +117,16 @@ def start_run(conn: sqlite3.Connection, spec: RunSpec) -> int:
             _json(spec.overrides),
         ),
     )
-    if cur.lastrowid is None:
-        raise LookupError("backtest_runs insert returned no id")
-    return cur.lastrowid
+    # fetchall: SQLite commits a RETURNING statement only once it has run to its end.
+    [(run_id,)] = cur.fetchall()
+    return int(run_id)
 
 
-def finish_run(conn: sqlite3.Connection, run_id: int, result: BacktestResult) -> None:
+def finish_run(conn: Conn, run_id: int, result: BacktestResult) -> None:
     """Store the results and mark the run completed, in one transaction."""
-    with immediate(conn):
-        conn.execute(
+    with transaction(conn):
+        execute(
+            conn,
             """INSERT INTO backtest_results (run_id, ticks, signals, episodes, trades,
                    successful_trades, total_profit, total_fees, max_drawdown, win_rate,
                    avg_profit_percent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -140,7 +144,8 @@ def finish_run(conn: sqlite3.Connection, run_id: int, result: BacktestResult) ->
                 result.avg_profit_percent,
             ),
         )
-        conn.executemany(
+        executemany(
+            conn,
             """INSERT INTO backtest_trades (run_id, symbol, buy_exchange, sell_exchange,
                    signal_time, quantity, planned_profit, actual_profit, fees_paid, status,
                    error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -162,29 +167,33 @@ def finish_run(conn: sqlite3.Connection, run_id: int, result: BacktestResult) ->
             ],
         )
         if result.first_ts is not None:
-            conn.execute(
+            execute(
+                conn,
                 """UPDATE backtest_runs SET time_from = coalesce(time_from, ?),
                        time_to = coalesce(time_to, ?) WHERE id = ?""",
                 (result.first_ts, result.last_ts, run_id),
             )
-        conn.execute(
+        execute(
+            conn,
             """UPDATE backtest_runs SET status = 'completed', completed_at = CURRENT_TIMESTAMP
                WHERE id = ?""",
             (run_id,),
         )
 
 
-def fail_run(conn: sqlite3.Connection, run_id: int, error: str) -> None:
-    conn.execute(
+def fail_run(conn: Conn, run_id: int, error: str) -> None:
+    execute(
+        conn,
         """UPDATE backtest_runs SET status = 'failed', error_message = ?,
                completed_at = CURRENT_TIMESTAMP WHERE id = ?""",
         (error, run_id),
     )
 
 
-def run_results(conn: sqlite3.Connection, sweep_id: str) -> list[dict[str, Any]]:
+def run_results(conn: Conn, sweep_id: str) -> list[dict[str, Any]]:
     """The sweep's runs with their totals, in run order (the comparison table)."""
-    cur = conn.execute(
+    cur = execute(
+        conn,
         """SELECT r.id AS run, r.overrides_json AS overrides, r.status, b.ticks, b.signals,
                   b.episodes, b.trades, b.successful_trades AS filled, b.win_rate,
                   b.total_profit AS profit, b.total_fees AS fees, b.max_drawdown AS drawdown,

@@ -78,3 +78,9 @@ def check_schema(conn: psycopg.Connection[Any]) -> None:
         raise DatabaseError(
             f"postgresql: schema version {found} differs from {expected}; run `arbot db init`"
         )
+
+
+def describe(conn: psycopg.Connection[Any]) -> str:
+    """The database and schema `conn` works in, for messages: PostgreSQL db/schema."""
+    row = conn.execute("SELECT current_database(), current_schema()").fetchone() or ("?", "?")
+    return f"PostgreSQL {row[0]}/{row[1]}"
