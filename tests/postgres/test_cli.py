@@ -50,7 +50,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 def test_init_stats_prune_maintain(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = ["--config", str(config)]
     out = run_json(capsys, "db", "init", *cfg)
-    assert out["backend"] == "postgresql" and re.fullmatch(r"cli_\w+ v1", out["schema"])
+    assert out["backend"] == "postgresql" and re.fullmatch(r"cli_\w+ v2", out["schema"])
     assert run_json(capsys, "db", "init", *cfg)["schema"] == out["schema"]  # idempotent
 
     conninfo = re.search(r'conninfo = (".*")', config.read_text())
