@@ -85,6 +85,7 @@ def prune(
 ) -> dict[str, Any]:
     """Archive and drop complete days past retention.tickers_days; delete old rows."""
     with connect(settings, statement_timeout=False) as conn:
+        _require_owner(conn)
         report = prune_days(conn, retention, now, check=check)
     return {
         "bars_written": report.bars_written,
@@ -92,6 +93,21 @@ def prune(
         "rows_deleted": sum(report.rows_deleted.values()),
         "seconds": round(report.seconds, 3),
     }
+
+
+def _require_owner(conn: psycopg.Connection[Any]) -> None:
+    """Dropping a partition takes its owner: a daemon writing as a least-privilege role
+    says so before touching anything (else the first day would fail on its DROP)."""
+    (user, owns) = conn.execute(
+        "SELECT current_user, pg_has_role(current_user, relowner, 'USAGE') "
+        "FROM pg_class WHERE oid = 'ticks'::regclass"
+    ).fetchone() or ("?", False)
+    if not owns:
+        raise DatabaseError(
+            f"retention: role {user} does not own ticks and cannot drop its day partitions; "
+            "set retention.enabled = false in the daemons and run `arbot db prune` as the "
+            "owner role from a timer (README: Scaling out)"
+        )
 
 
 def create_partitions(settings: PostgresSettings, now: float) -> dict[str, Any]:
