@@ -162,13 +162,22 @@ def symbol_stats(
     return out
 
 
+def window_start(day: date) -> date:
+    """The first day of `day`'s Sharpe window."""
+    return day - timedelta(days=SHARPE_WINDOW_DAYS - 1)
+
+
+def compute(day: date, window: Sequence[TradeRow], signals: Sequence[sql.SignalDay]) -> DailyRollup:
+    """`day`'s rows from the trades started in its Sharpe window and its signals (both
+    backends read them with their own SQL)."""
+    todays = [t for t in window if t.started_at[:10] == day.isoformat()]
+    return DailyRollup(performance(day, todays, window), symbol_stats(day, todays, signals))
+
+
 def rollup_day(conn: sqlite3.Connection, day: date) -> DailyRollup:
     """Compute and upsert one day's rows on `conn` (inside the caller's transaction)."""
-    window = sql.trades_started(conn, day - timedelta(days=SHARPE_WINDOW_DAYS - 1), day)
-    todays = [t for t in window if t.started_at[:10] == day.isoformat()]
-    result = DailyRollup(
-        performance(day, todays, window), symbol_stats(day, todays, sql.signals_of_day(conn, day))
-    )
+    window = sql.trades_started(conn, window_start(day), day)
+    result = compute(day, window, sql.signals_of_day(conn, day))
     sql.upsert_performance(conn, result.performance)
     sql.replace_symbol_stats(conn, day, result.symbols)
     return result

@@ -11,6 +11,11 @@ UTC from the injected clock, so tests drive a fake day.
 Each job's last completion is kept in config.db (job_runs). At start-up a job whose latest
 scheduled time passed after its last completion (the daemon was down, or the job failed)
 runs at once; a job that never completed waits for its time.
+With storage.backend = "postgresql" the jobs work on the server and job_runs is the
+server's, shared by the shard daemons: each scheduled run is done once, by whichever daemon
+takes it first (storage/pg/jobs.py). They are retention (archive and drop day partitions),
+creating tick partitions ahead, and the rollup; backups are pg_dump's job, said once at
+start-up.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from arbot import rollup
 from arbot.errors import ArbotError
@@ -93,7 +99,55 @@ def first_due(at: str, now: float, last_completed: float | None) -> float:
     return upcoming
 
 
+class JobRuns(Protocol):
+    """Where job completions are kept, and how one scheduled run is taken."""
+
+    def completed(self) -> dict[str, float]: ...
+
+    def run_once(
+        self,
+        name: str,
+        scheduled: float,
+        now: float,
+        work: Callable[[], dict[str, Any]],
+        pause: Callable[[float], None],
+    ) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SqliteJobRuns:
+    """config.db's job_runs; one daemon per data dir, so every run is its own."""
+
+    data_dir: Path
+    pragmas: Pragmas
+
+    def completed(self) -> dict[str, float]:
+        return job_runs.completed(self.data_dir, self.pragmas)
+
+    def run_once(
+        self,
+        name: str,
+        scheduled: float,
+        now: float,
+        work: Callable[[], dict[str, Any]],
+        pause: Callable[[float], None],
+    ) -> dict[str, Any]:
+        facts = work()
+        job_runs.record_completed(self.data_dir, name, now, self.pragmas)
+        return facts
+
+
+def job_runs_of(settings: Settings) -> JobRuns:
+    if settings.storage.backend == "postgresql":
+        from arbot.storage.pg.jobs import PgJobRuns  # psycopg only where it is used
+
+        return PgJobRuns(settings.postgresql)
+    return SqliteJobRuns(settings.storage.data_dir, Pragmas.of(settings.storage))
+
+
 def daily_jobs(settings: Settings) -> list[Job]:
+    if settings.storage.backend == "postgresql":
+        return _pg_jobs(settings)
     st = settings.storage
     data_dir = st.data_dir
     pragmas = Pragmas.of(st)
@@ -137,6 +191,31 @@ def daily_jobs(settings: Settings) -> list[Job]:
     return jobs
 
 
+def _pg_jobs(settings: Settings) -> list[Job]:
+    from arbot.storage.pg import jobs as pg  # psycopg only where it is used
+
+    s = settings.postgresql
+    jobs = [
+        Job("rollup", ROLLUP_AT, lambda now, stop: pg.rollup(s, now)),
+        Job("partitions", ROLLUP_AT, lambda now, stop: pg.create_partitions(s, now)),
+    ]
+    if settings.retention.enabled:
+        jobs.append(
+            Job(
+                "retention",
+                settings.retention.run_at,
+                lambda now, stop: pg.prune(s, settings.retention, now, lambda: _check(stop)),
+            )
+        )
+    if settings.backup.enabled:
+        get_logger(component="scheduler").warning(
+            "backup_not_run",
+            reason="storage.backend is postgresql: back up the server with pg_dump "
+            "(README: Scaling out); set backup.enabled = false to silence this",
+        )
+    return jobs
+
+
 def update_size_gauges(settings: Settings, metrics: Metrics) -> None:
     for db in DATABASES:
         size, wal = file_sizes(settings.storage.data_dir, db)
@@ -154,21 +233,21 @@ async def _size_loop(settings: Settings, metrics: Metrics, sleep: Sleep) -> None
         await sleep(SIZE_INTERVAL)
 
 
-async def _jobs_loop(jobs: list[Job], settings: Settings, clock: Clock, sleep: Sleep) -> None:
+async def _jobs_loop(jobs: list[Job], runs: JobRuns, clock: Clock, sleep: Sleep) -> None:
     log = get_logger(component="scheduler")
-    data_dir, pragmas = settings.storage.data_dir, Pragmas.of(settings.storage)
     stop = threading.Event()
     executor = ThreadPoolExecutor(1, "arbot-daily-job", initializer=_lower_priority)
     loop = asyncio.get_running_loop()
 
     def run_and_record(job: Job, now: float) -> dict[str, Any]:
-        facts = job.run(now, stop)
-        job_runs.record_completed(data_dir, job.name, now, pragmas)
-        return facts
+        scheduled = next_run(job.at, now) - DAY  # the time this run is for
+        return runs.run_once(
+            job.name, scheduled, now, lambda: job.run(now, stop), lambda sec: _pause(stop, sec)
+        )
 
     try:
         try:
-            last = await loop.run_in_executor(executor, job_runs.completed, data_dir, pragmas)
+            last = await loop.run_in_executor(executor, runs.completed)
         except (ArbotError, sqlite3.Error) as exc:  # no catch-up this time; the jobs still run
             log.warning("job_runs_unavailable", error=str(exc))
             last = {}
@@ -209,5 +288,6 @@ async def run_daily_jobs(
     async with asyncio.TaskGroup() as tg:
         tg.create_task(_size_loop(settings, metrics, sleep), name="db-size-gauges")
         tg.create_task(
-            _jobs_loop(daily_jobs(settings), settings, clock, sleep), name="daily-job-runner"
+            _jobs_loop(daily_jobs(settings), job_runs_of(settings), clock, sleep),
+            name="daily-job-runner",
         )

@@ -64,7 +64,6 @@ class PostgresSettings(_Section):
     sslrootcert: Annotated[Path, Lax] | None = None
     sslcert: Annotated[Path, Lax] | None = None
     sslkey: Annotated[Path, Lax] | None = None
-    pool_size: int = Field(4, ge=1, le=64)
     statement_timeout_ms: int = Field(60_000, ge=0)
     connect_timeout: int = Field(10, ge=1, le=600)
     # Daily tick partitions kept created ahead of today.

@@ -1,6 +1,6 @@
 """`arbot db ...` and `arbot query` with storage.backend = "postgresql", end to end through
 arbot.cli.main: init migrates an empty schema, stats counts ticks per shard, queries read
-the server, prune and maintain run, and
+the server, prune, rollup and maintain run, and
 the file-level backup/restore refuse in one line naming pg_dump/pg_restore."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 def test_init_stats_prune_maintain(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = ["--config", str(config)]
     out = run_json(capsys, "db", "init", *cfg)
-    assert out["backend"] == "postgresql" and re.fullmatch(r"cli_\w+ v1", out["schema"])
+    assert out["backend"] == "postgresql" and re.fullmatch(r"cli_\w+ v2", out["schema"])
     assert run_json(capsys, "db", "init", *cfg)["schema"] == out["schema"]  # idempotent
 
     conninfo = re.search(r'conninfo = (".*")', config.read_text())
@@ -80,6 +80,11 @@ def test_init_stats_prune_maintain(config: Path, capsys: pytest.CaptureFixture[s
 
     pruned = run_json(capsys, "db", "prune", *cfg)
     assert pruned["partitions_dropped"] == 1 and pruned["bars_written"] == 3
+    rolled = run_json(capsys, "db", "rollup", "--date", "2023-11-14", *cfg)
+    assert rolled["performance"]["date"] == "2023-11-14" and rolled["symbols"] == []
+    with connect(PostgresSettings(conninfo=json.loads(conninfo.group(1)))) as conn:
+        days = conn.execute("SELECT date::text FROM performance_metrics").fetchall()
+    assert days == [("2023-11-14",)]
     assert run_json(capsys, "db", "maintain", *cfg)["done"] == "ANALYZE"
 
 

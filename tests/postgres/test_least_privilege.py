@@ -1,6 +1,7 @@
 """The README's least-privilege roles work as written: the owner migrates, a daemon
 writing as `arbot_writer` (owning nothing) stores ticks into a day with no partition yet,
-and can neither change the schema nor drop partitions; the reader only reads."""
+and can neither change the schema nor drop partitions (its daily retention job says so in
+one line); the reader only reads."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from arbot.errors import DatabaseError
 from arbot.metrics import Metrics
 from arbot.models import Tick
-from arbot.settings import PostgresSettings
+from arbot.settings import PostgresSettings, RetentionSettings
+from arbot.storage.pg import jobs
 from arbot.storage.pg.connect import connect
 from arbot.storage.pg.schema import migrate
 from arbot.storage.pg.writer import PgWriter
@@ -72,3 +75,8 @@ def test_writer_role_writes_but_cannot_alter(pg_cluster: Cluster, tmp_path: Path
             conn.execute("DROP TABLE ticks_20200913")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("ALTER TABLE ticks ADD COLUMN x int")
+    with pytest.raises(DatabaseError, match=r"role arbot_writer_\w+ does not own ticks"):
+        jobs.prune(writer_settings, RetentionSettings(), 1_700_000_000.0, lambda: None)
+    with connect(writer_settings) as conn:  # nothing archived, nothing dropped
+        assert conn.execute("SELECT count(*) FROM tickers").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM archive_state").fetchone() == (0,)

@@ -1,8 +1,8 @@
 """Two shard daemons' data paths (engine -> PgWriter, each over its own symbols, writing at
 the same time) fill one PostgreSQL database: every symbol's ticks are stored once, by the
 shard that owns the symbol, and the signals are exactly those one engine finds over all
-symbols. (The daemon's composition root is not wired to the postgresql backend yet, so
-this runs the engine and writer as the daemon does, not the daemon process.)"""
+symbols, over a replayed market where the comparison is exact. (The daemon processes
+against live fakes: test_shard_processes.py.)"""
 
 from __future__ import annotations
 

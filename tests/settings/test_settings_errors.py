@@ -36,6 +36,9 @@ def load_error(tmp_path: Path, toml: str) -> str:
         ("[backup]\npath = '/x'\n", "backup.path"),
         ("[paper]\nbalance = 1\n", "paper.balance"),
         ("[service]\ngrace = 1\n", "service.grace"),
+        # Removed settings: nothing would read them, so naming them is an error.
+        ("[postgresql]\npool_size = 4\n", "postgresql.pool_size"),
+        ("[storage]\nreader_pool_size = 4\n", "storage.reader_pool_size"),
     ],
 )
 def test_unknown_keys_are_rejected_at_every_level(tmp_path: Path, toml: str, key: str) -> None:

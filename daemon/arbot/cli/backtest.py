@@ -251,12 +251,17 @@ def _source(
 def cmd_rollup(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
     day = args.date or previous_utc_day(datetime.now(UTC).timestamp())
-    require_databases(settings.storage.data_dir, "arbot")
-    conn = open_database(settings.storage.data_dir, "arbot")
-    try:
-        result = run_rollup(conn, day)
-    finally:
-        conn.close()
+    if settings.storage.backend == "postgresql":
+        from arbot.storage.pg import commands as pg  # psycopg only where it is used
+
+        result = pg.rollup(settings, day)
+    else:
+        require_databases(settings.storage.data_dir, "arbot")
+        conn = open_database(settings.storage.data_dir, "arbot")
+        try:
+            result = run_rollup(conn, day)
+        finally:
+            conn.close()
     perf = asdict(result.performance)
     symbols = [asdict(s) for s in result.symbols]
     if args.json:

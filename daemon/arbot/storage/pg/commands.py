@@ -4,13 +4,16 @@ line naming the PostgreSQL tool that does the job."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from arbot.errors import DatabaseError
+from arbot.rollup import DailyRollup
 from arbot.settings import Settings
 from arbot.storage.pg.connect import connect
 from arbot.storage.pg.partitions import ensure_ahead, partition_days
 from arbot.storage.pg.retention import prune as prune_ticks
+from arbot.storage.pg.rollups import run_rollup
 from arbot.storage.pg.schema import check_schema, migrate
 from arbot.storage.pg.shard import shard_of
 
@@ -50,6 +53,13 @@ def prune(settings: Settings, now: float) -> dict[str, Any]:
         **{f"{table}_deleted": n for table, n in report.rows_deleted.items()},
         "seconds": round(report.seconds, 3),
     }
+
+
+def rollup(settings: Settings, day: date) -> DailyRollup:
+    """`arbot db rollup`: one day's performance_metrics and symbol_stats, of all shards."""
+    with connect(settings.postgresql) as conn:
+        check_schema(conn)
+        return run_rollup(conn, day)
 
 
 def stats(settings: Settings) -> dict[str, Any]:

@@ -55,8 +55,8 @@ _UPDATE_TRADE = """UPDATE trades SET buy_order_id = %s, sell_order_id = %s,
     completed_at = coalesce(%s::timestamp, CURRENT_TIMESTAMP AT TIME ZONE 'UTC')
     WHERE id = %s"""
 _INSERT_BALANCE = """INSERT INTO balances (exchange, asset, free_balance, locked_balance,
-    timestamp) VALUES (%s, %s, %s, %s, %s)
-    ON CONFLICT (exchange, asset, timestamp) DO UPDATE SET
+    timestamp, shard) VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (shard, exchange, asset, timestamp) DO UPDATE SET
     free_balance = EXCLUDED.free_balance, locked_balance = EXCLUDED.locked_balance"""
 _OPEN_COLUMNS = (
     "episode_key, symbol, buy_exchange, buy_symbol, sell_exchange, sell_symbol, opened_at, "
@@ -88,12 +88,6 @@ def _signal_executed(conn: Conn, r: SignalExecuted) -> None:
         raise LookupError(f"arbitrage_signals: no row with id {r.signal_id}")
 
 
-def _balances(conn: Conn, r: BalanceSnapshot) -> None:
-    conn.cursor().executemany(
-        _INSERT_BALANCE, [(b.exchange, b.asset, b.free, b.locked, r.at) for b in r.rows]
-    )
-
-
 def _gap(conn: Conn, g: FeedGap) -> None:
     # "end" is clamped to start: clock skew must not violate the CHECK (as gaps.py).
     conn.execute(
@@ -103,7 +97,7 @@ def _gap(conn: Conn, g: FeedGap) -> None:
 
 
 class RecordWriter:
-    """Writes records for one shard (its open episodes are its own)."""
+    """Writes records for one shard (its open episodes and paper balances are its own)."""
 
     def __init__(self, shard: ShardSettings) -> None:
         self.shard = shard
@@ -113,7 +107,7 @@ class RecordWriter:
             TradeOpened: _trade_opened,
             TradeSettled: _trade_settled,
             SignalExecuted: _signal_executed,
-            BalanceSnapshot: _balances,
+            BalanceSnapshot: self._balances,
             FeedGap: _gap,
             EpisodesOpen: self._episodes_open,
         }
@@ -131,6 +125,13 @@ class RecordWriter:
             f"INSERT INTO open_episodes ({_OPEN_COLUMNS}, shard) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [(*open_episode_row(st), self.shard.index) for st in r.episodes],
+        )
+
+    def _balances(self, conn: Conn, r: BalanceSnapshot) -> None:
+        shard = self.shard.index
+        conn.cursor().executemany(
+            _INSERT_BALANCE,
+            [(b.exchange, b.asset, b.free, b.locked, r.at, shard) for b in r.rows],
         )
 
     def id_range(self) -> tuple[int, int]:
@@ -154,15 +155,17 @@ class RecordWriter:
         ).fetchall()
         return Resume(
             first_ids={table: self.next_free_id(conn, table) for table in ID_TABLES},
-            balances=latest_balances(conn),
+            balances=latest_balances(conn, self.shard.index),
             episodes=tuple(OpenEpisodeState(*r) for r in rows),
         )
 
 
-def latest_balances(conn: Conn) -> dict[str, dict[str, float]]:
+def latest_balances(conn: Conn, shard: int) -> dict[str, dict[str, float]]:
+    """The paper account of `shard`: its latest snapshot per exchange and asset."""
     rows = conn.execute(
         """SELECT DISTINCT ON (exchange, asset) exchange, asset, total_balance FROM balances
-           ORDER BY exchange, asset, timestamp DESC"""
+           WHERE shard = %s ORDER BY exchange, asset, timestamp DESC""",
+        (shard,),
     ).fetchall()
     out: dict[str, dict[str, float]] = {}
     for exchange, asset, total in rows:

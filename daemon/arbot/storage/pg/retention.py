@@ -16,6 +16,7 @@ volume). Runs of several daemons are serialised by an advisory lock.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,13 +92,21 @@ def archived_until(conn: psycopg.Connection[Any]) -> int | None:
     return None if row is None else int(row[0])
 
 
-def archive_and_drop(conn: psycopg.Connection[Any], cutoff: float) -> PruneReport:
-    """Every partition whose whole day lies before `cutoff`: archive, then drop."""
+def _go_on() -> None:
+    pass
+
+
+def archive_and_drop(
+    conn: psycopg.Connection[Any], cutoff: float, check: Callable[[], None] = _go_on
+) -> PruneReport:
+    """Every partition whose whole day lies before `cutoff`: archive, then drop. `check`
+    runs before each day and may raise to stop (each day is done whole or not at all)."""
     report = PruneReport()
     last_day = day_of(cutoff)  # days before it end at or before the cutoff
     for day, name in sorted(partition_days(conn).items()):
         if day >= last_day:
             break
+        check()
         start, end = day * DAY, (day + 1) * DAY
         with conn.transaction():
             until = archived_until(conn)
@@ -114,13 +123,20 @@ def archive_and_drop(conn: psycopg.Connection[Any], cutoff: float) -> PruneRepor
     return report
 
 
-def prune(conn: psycopg.Connection[Any], settings: RetentionSettings, now: float) -> PruneReport:
-    """The whole retention run, one at a time across daemons (a session advisory lock)."""
+def prune(
+    conn: psycopg.Connection[Any],
+    settings: RetentionSettings,
+    now: float,
+    check: Callable[[], None] = _go_on,
+) -> PruneReport:
+    """The whole retention run, one at a time across daemons (a session advisory lock).
+    `check` runs between steps and may raise to stop the run."""
     started = time.monotonic()
     conn.execute("SELECT pg_advisory_lock(%s)", (RETENTION_LOCK,))
     try:
-        report = archive_and_drop(conn, now - settings.tickers_days * DAY)
+        report = archive_and_drop(conn, now - settings.tickers_days * DAY, check)
         for table, predicate, setting in POLICIES:
+            check()
             cutoff = now - float(getattr(settings, setting)) * DAY
             # Table names and predicates are constants of this module, never input.
             where = sql.SQL(predicate)
