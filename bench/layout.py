@@ -215,11 +215,19 @@ def ours_setup(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
 
 
+EXCHANGE_IDS = {name: i for i, name in enumerate(EXCHANGES, 1)}
+SYMBOL_IDS = {name: i for i, name in enumerate(SYMBOLS, 1)}
+
+
 def ours_write(conn: sqlite3.Connection, chunk: list[Row]) -> None:
     for start in range(0, len(chunk), MAX_ROWS_PER_STATEMENT):
         part = chunk[start : start + MAX_ROWS_PER_STATEMENT]
         # Tick field order; received = the timestamp.
-        params = [v for s, e, b, a, bs, as_, ts in part for v in (e, s, b, a, bs, as_, ts, ts)]
+        params = [
+            v
+            for s, e, b, a, bs, as_, ts in part
+            for v in (EXCHANGE_IDS[e], SYMBOL_IDS[s], b, a, bs, as_, ts, ts)
+        ]
         conn.execute(insert_ticks_sql(len(part)), params)
 
 

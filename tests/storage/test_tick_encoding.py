@@ -40,7 +40,7 @@ def stored(
     conn: sqlite3.Connection, values: list[Quote]
 ) -> tuple[list[tuple[object, ...]], list[Quote]]:
     conn.execute("DELETE FROM ticks")
-    rows = [("ex", "X/USDT", *v, float(i), i + 0.005) for i, v in enumerate(values)]
+    rows = [(1, 1, *v, float(i), i + 0.005) for i, v in enumerate(values)]  # ids of ex, X/USDT
     conn.execute(insert_ticks_sql(len(rows)), list(itertools.chain.from_iterable(rows)))
     raw = conn.execute("SELECT bid, ask, bid_size, ask_size FROM ticks ORDER BY ts").fetchall()
     view = conn.execute("SELECT bid, ask, bid_size, ask_size FROM tickers ORDER BY timestamp")

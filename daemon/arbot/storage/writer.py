@@ -19,6 +19,7 @@ import contextlib
 import functools
 import itertools
 import sqlite3
+from typing import cast
 
 from arbot.engine import Resume
 from arbot.metrics import Metrics
@@ -59,17 +60,16 @@ def _encoded(value: str) -> str:
 
 @functools.lru_cache(maxsize=16)
 def insert_ticks_sql(rows: int) -> str:
-    """Insert `rows` Ticks, passed as their flattened fields, in one statement. Ids, the
-    receive delay and the value encoding are computed by SQLite, without the GIL. A name
-    missing from symbols/exchanges fails the NOT NULL constraint of its id."""
+    """Insert `rows` ticks, passed as their flattened fields with the exchange and symbol
+    names replaced by their ids. The receive delay and the value encoding are computed by
+    SQLite, without the GIL."""
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
-    # Tick fields: 1 exchange, 2 symbol, 3 bid, 4 ask, 5 bid_size, 6 ask_size, 7 timestamp,
-    # 8 received.
+    # Fields: 1 exchange id, 2 symbol id, 3 bid, 4 ask, 5 bid_size, 6 ask_size,
+    # 7 timestamp, 8 received.
     prices = ", ".join(_encoded(f"column{i}") for i in (3, 4, 5, 6))
     return (
         f"INSERT OR REPLACE INTO ticks ({TICK_COLUMNS}) "
-        "SELECT (SELECT id FROM symbols WHERE name = column2), column7, "
-        f"(SELECT id FROM exchanges WHERE name = column1), {prices}, "
+        f"SELECT column2, column7, column1, {prices}, "
         f"CAST(round((column8 - column7) * 1000) AS INTEGER) FROM (VALUES {values})"
     )
 
@@ -161,13 +161,24 @@ class Writer(BatchWriter):
             size = min(self._max_rows, 1 << (left.bit_length() - 1))
             chunk = ticks[start : start + size]
             start += size
-            sql = insert_ticks_sql(len(chunk))
-            params = list(itertools.chain.from_iterable(chunk))
-            try:
-                conn.execute(sql, params)
-            except sqlite3.IntegrityError:
-                # First sighting of a symbol or exchange: add it in this transaction, retry.
-                for t in chunk:
-                    self._symbols.get_or_insert(conn, t.symbol)
-                    self._exchanges.get_or_insert(conn, t.exchange)
-                conn.execute(sql, params)
+            conn.execute(insert_ticks_sql(len(chunk)), self._params(conn, chunk))
+
+    def _params(self, conn: sqlite3.Connection, chunk: list[Tick]) -> list[object]:
+        """The chunk's fields, flat, names replaced by ids (a lookup per row in SQLite
+        costs more than both dict lookups here, and SQLite's time is the writer's limit)."""
+        params: list[object] = list(itertools.chain.from_iterable(chunk))
+        exchanges, symbols = self._exchanges.ids, self._symbols.ids
+        try:
+            params[0::TICK_PARAMS] = map(exchanges.__getitem__, _names(params[0::TICK_PARAMS]))
+            params[1::TICK_PARAMS] = map(symbols.__getitem__, _names(params[1::TICK_PARAMS]))
+        except KeyError:
+            # First sighting of a symbol or exchange: add it in this transaction.
+            for t in chunk:
+                self._exchanges.get_or_insert(conn, t.exchange)
+                self._symbols.get_or_insert(conn, t.symbol)
+            return self._params(conn, chunk)
+        return params
+
+
+def _names(fields: list[object]) -> list[str]:
+    return cast(list[str], fields)  # Tick fields 0 and 1 are names
