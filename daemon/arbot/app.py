@@ -44,7 +44,6 @@ from arbot.storage import exchange_config
 from arbot.storage.backend import open_writer
 from arbot.storage.batches import BatchWriter
 from arbot.storage.connection import Pragmas
-from arbot.storage.gaps import last_receive_times
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.pg.shard import for_shard
 from arbot.storage.schema import init_all, make_data_dir, open_database
@@ -178,6 +177,9 @@ class _Daemon:
         with acquire_daemon_lock(data_dir):
             params = await asyncio.to_thread(self._open_databases)
             writer = await asyncio.to_thread(open_writer, self.settings, self.metrics)
+            self.last_ticks = await asyncio.to_thread(
+                writer.last_received, {e.name: e.symbols for e in self.exchanges}
+            )
             sys.setswitchinterval(SWITCH_INTERVAL)  # why: storage/writer.py
             async with AsyncExitStack() as stack:
                 stack.push_async_callback(self._close_writer, writer)
@@ -194,16 +196,10 @@ class _Daemon:
         return code
 
     def _open_databases(self) -> Mapping[str, ExchangeParams]:
-        """Check + migrate the four files; mirror the TOML's exchanges into config.db; note
-        each exchange's last stored tick so a restart records the outage as a feed gap."""
+        """Check + migrate the four files; mirror the TOML's exchanges into config.db."""
         st = self.settings.storage
         pragmas = Pragmas.of(st)
         init_all(st.data_dir, pragmas)
-        conn = open_database(st.data_dir, "arbot", pragmas, readonly=True)
-        try:
-            self.last_ticks = last_receive_times(conn, {e.name: e.symbols for e in self.exchanges})
-        finally:
-            conn.close()
         conn = open_database(st.data_dir, "config", pragmas)
         try:
             exchange_config.sync(conn, self.settings.exchanges)

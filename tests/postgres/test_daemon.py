@@ -100,3 +100,33 @@ async def test_two_shard_daemons_fill_one_database(
     # What each shard committed is exactly what is stored for its symbols.
     for mine, final in zip(own, finals, strict=True):
         assert sum(n for symbol, n in stored.items() if symbol in mine) == final["ticks_committed"]
+
+
+async def test_a_restart_is_recorded_as_a_gap_from_the_last_stored_tick(
+    tmp_path: Path, pg_settings: PostgresSettings
+) -> None:
+    """The last stored tick of each exchange is read from the server (the data dir holds
+    no ticks with this backend), so the time between two runs is a feed_gaps row."""
+    async with (
+        LocalExchange("binance", symbols=SYMBOLS, rate=20) as a,
+        LocalExchange("binance", symbols=SYMBOLS, rate=20, seed=1) as b,
+    ):
+        settings = config(tmp_path / "data", pg_settings, {"a": a.url, "b": b.url})
+        await run_for(settings, Metrics(), 30)
+        with psycopg.connect(pg_settings.conninfo) as conn:
+            last: dict[str, float] = dict(
+                conn.execute(
+                    "SELECT e.name, max(t.ts + coalesce(t.recv_delta_ms, 0) / 1000.0)"
+                    " FROM ticks t JOIN exchanges e ON e.id = t.exchange_id GROUP BY e.name"
+                ).fetchall()
+            )
+        await asyncio.sleep(0.5)
+        await run_for(settings, Metrics(), 60)
+    with psycopg.connect(pg_settings.conninfo) as conn:
+        gaps = conn.execute(
+            'SELECT exchange, start, "end" FROM feed_gaps WHERE reason = %s', ("restart",)
+        ).fetchall()
+    assert sorted(g[0] for g in gaps) == ["a", "b"]
+    for exchange, start, end in gaps:
+        assert abs(start - last[exchange]) < 1e-3
+        assert end - start >= 0.5

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +64,11 @@ class BatchWriter(ABC):
     @abstractmethod
     def resume_state(self) -> Resume:
         """What the last run left (first free ids, paper balances, open episodes)."""
+
+    @abstractmethod
+    def last_received(self, exchanges: Mapping[str, Sequence[str]]) -> dict[str, float | None]:
+        """Receive time of each exchange's newest stored tick over its symbols, or None (a
+        restart records the time since as a feed gap). Blocking: call it before writing."""
 
     @abstractmethod
     def _write(self, batch: Batch) -> None:

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 
 from arbot.models import FeedGap
+from arbot.storage import portable
 
 
 def insert_gap(conn: sqlite3.Connection, gap: FeedGap) -> None:
@@ -17,16 +18,18 @@ def insert_gap(conn: sqlite3.Connection, gap: FeedGap) -> None:
 
 
 def last_receive_times(
-    conn: sqlite3.Connection, exchanges: Mapping[str, Sequence[str]]
+    conn: portable.Conn, exchanges: Mapping[str, Sequence[str]]
 ) -> dict[str, float | None]:
     """Receive time of each exchange's newest stored tick over its symbols, or None.
     Per (symbol, exchange) the primary key is walked backwards from the symbol's newest
-    row, so a feed that is current costs a few rows, not a scan of the table."""
+    row, so a feed that is current costs a few rows, not a scan of the table. The same SQL
+    runs on both backends."""
     out: dict[str, float | None] = {}
     for exchange, symbols in exchanges.items():
         newest: float | None = None
         for symbol in symbols:
-            row = conn.execute(
+            row = portable.execute(
+                conn,
                 """SELECT t.ts + coalesce(t.recv_delta_ms, 0) / 1000.0 FROM ticks AS t
                    WHERE t.symbol_id = (SELECT id FROM symbols WHERE name = ?)
                      AND t.exchange_id = (SELECT id FROM exchanges WHERE name = ?)

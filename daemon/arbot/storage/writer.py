@@ -19,6 +19,7 @@ import contextlib
 import functools
 import itertools
 import sqlite3
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 from arbot.engine import Resume
@@ -27,6 +28,7 @@ from arbot.models import Tick
 from arbot.settings import StorageSettings
 from arbot.storage.batches import Batch, BatchWriter, RecordFailed
 from arbot.storage.connection import Pragmas
+from arbot.storage.gaps import last_receive_times
 from arbot.storage.ids import NameIds
 from arbot.storage.records_sql import resume_state, write_record
 from arbot.storage.schema import open_database
@@ -119,6 +121,9 @@ class Writer(BatchWriter):
     def resume_state(self) -> Resume:
         """What the last run left (ids, balances, open episodes); call before writing."""
         return resume_state(self._conn)
+
+    def last_received(self, exchanges: Mapping[str, Sequence[str]]) -> dict[str, float | None]:
+        return last_receive_times(self._conn, exchanges)
 
     def _retry_kind(self, exc: Exception) -> str | None:
         # Every SQLite error is retried: locks, disk and I/O go away; one record's own

@@ -19,8 +19,9 @@ holds a lock on the partitioned parent that would stall the other shards' writer
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -31,12 +32,15 @@ from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.settings import PostgresSettings, Settings, ShardSettings
 from arbot.storage.batches import FIRST_RETRY_DELAY, Batch, BatchWriter, RecordFailed
+from arbot.storage.gaps import last_receive_times
 from arbot.storage.pg.connect import is_operator_error, open_connection
 from arbot.storage.pg.errors import error_kind, is_transient, one_line
 from arbot.storage.pg.partitions import day_of, ensure_ahead, ensure_days
 from arbot.storage.pg.records_sql import RecordWriter
 from arbot.storage.pg.schema import migrate
 from arbot.storage.pg.shard import ShardTaken, lock_shard
+
+T = TypeVar("T")
 
 COLUMNS = "ts, bid, ask, bid_size, ask_size, recv_delta_ms, symbol_id, exchange_id"
 TYPES = ("float8", "float8", "float8", "float8", "float8", "int8", "int4", "int4")
@@ -100,10 +104,17 @@ class PgWriter(BatchWriter):
         """What the last run of this shard left (ids, balances, open episodes). Blocking
         (call it from a thread, before writing): waits, with backoff, for a server that
         cannot be reached; raises ConfigError when only an operator can help."""
+        return self._before_writing(self._records_sql.resume_state)
+
+    def last_received(self, exchanges: Mapping[str, Sequence[str]]) -> dict[str, float | None]:
+        return self._before_writing(lambda conn: last_receive_times(conn, exchanges))
+
+    def _before_writing(self, read: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """`read` on the writer's connection, waiting for the server as resume_state says."""
         delay = FIRST_RETRY_DELAY
         while True:
             try:
-                return self._thread.submit(self._resume).result()
+                return self._thread.submit(self._read, read).result()
             except psycopg.Error as exc:
                 if is_operator_error(exc):
                     raise ConfigError(f"postgresql: cannot connect: {one_line(exc)}") from None
@@ -113,9 +124,9 @@ class PgWriter(BatchWriter):
                 time.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
 
-    def _resume(self) -> Resume:
+    def _read(self, read: Callable[[psycopg.Connection[Any]], T]) -> T:
         try:
-            return self._records_sql.resume_state(self._connection())
+            return read(self._connection())
         except psycopg.Error as exc:
             if is_transient(exc):
                 self._disconnect()
