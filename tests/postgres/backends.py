@@ -25,6 +25,7 @@ Rows = list[tuple[Any, ...]]
 
 class Db(Protocol):
     name: str
+    conn: Any  # sqlite3 or psycopg (autocommit)
 
     def execute(self, sql: str, params: Iterable[object] = ()) -> Rows: ...
     def executemany(self, sql: str, rows: Iterable[Iterable[object]]) -> None: ...

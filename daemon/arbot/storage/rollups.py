@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from arbot.storage import portable
+
 
 @dataclass(frozen=True, slots=True)
 class TradeRow:
@@ -86,8 +88,9 @@ def signals_of_day(conn: sqlite3.Connection, day: date) -> list[SignalDay]:
     return [SignalDay(*r) for r in rows]
 
 
-def upsert_performance(conn: sqlite3.Connection, row: PerformanceRow) -> None:
-    conn.execute(
+def upsert_performance(conn: portable.Conn, row: PerformanceRow) -> None:
+    portable.execute(
+        conn,
         """INSERT INTO performance_metrics (date, total_trades, successful_trades, total_profit,
                total_fees, avg_profit_percent, max_drawdown, sharpe_ratio, win_rate,
                avg_trade_duration)
@@ -103,11 +106,10 @@ def upsert_performance(conn: sqlite3.Connection, row: PerformanceRow) -> None:
     )
 
 
-def replace_symbol_stats(
-    conn: sqlite3.Connection, day: date, rows: Sequence[SymbolStatRow]
-) -> None:
+def replace_symbol_stats(conn: portable.Conn, day: date, rows: Sequence[SymbolStatRow]) -> None:
     """Upsert the day's rows and drop that day's rows of symbols no longer present."""
-    conn.executemany(
+    portable.executemany(
+        conn,
         """INSERT INTO symbol_stats (symbol, date, signals_generated, signals_executed,
                avg_spread, max_spread, total_volume, profitability_score)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -120,9 +122,10 @@ def replace_symbol_stats(
         [astuple(r) for r in rows],
     )
     keep = [r.symbol for r in rows]
-    conn.execute(
-        f"DELETE FROM symbol_stats WHERE date = ? AND symbol NOT IN ({','.join('?' * len(keep))})",
-        (day.isoformat(), *keep),
+    # PostgreSQL has no empty IN ().
+    gone = f" AND symbol NOT IN ({','.join('?' * len(keep))})" if keep else ""
+    portable.execute(
+        conn, f"DELETE FROM symbol_stats WHERE date = ?{gone}", (day.isoformat(), *keep)
     )
 
 
