@@ -6,7 +6,7 @@ paper balances, open episodes) into the engine, start the pipeline (queue -> eng
 storage sink, the feeds, the HTTP server, the daily jobs and the systemd notifier, then
 READY=1.
 Stop (the `stop` trigger, or a feed's ExchangeSetupError), all within service.grace_timeout:
-cancel the feeds (sources stop by cancellation), put the None sentinel on the queue (the
+cancel the feeds (sources stop by cancellation), close the queue (the
 pipeline runs what it holds through the engine, which keeps its open episodes for the next
 start), let the sink commit everything, close the writer (WAL checkpoint), release the lock.
 """

@@ -58,7 +58,7 @@ class Pipeline:
         return sum(self.engine.skipped)
 
     async def run(self, queue: TickQueue, clock: Clock = time.time) -> None:
-        """Consume until the None sentinel, then finish the engine."""
+        """Consume until the queue is closed and empty, then finish the engine."""
         engine, sink = self.engine, self.sink
         while True:
             items, stop = await queue.take(CHUNK, IDLE)
