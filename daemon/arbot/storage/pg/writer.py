@@ -19,7 +19,7 @@ holds a lock on the partitioned parent that would stall the other shards' writer
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -57,7 +57,7 @@ UPSERT_SQL = (
     "recv_delta_ms = EXCLUDED.recv_delta_ms"
 )
 Row = tuple[float, float, float, float | None, float | None, int, int, int]
-_TS = itemgetter(0)
+_TS = itemgetter(6)  # a Tick's timestamp
 # A batch spanning more days than this (a sparse replay) gets partitions for the days its
 # ticks fall on only, not for every day in between.
 MAX_DAY_SPAN = 7
@@ -147,12 +147,13 @@ class PgWriter(BatchWriter):
     def _write(self, batch: Batch) -> None:
         try:
             conn = self._connection()
-            rows = self._rows(conn, batch.ticks)
+            self._ensure_partitions(conn, batch.ticks)
             try:
-                self._transaction(conn, batch, rows, upsert=False)
+                self._copy(conn, batch)
             except pgerrors.UniqueViolation:
                 self.upserts += 1
-                self._transaction(conn, batch, _last_per_key(rows), upsert=True)
+                rows = _last_per_key(list(self._convert(batch.ticks)))
+                self._transaction(conn, batch, iter(rows), upsert=True)
         except psycopg.Error as exc:
             if is_transient(exc):
                 # A broken or unknown-state session, or a partition dropped by retention
@@ -160,15 +161,27 @@ class PgWriter(BatchWriter):
                 self._disconnect()
             raise
 
+    def _copy(self, conn: psycopg.Connection[Any], batch: Batch) -> None:
+        ticks = batch.ticks
+        try:
+            self._transaction(conn, batch, self._convert(ticks), upsert=False)
+        except KeyError:
+            # A name not seen yet (its transaction rolled back): create it, write again.
+            self._ensure_names(conn, self._symbols, "symbols", {t.symbol for t in ticks})
+            self._ensure_names(conn, self._exchanges, "exchanges", {t.exchange for t in ticks})
+            self._transaction(conn, batch, self._convert(ticks), upsert=False)
+
     def _transaction(
-        self, conn: psycopg.Connection[Any], batch: Batch, rows: list[Row], *, upsert: bool
+        self, conn: psycopg.Connection[Any], batch: Batch, rows: Iterator[Row], *, upsert: bool
     ) -> None:
         with conn.transaction():
-            if rows:
+            if batch.ticks:
                 if upsert:
                     conn.execute(STAGE_SQL)
                 with conn.cursor().copy(STAGE_COPY_SQL if upsert else COPY_SQL) as copy:
                     copy.set_types(TYPES)
+                    # Rows are made as they are written: the server works on what was
+                    # sent while the rest is converted (the server is the slower side).
                     for row in rows:
                         copy.write_row(row)
                 if upsert:
@@ -181,35 +194,27 @@ class PgWriter(BatchWriter):
                         raise
                     raise RecordFailed(index, exc) from exc
 
-    def _rows(self, conn: psycopg.Connection[Any], ticks: list[Tick]) -> list[Row]:
-        """COPY rows, after creating any missing names and day partitions. The fast path
-        is one comprehension (this thread holds the GIL while it runs): a name not seen
-        yet shows as a KeyError, and the days come from the batch's first and last ts."""
-        try:
-            rows = self._convert(ticks)
-        except KeyError:
-            self._ensure_names(conn, self._symbols, "symbols", {t.symbol for t in ticks})
-            self._ensure_names(conn, self._exchanges, "exchanges", {t.exchange for t in ticks})
-            rows = self._convert(ticks)
-        if rows:
-            first, last = day_of(min(map(_TS, rows))), day_of(max(map(_TS, rows)))
-            span = (
-                range(first, last + 1)
-                if last - first <= MAX_DAY_SPAN
-                else map(day_of, map(_TS, rows))
-            )
-            days = set(span) - self._days
-            if days:
-                ensure_days(conn, days)
-                self._days |= days
-        return rows
+    def _ensure_partitions(self, conn: psycopg.Connection[Any], ticks: list[Tick]) -> None:
+        """The day partitions the ticks fall on (from the first and last ts, or each tick's
+        for a batch spanning more than MAX_DAY_SPAN days)."""
+        if not ticks:
+            return
+        first, last = day_of(min(map(_TS, ticks))), day_of(max(map(_TS, ticks)))
+        span = (
+            range(first, last + 1) if last - first <= MAX_DAY_SPAN else map(day_of, map(_TS, ticks))
+        )
+        days = set(span) - self._days
+        if days:
+            ensure_days(conn, days)
+            self._days |= days
 
-    def _convert(self, ticks: list[Tick]) -> list[Row]:
+    def _convert(self, ticks: list[Tick]) -> Iterator[Row]:
+        """COPY rows; a name without an id raises KeyError while they are written."""
         sid, eid = self._symbols, self._exchanges
-        return [
+        return (
             (ts, bid, ask, bid_size, ask_size, round((received - ts) * 1000), sid[s], eid[e])
             for e, s, bid, ask, bid_size, ask_size, ts, received in ticks
-        ]
+        )
 
     @staticmethod
     def _ensure_names(
