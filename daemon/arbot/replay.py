@@ -7,8 +7,10 @@ record SQL for that backend (ticks thinned by the configured conflation, as in t
 with store=False nothing is written). A replay is a pure function of (file, settings).
 Episodes still open at the end close with reason "end_of_input". The paper executor runs
 when paper.enabled, as in the daemon. The engine starts fresh: ids continue the database's
-(on PostgreSQL, those of the configured shard, whose lock the replay holds like a daemon),
-but no open episodes or paper balances are taken from it, and none are left in it.
+(on PostgreSQL, those of the configured shard, whose lock the replay holds like a daemon;
+on SQLite, the data dir's daemon lock, so a replay is refused while its daemon runs). What a
+daemon resumes from, its open episodes and paper balances, is neither read nor written: a
+replay's paper account lives in its trades and summary.
 
 A file already replayed into a database (same content) is refused: its signals and trades
 would be stored twice. Each replay is recorded in the database's `replays` table.
@@ -16,6 +18,7 @@ would be stored twice. Each replay is recorded in the database's `replays` table
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,11 +29,15 @@ from arbot.errors import InputError
 from arbot.metrics import Metrics
 from arbot.models import Episode, ExchangeParams
 from arbot.recorded import QuoteFile, run
-from arbot.records import Record, SignalFound
+from arbot.records import BalanceSnapshot, EpisodesOpen, Record, SignalFound
 from arbot.settings import Settings
 from arbot.storage.backend import open_configured, open_writer
 from arbot.storage.batches import BatchWriter
+from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.replays import record_replay, replayed_at
+
+# Records a daemon resumes from; a replay leaves them to the daemon.
+_RESUME = (EpisodesOpen, BalanceSnapshot)
 
 
 @dataclass(slots=True)
@@ -60,7 +67,34 @@ async def replay(
 ) -> ReplaySummary:
     """Run the file through a fresh engine (and into the configured storage when `store`)."""
     summary = ReplaySummary()
-    writer = _open_writer(settings, source, summary) if store else None
+    with contextlib.ExitStack() as held:
+        writer = _open_writer(settings, source, summary, held) if store else None
+        engine = await _run(source, settings, params, writer, summary, progress=progress)
+        summary.ticks = engine.accepted
+        summary.last_ts = engine.now if engine.accepted else None
+        if writer is not None:
+            with open_configured(settings, "arbot") as (conn, _):
+                at = datetime.now(UTC).isoformat(timespec="seconds")
+                record_replay(
+                    conn,
+                    source.sha256,
+                    str(source.path),
+                    at=at,
+                    ticks=summary.ticks,
+                    signals=summary.signals,
+                )
+    return summary
+
+
+async def _run(
+    source: QuoteFile,
+    settings: Settings,
+    params: Mapping[str, ExchangeParams],
+    writer: BatchWriter | None,
+    summary: ReplaySummary,
+    *,
+    progress: Callable[[int], object] | None,
+) -> Engine:
     try:
         first_ids = writer.resume_state().first_ids if writer is not None else {}
         engine = Engine(settings, params, Resume(first_ids), paper=settings.paper.enabled)
@@ -70,7 +104,7 @@ async def replay(
                 summary.first_ts = out.ticks[0].received
             if writer is not None:
                 summary.stored += len(out.ticks)
-                writer.add(out.ticks, out.records)
+                writer.add(out.ticks, [r for r in out.records if not isinstance(r, _RESUME)])
                 if writer.pending >= settings.storage.batch_size:
                     await writer.flush()
         if writer is not None:
@@ -78,20 +112,7 @@ async def replay(
     finally:
         if writer is not None:
             await writer.close()
-    summary.ticks = engine.accepted
-    summary.last_ts = engine.now if engine.accepted else None
-    if writer is not None:
-        with open_configured(settings, "arbot") as (conn, _):
-            at = datetime.now(UTC).isoformat(timespec="seconds")
-            record_replay(
-                conn,
-                source.sha256,
-                str(source.path),
-                at=at,
-                ticks=summary.ticks,
-                signals=summary.signals,
-            )
-    return summary
+    return engine
 
 
 def _count(records: Iterable[Record], summary: ReplaySummary) -> None:
@@ -103,7 +124,9 @@ def _count(records: Iterable[Record], summary: ReplaySummary) -> None:
             summary.close_reasons[record.close_reason] += 1
 
 
-def _open_writer(settings: Settings, source: QuoteFile, summary: ReplaySummary) -> BatchWriter:
+def _open_writer(
+    settings: Settings, source: QuoteFile, summary: ReplaySummary, held: contextlib.ExitStack
+) -> BatchWriter:
     with open_configured(settings, "arbot") as (conn, database):
         done = replayed_at(conn, source.sha256)
     if done is not None:
@@ -117,4 +140,7 @@ def _open_writer(settings: Settings, source: QuoteFile, summary: ReplaySummary) 
             f"would duplicate its signals (use {again}, or --no-store)"
         )
     summary.database = database
+    if settings.storage.backend == "sqlite":
+        # A running daemon would hand out the same signal and trade ids.
+        held.enter_context(acquire_daemon_lock(settings.storage.data_dir))
     return open_writer(settings, Metrics())

@@ -14,10 +14,15 @@ from typing import Any
 import pytest
 
 from arbot.cli import replay as replay_cli
-from arbot.errors import InputError
+from arbot.errors import DatabaseError, InputError
+from arbot.metrics import Metrics
+from arbot.models import BalanceRow
 from arbot.recorded import open_quote_file
+from arbot.records import BalanceSnapshot, EpisodesOpen, OpenEpisodeState
 from arbot.replay import replay
 from arbot.settings import Settings, parse_settings
+from arbot.storage.lockfile import acquire_daemon_lock
+from arbot.storage.writer import Writer
 from arbot.venues import params_for_data
 
 HEADER = ["ts", "exchange", "symbol", "bid", "bid_size", "ask", "ask_size"]
@@ -232,3 +237,49 @@ def _config(tmp_path: Path, with_b: bool = False) -> str:
         )
     )
     return str(path)
+
+
+async def test_a_replay_is_refused_while_the_data_dirs_daemon_runs(tmp_path: Path) -> None:
+    """Both would hand out the same signal and trade ids."""
+    path = write_csv(tmp_path / "q.csv", quotes(200))
+    data_dir = tmp_path / "d"
+    data_dir.mkdir()
+    with (
+        acquire_daemon_lock(data_dir),
+        pytest.raises(DatabaseError, match="held by a running arbot process"),
+    ):
+        await _run(path, data_dir)
+    assert stored(data_dir) == ([], [], 0)
+    await _run(path, data_dir)  # the daemon stopped
+    assert stored(data_dir)[2] == 200
+
+
+async def test_a_replay_leaves_what_the_daemon_resumes_from(tmp_path: Path) -> None:
+    """The open episodes and paper balances a stopped daemon left are neither cleared nor
+    replaced by a replay's (with paper trading on, the replay still stores its trades)."""
+    data_dir = tmp_path / "d"
+    data_dir.mkdir()
+    left = OpenEpisodeState(
+        "BTC/USDT|a|b|1", "BTC/USDT", "a", "BTC/USDT", "b", "BTC/USDT",
+        START - 10, 0.4, 3, 2, 0.3, START - 9,
+    )  # fmt: skip
+    writer = Writer.open(settings_for(data_dir).storage, Metrics())
+    writer.add(
+        [],
+        [EpisodesOpen((left,)), BalanceSnapshot((BalanceRow("a", "USDT", 777.0, 0.0),), START)],
+    )
+    await writer.close()
+    before = Writer.open(settings_for(data_dir).storage, Metrics())
+    resume = before.resume_state()
+    await before.close()
+    s = parse_settings({"storage": {"data_dir": str(data_dir)}, "paper": {"enabled": True}}, "test")
+    source = open_quote_file(write_csv(tmp_path / "q.csv", quotes(3000)))
+    summary = await replay(source, s, params_for_data(s.exchanges, source.exchanges)[0])
+    after = Writer.open(s.storage, Metrics())
+    assert after.resume_state().episodes == resume.episodes == (left,)
+    assert after.resume_state().balances == resume.balances == {"a": {"USDT": 777.0}}
+    await after.close()
+    conn = sqlite3.connect(data_dir / "arbot.db")
+    trades = conn.execute("SELECT count(*) FROM trades").fetchone()[0]
+    conn.close()
+    assert summary.signals > 0 and trades > 0
