@@ -224,11 +224,19 @@ def update_size_gauges(settings: Settings, metrics: Metrics) -> None:
 
 
 async def _size_loop(settings: Settings, metrics: Metrics, sleep: Sleep) -> None:
+    """The local files' sizes; with the PostgreSQL backend also the server database's
+    (`database="postgresql"`, read on a thread: it takes a connection)."""
     log = get_logger(component="scheduler")
+    server = settings.storage.backend == "postgresql"
     while True:
         try:
             update_size_gauges(settings, metrics)
-        except OSError as exc:
+            if server:
+                from arbot.storage.pg.commands import database_bytes  # psycopg where used
+
+                size = await asyncio.to_thread(database_bytes, settings)
+                metrics.db_size.labels("postgresql").set(size)
+        except (OSError, ArbotError) as exc:
             log.warning("database_size_unavailable", error=str(exc))
         await sleep(SIZE_INTERVAL)
 

@@ -64,10 +64,19 @@ async def test_two_shard_daemons_run_each_job_once_on_one_database(
     for s in settings:
         s.storage.data_dir.mkdir()
     end = MIDNIGHT + 4 * 3600 + 600
+    metrics = [Metrics(), Metrics()]
     with capture_logs() as logged:
         await asyncio.gather(
-            *(run_until_end(s, Metrics(), FakeTime(MIDNIGHT, end)) for s in settings)
+            *(
+                run_until_end(s, m, FakeTime(MIDNIGHT, end))
+                for s, m in zip(settings, metrics, strict=True)
+            )
         )
+    # The size gauge reports the server's database, not only the local files.
+    server_size = metrics[0].registry.get_sample_value(
+        "arbot_database_size_bytes", {"database": "postgresql"}
+    )
+    assert server_size is not None and server_size > 1_000_000
 
     done = [e for e in logged if e["event"] == "daily_job_done"]
     ran = Counter(e["job"] for e in done if "skipped" not in e)

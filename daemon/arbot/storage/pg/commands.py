@@ -7,10 +7,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import psycopg
+
 from arbot.errors import DatabaseError
 from arbot.rollup import DailyRollup
 from arbot.settings import Settings
 from arbot.storage.pg.connect import connect
+from arbot.storage.pg.errors import one_line
 from arbot.storage.pg.partitions import ensure_ahead, partition_days
 from arbot.storage.pg.retention import prune as prune_ticks
 from arbot.storage.pg.rollups import run_rollup
@@ -93,6 +96,16 @@ def stats(settings: Settings) -> dict[str, Any]:
         "tick_partitions": partitions,
         "ticks_per_shard": {f"{i}/{count}": n for i, n in per_shard.items()},
     }
+
+
+def database_bytes(settings: Settings) -> int:
+    """The size of the server's database (all schemas), for the size gauge."""
+    try:
+        with connect(settings.postgresql) as conn:
+            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    except psycopg.Error as exc:
+        raise DatabaseError(f"postgresql: {one_line(exc)}") from None
+    return int(row[0]) if row else 0
 
 
 def refuse_file_command(command: str) -> DatabaseError:
