@@ -59,8 +59,8 @@ def lock_shard(conn: psycopg.Connection[Any], shard: ShardSettings) -> None:
     ).fetchone()
     who = f" (backend pid {holder[0]}, {holder[1]!r}, from {holder[2]})" if holder else ""
     raise ShardTaken(
-        f"postgresql: shard {label(shard)} is already held by another arbot daemon{who}; "
-        "give each daemon its own [shard] index"
+        f"postgresql: shard {label(shard)} is already held by another arbot process{who}; "
+        "stop it first (a replay) or give each daemon its own [shard] index"
     )
 
 
