@@ -9,6 +9,8 @@ import importlib
 import subprocess
 import sys
 
+from arbot.logs import configure
+
 # Each part module has `main() -> None` that prints its own table.
 PARTS: tuple[str, ...] = ("layout", "ingest", "detector", "dbops", "latency", "postgres", "capture")
 
@@ -20,6 +22,9 @@ def main(argv: list[str]) -> int:
         print(f"unknown bench part(s): {', '.join(unknown)}; parts: {', '.join(PARTS)}")
         return 2
     if len(chosen) == 1:
+        # The parts print their tables; the daemon's own lines (expected retries while a
+        # part locks arbot.db, feeds connecting) would only bury them.
+        configure(level="error")
         print(f"\n=== bench: {chosen[0]} ===", flush=True)
         importlib.import_module(f"bench.{chosen[0]}").main()
         return 0
