@@ -130,6 +130,10 @@ def test_source_arguments_are_checked(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "either a CSV file or --from-db" in capsys.readouterr().err
     assert main(["backtest", "--from-db", str(tmp_path), "--from", "1", "--to", "0"]) == EXIT_USAGE
     assert "must be after --from (1970-01-01T00:00:01Z)" in capsys.readouterr().err
+    # A missing --from-db directory is named as the option's, not --data-dir's.
+    missing = tmp_path / "nope"
+    assert main(["backtest", "--from-db", str(missing), "--from", "1", "--to", "2"]) == 4
+    assert f"{missing}: no such data directory; check --from-db" in capsys.readouterr().err
 
 
 def test_parse_sets_and_cartesian_product() -> None:

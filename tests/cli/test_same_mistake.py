@@ -44,16 +44,22 @@ def errors(argvs: list[list[str]], capsys: pytest.CaptureFixture[str]) -> set[tu
 def test_a_wrong_data_dir_is_reported_alike_by_every_reader(
     tmp_path: Path, state: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Missing dir or no arbot.db: one message, exit 4, and nothing is created."""
+    """Missing dir or no arbot.db: one message, exit 4, and nothing is created; `backtest
+    --from-db DIR` says the same of the option that named the directory."""
     data = tmp_path / "typo"
     if state == "empty":
         data.mkdir()
     argvs = [[*argv, "--data-dir", str(data)] for argv in READERS]
-    argvs.append(["backtest", "--from-db", str(data), "--from", "1", "--to", "2",
-                  "--data-dir", str(tmp_path / "bt")])  # fmt: skip
     [(code, message)] = errors(argvs, capsys)
     assert code == EXIT_DATABASE
     assert str(data) in message and "--data-dir" in message and "\n" not in message
+    from_db = ["backtest", "--from-db", str(data), "--from", "1", "--to", "2",
+               "--data-dir", str(tmp_path / "bt")]  # fmt: skip
+    [(code, by_option)] = errors([from_db], capsys)
+    assert (code, by_option) == (
+        EXIT_DATABASE,
+        message.replace("--data-dir / storage.data_dir", "--from-db"),
+    )
     assert (not data.exists()) if state == "missing" else list(data.iterdir()) == []
 
 

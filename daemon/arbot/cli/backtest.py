@@ -238,8 +238,12 @@ def _source(
             return pg.read_ticks(server, t_from, t_to)
 
         return from_server, where, t_from, t_to, exchanges, count
-    data_dir = settings.storage.data_dir if args.from_db is True else args.from_db
-    require_databases(data_dir, "arbot")
+    if args.from_db is True:
+        data_dir = settings.storage.data_dir
+        require_databases(data_dir, "arbot")
+    else:
+        data_dir = args.from_db
+        require_databases(data_dir, "arbot", given_by="--from-db")
     exchanges, count = store.tick_range_info(data_dir, t_from, t_to)
 
     def ticks() -> Iterable[Tick]:

@@ -166,20 +166,23 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def require_databases(data_dir: Path, *databases: str) -> None:
-    """The one check (and message) every command reading existing data makes first."""
+def require_databases(
+    data_dir: Path, *databases: str, given_by: str = "--data-dir / storage.data_dir"
+) -> None:
+    """The one check (and message) every command reading existing data makes first;
+    `given_by` names where the directory came from."""
     if not data_dir.exists():
         raise DatabaseError(
-            f"{data_dir}: no such data directory; check --data-dir / storage.data_dir "
+            f"{data_dir}: no such data directory; check {given_by} "
             f"(a new one is made by `arbot db init --data-dir {data_dir}`)"
         )
     if not data_dir.is_dir():
-        raise DatabaseError(f"{data_dir}: not a directory; check --data-dir / storage.data_dir")
+        raise DatabaseError(f"{data_dir}: not a directory; check {given_by}")
     for db in databases:
         path = db_path(data_dir, db)
         if not path.exists():
             raise DatabaseError(
-                f"{path}: database does not exist; check --data-dir / storage.data_dir "
+                f"{path}: database does not exist; check {given_by} "
                 f"or run `arbot db init --data-dir {data_dir}`"
             )
 
