@@ -94,6 +94,12 @@ class Metrics:
         self.feed_errors = Counter(
             "arbot_feed_errors_total", "Feed errors by kind", ["exchange", "kind"], registry=r
         )
+        self.feed_restarts = Counter(
+            "arbot_feed_restarts_total",
+            "Feeds restarted after an unexpected error (each also a feed outage and gap row)",
+            ex,
+            registry=r,
+        )
         self.sequence_gaps = Counter(
             "arbot_feed_sequence_gaps_total",
             "Breaks in an exchange's own update-id sequence (each also a feed_gaps row)",
@@ -233,6 +239,7 @@ class Metrics:
         self.ticks_received.labels(exchange)
         self.reconnects.labels(exchange)
         self.sequence_gaps.labels(exchange)
+        self.feed_restarts.labels(exchange)
         self.quotes_dropped.labels(exchange)
         self.feed_up.labels(exchange).set(0)
         self.latency.labels(exchange)

@@ -318,7 +318,8 @@ class ExchangeClient:
             raise translated from exc
 
     def _translate(self, exc: Exception) -> Exception:
-        """Our error for one ccxt raised (or rejected a watch with); others unchanged."""
+        """Our error for anything ccxt, aiohttp or the OS raised (or rejected a watch with):
+        a feed outage unless it is already ours."""
         import ccxt
 
         if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied | ccxt.NotSupported):
@@ -327,12 +328,16 @@ class ExchangeClient:
             return TransientFeedError(
                 f"{type(exc).__name__}: {_short(exc)}", self._retry_after(), _kind(exc)
             )
+        message = f"{type(exc).__name__}: {_short(exc)}"
         if isinstance(exc, ValueError | TypeError | KeyError | IndexError | AttributeError):
             # ccxt's parsers choke on garbage (malformed JSON, wrong shapes): a bad answer,
             # not a bug of ours, and the next one may be fine.
-            message = f"{type(exc).__name__}: {_short(exc)}"
             return TransientFeedError(message, kind="malformed")
-        return exc
+        if isinstance(exc, ExchangeSetupError | TransientFeedError | FatalFeedError):
+            return exc
+        # aiohttp and the OS raise past ccxt's mapping (e.g. ClientConnectionResetError from
+        # the websocket ping loop under load): whatever it is, it ends this connection only.
+        return TransientFeedError(message, kind="network")
 
     def _retry_after(self) -> float | None:
         """Retry-After of the last HTTP answer, or the wait ccxt imposes before the next

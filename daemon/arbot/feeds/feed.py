@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from arbot.errors import FatalFeedError, TransientFeedError
+from arbot.errors import ExchangeSetupError, FatalFeedError, TransientFeedError
 from arbot.feeds.backoff import Backoff
 from arbot.feeds.ccxt_client import ExchangeClient, Received
 from arbot.feeds.sequence import SequenceCheck
@@ -39,7 +39,7 @@ async def run_feed(
     feed's errors, answers and retries (health and watchdog). `capture=False` delivers only
     what ccxt's watch_* calls return (the latest quote per symbol; for the capture
     benchmark)."""
-    await Feed(cfg, put, metrics, clock, last_tick, status=status, capture=capture).run()
+    await Feed(cfg, put, metrics, clock, last_tick, status=status, capture=capture).supervise()
 
 
 class Feed:
@@ -82,10 +82,30 @@ class Feed:
             reason: metrics.ticks_rejected.labels(self.name, reason) for reason in REJECT_REASONS
         }
         self._sequence_gaps = metrics.sequence_gaps.labels(self.name)
+        self._restarts = metrics.feed_restarts.labels(self.name)
         self._dropped = metrics.quotes_dropped.labels(self.name)
         self._metrics = metrics
         metrics.init_exchange(self.name)
         metrics.seconds_since_tick.labels(self.name).set_function(self._seconds_since_tick)
+
+    async def supervise(self) -> None:
+        """Run the feed until cancelled. Whatever escapes it (a bug of ours, a library's
+        surprise) is an outage of this exchange alone: logged with its traceback, counted in
+        arbot_feed_restarts_total, and the feed restarted after the backoff with its state
+        kept, so the first tick after it closes the gap. Only ExchangeSetupError ends it."""
+        while True:
+            try:
+                await self.run()
+            except ExchangeSetupError:
+                raise
+            except Exception as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # stopping: an error while closing must not restart the feed
+                self._restarts.inc()
+                self._log.error("feed_crashed", exc_info=True)
+                crash = TransientFeedError(f"{type(exc).__name__}: {exc}", kind="crash")
+                await self._failed(crash, "feed")
 
     async def run(self) -> None:
         client = ExchangeClient(self.cfg, self._clock, capture=self._capture)
@@ -103,7 +123,10 @@ class Feed:
                     await self._poll_until_ws_returns(client)
         finally:
             self._metrics.feed_up.labels(self.name).set(0)
-            await client.close()
+            try:
+                await client.close()
+            except Exception as exc:  # a connection already broken; the next run opens anew
+                self._log.warning("feed_close_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _load_markets(self, client: ExchangeClient) -> None:
         while True:
