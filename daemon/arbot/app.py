@@ -41,7 +41,7 @@ from arbot.scheduler import run_daily_jobs, update_size_gauges
 from arbot.settings import ExchangeSettings, Settings
 from arbot.sink import StorageSink
 from arbot.storage import exchange_config
-from arbot.storage.backend import open_writer
+from arbot.storage.backend import backend_of
 from arbot.storage.batches import BatchWriter
 from arbot.storage.connection import Pragmas
 from arbot.storage.lockfile import acquire_daemon_lock
@@ -112,6 +112,7 @@ class _Daemon:
         self.failure: ArbotError | None = None
         self.last_ticks: dict[str, float | None] = {}
         self.settings = settings
+        self.backend = backend_of(settings)
         self._stages: _Stages | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._feed_tasks: dict[str, asyncio.Task[None]] = {}
@@ -176,7 +177,7 @@ class _Daemon:
         make_data_dir(data_dir)
         with acquire_daemon_lock(data_dir):
             params = await asyncio.to_thread(self._open_databases)
-            writer = await asyncio.to_thread(open_writer, self.settings, self.metrics)
+            writer = await asyncio.to_thread(self.backend.open_writer, self.metrics)
             self.last_ticks = await asyncio.to_thread(
                 writer.last_received, {e.name: e.symbols for e in self.exchanges}
             )
@@ -388,7 +389,7 @@ class _Daemon:
                 ):
                     self.metrics.paper_trades.labels(status).set(n)
                 self.metrics.paper_pending.set(paper.pending())
-            update_size_gauges(s, self.metrics)
+            update_size_gauges(self.backend, self.metrics)
 
         return MetricsServer(
             s.metrics.listen,

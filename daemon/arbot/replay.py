@@ -31,9 +31,8 @@ from arbot.models import Episode, ExchangeParams
 from arbot.recorded import QuoteFile, run
 from arbot.records import BalanceSnapshot, EpisodesOpen, Record, SignalFound
 from arbot.settings import Settings
-from arbot.storage.backend import open_configured, open_writer
+from arbot.storage.backend import backend_of
 from arbot.storage.batches import BatchWriter
-from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.replays import record_replay, replayed_at
 
 # Records a daemon resumes from; a replay leaves them to the daemon.
@@ -73,7 +72,7 @@ async def replay(
         summary.ticks = engine.accepted
         summary.last_ts = engine.now if engine.accepted else None
         if writer is not None:
-            with open_configured(settings, "arbot") as (conn, _):
+            with backend_of(settings).open("arbot") as (conn, _):
                 at = datetime.now(UTC).isoformat(timespec="seconds")
                 record_replay(
                     conn,
@@ -127,20 +126,14 @@ def _count(records: Iterable[Record], summary: ReplaySummary) -> None:
 def _open_writer(
     settings: Settings, source: QuoteFile, summary: ReplaySummary, held: contextlib.ExitStack
 ) -> BatchWriter:
-    with open_configured(settings, "arbot") as (conn, database):
+    backend = backend_of(settings)
+    with backend.open("arbot") as (conn, database):
         done = replayed_at(conn, source.sha256)
     if done is not None:
-        again = (
-            "another database or schema (postgresql.conninfo)"
-            if settings.storage.backend == "postgresql"
-            else "another --data-dir"
-        )
         raise InputError(
             f"{source.path}: already replayed into {database} at {done}; storing it again "
-            f"would duplicate its signals (use {again}, or --no-store)"
+            f"would duplicate its signals (use {backend.elsewhere}, or --no-store)"
         )
     summary.database = database
-    if settings.storage.backend == "sqlite":
-        # A running daemon would hand out the same signal and trade ids.
-        held.enter_context(acquire_daemon_lock(settings.storage.data_dir))
-    return open_writer(settings, Metrics())
+    backend.hold_for_writing(held)
+    return backend.open_writer(Metrics())

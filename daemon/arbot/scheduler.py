@@ -27,49 +27,22 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from arbot import rollup
 from arbot.errors import ArbotError
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.settings import Settings
-from arbot.storage import job_runs, retention
-from arbot.storage.backup import run_backup
-from arbot.storage.connection import DATABASES, Pragmas
+from arbot.storage.backend import Backend, backend_of
+from arbot.storage.jobs import Job, JobRuns, pause
 from arbot.storage.stats import file_sizes
 
 DAY = 86_400
 SIZE_INTERVAL = 15.0
-ROLLUP_AT = "00:05"  # after midnight UTC, once the previous day is complete
 JOB_NICENESS = 10
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    name: str
-    at: str  # "HH:MM" UTC
-    # Blocking: gets `now` and a stop event to honour between steps; returns facts to log.
-    run: Callable[[float, threading.Event], dict[str, Any]]
-
-
-class JobStopped(Exception):
-    """Raised inside a job's thread when the daemon is stopping."""
-
-
-def _pause(stop: threading.Event, seconds: float) -> None:
-    if stop.wait(seconds):
-        raise JobStopped
-
-
-def _check(stop: threading.Event) -> None:
-    if stop.is_set():
-        raise JobStopped
 
 
 def _lower_priority() -> None:
@@ -99,143 +72,23 @@ def first_due(at: str, now: float, last_completed: float | None) -> float:
     return upcoming
 
 
-class JobRuns(Protocol):
-    """Where job completions are kept, and how one scheduled run is taken."""
-
-    def completed(self) -> dict[str, float]: ...
-
-    def run_once(
-        self,
-        name: str,
-        scheduled: float,
-        now: float,
-        work: Callable[[], dict[str, Any]],
-        pause: Callable[[float], None],
-    ) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SqliteJobRuns:
-    """config.db's job_runs; one daemon per data dir, so every run is its own."""
-
-    data_dir: Path
-    pragmas: Pragmas
-
-    def completed(self) -> dict[str, float]:
-        return job_runs.completed(self.data_dir, self.pragmas)
-
-    def run_once(
-        self,
-        name: str,
-        scheduled: float,
-        now: float,
-        work: Callable[[], dict[str, Any]],
-        pause: Callable[[float], None],
-    ) -> dict[str, Any]:
-        facts = work()
-        job_runs.record_completed(self.data_dir, name, now, self.pragmas)
-        return facts
-
-
-def job_runs_of(settings: Settings) -> JobRuns:
-    if settings.storage.backend == "postgresql":
-        from arbot.storage.pg.jobs import PgJobRuns  # psycopg only where it is used
-
-        return PgJobRuns(settings.postgresql)
-    return SqliteJobRuns(settings.storage.data_dir, Pragmas.of(settings.storage))
-
-
-def daily_jobs(settings: Settings) -> list[Job]:
-    if settings.storage.backend == "postgresql":
-        return _pg_jobs(settings)
-    st = settings.storage
-    data_dir = st.data_dir
-    pragmas = Pragmas.of(st)
-
-    def prune(now: float, stop: threading.Event) -> dict[str, Any]:
-        report = retention.prune(
-            data_dir, settings.retention, now, pragmas, pause=lambda sec: _pause(stop, sec)
-        )
-        return {
-            "bars_written": report.bars_written,
-            "ticks_deleted": report.ticks_deleted,
-            "rows_deleted": sum(report.rows_deleted.values()),
-            "seconds": round(report.seconds, 3),
-        }
-
-    def backup(now: float, stop: threading.Event) -> dict[str, Any]:
-        b = settings.backup
-        report = run_backup(
-            data_dir,
-            settings.backup_dir,
-            now,
-            compress=b.compress,
-            keep_daily=b.keep_daily,
-            keep_weekly=b.keep_weekly,
-            check=lambda: _check(stop),
-        )
-        if not report.ok:
-            failed = "; ".join(f"{db}: {why}" for db, why in report.failed.items())
-            raise RuntimeError(f"backup verification failed: {failed}")
-        return {"files": len(report.files), "bytes": sum(f.bytes for f in report.files)}
-
-    def performance_rollup(now: float, stop: threading.Event) -> dict[str, Any]:
-        rollup.daily_rollup(data_dir, now, pragmas)
-        return {}
-
-    jobs = [Job("rollup", ROLLUP_AT, performance_rollup)]
-    if settings.retention.enabled:
-        jobs.append(Job("retention", settings.retention.run_at, prune))
-    if settings.backup.enabled:
-        jobs.append(Job("backup", settings.backup.run_at, backup))
-    return jobs
-
-
-def _pg_jobs(settings: Settings) -> list[Job]:
-    from arbot.storage.pg import jobs as pg  # psycopg only where it is used
-
-    s = settings.postgresql
-    jobs = [
-        Job("rollup", ROLLUP_AT, lambda now, stop: pg.rollup(s, now)),
-        Job("partitions", ROLLUP_AT, lambda now, stop: pg.create_partitions(s, now)),
-    ]
-    if settings.retention.enabled:
-        jobs.append(
-            Job(
-                "retention",
-                settings.retention.run_at,
-                lambda now, stop: pg.prune(s, settings.retention, now, lambda: _check(stop)),
-            )
-        )
-    if settings.backup.enabled:
-        get_logger(component="scheduler").warning(
-            "backup_not_run",
-            reason="storage.backend is postgresql: back up the server with pg_dump "
-            "(README: Scaling out); set backup.enabled = false to silence this",
-        )
-    return jobs
-
-
-def update_size_gauges(settings: Settings, metrics: Metrics) -> None:
-    for db in DATABASES:
-        size, wal = file_sizes(settings.storage.data_dir, db)
+def update_size_gauges(backend: Backend, metrics: Metrics) -> None:
+    for db in backend.local_databases:
+        size, wal = file_sizes(backend.settings.storage.data_dir, db)
         metrics.db_size.labels(db).set(size)
         metrics.wal_size.labels(db).set(wal)
 
 
-async def _size_loop(settings: Settings, metrics: Metrics, sleep: Sleep) -> None:
-    """The local files' sizes; with the PostgreSQL backend also the server database's
+async def _size_loop(backend: Backend, metrics: Metrics, sleep: Sleep) -> None:
+    """The local files' sizes; with a server backend also the server database's
     (`database="postgresql"`, read on a thread: it takes a connection)."""
     log = get_logger(component="scheduler")
-    server = settings.storage.backend == "postgresql"
     while True:
         try:
-            update_size_gauges(settings, metrics)
-            if server:
-                from arbot.storage.pg.commands import database_bytes  # psycopg where used
-
-                size = await asyncio.to_thread(database_bytes, settings)
-                metrics.db_size.labels("postgresql").set(size)
+            update_size_gauges(backend, metrics)
+            size = await asyncio.to_thread(backend.server_bytes)
+            if size is not None:
+                metrics.db_size.labels(backend.name).set(size)
         except (OSError, ArbotError) as exc:
             log.warning("database_size_unavailable", error=str(exc))
         await sleep(SIZE_INTERVAL)
@@ -250,7 +103,7 @@ async def _jobs_loop(jobs: list[Job], runs: JobRuns, clock: Clock, sleep: Sleep)
     def run_and_record(job: Job, now: float) -> dict[str, Any]:
         scheduled = next_run(job.at, now) - DAY  # the time this run is for
         return runs.run_once(
-            job.name, scheduled, now, lambda: job.run(now, stop), lambda sec: _pause(stop, sec)
+            job.name, scheduled, now, lambda: job.run(now, stop), lambda sec: pause(stop, sec)
         )
 
     try:
@@ -293,9 +146,10 @@ async def run_daily_jobs(
     sleep: Sleep = asyncio.sleep,
 ) -> None:
     """Run forever (until cancelled): the daily jobs and the size gauges."""
+    backend = backend_of(settings)
     async with asyncio.TaskGroup() as tg:
-        tg.create_task(_size_loop(settings, metrics, sleep), name="db-size-gauges")
+        tg.create_task(_size_loop(backend, metrics, sleep), name="db-size-gauges")
         tg.create_task(
-            _jobs_loop(daily_jobs(settings), job_runs_of(settings), clock, sleep),
+            _jobs_loop(backend.daily_jobs(), backend.job_runs(), clock, sleep),
             name="daily-job-runner",
         )

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from arbot.metrics import Metrics
 from arbot.records import SignalExecuted
-from arbot.settings import PostgresSettings
+from arbot.settings import PostgresSettings, Settings, StorageSettings
 from arbot.storage.pg.connect import connect
 from arbot.storage.pg.writer import PgWriter
 from arbot.storage.schema import open_database
@@ -78,6 +78,14 @@ class Backend:
         self.name = name
         self.data_dir = data_dir
         self.pg = pg
+
+    @property
+    def settings(self) -> Settings:
+        """Daemon settings that choose this backend."""
+        if self.pg:
+            storage = StorageSettings(backend="postgresql", data_dir=self.data_dir)
+            return Settings(storage=storage, postgresql=self.pg)
+        return Settings(storage=StorageSettings(data_dir=self.data_dir))
 
     @contextmanager
     def db(self) -> Iterator[Db]:

@@ -71,6 +71,12 @@ def test_init_stats_prune_maintain(config: Path, capsys: pytest.CaptureFixture[s
     for s in symbols:
         expected[f"{shard_of(s, 2)}/2"] += 1
     assert stats["ticks_per_shard"] == expected
+    assert main(["db", "stats", *cfg]) == 0  # for a person: key: value lines, not JSON
+    human = capsys.readouterr().out
+    assert not human.lstrip().startswith("{") and "ticks_per_shard.0/2" in human
+    # The README's example, with SQLite's `?` placeholder, plans on the server too.
+    assert main(["db", "explain", "SELECT * FROM tickers WHERE symbol = ?", *cfg]) == 0
+    assert "Scan" in capsys.readouterr().out
 
     window = ["--from", "1699999990", "--to", "1700000010"]
     prices = run_json(capsys, "query", "prices", "ETH/USDT", "okx", *window, *cfg)
@@ -85,7 +91,8 @@ def test_init_stats_prune_maintain(config: Path, capsys: pytest.CaptureFixture[s
     with connect(PostgresSettings(conninfo=json.loads(conninfo.group(1)))) as conn:
         days = conn.execute("SELECT date::text FROM performance_metrics").fetchall()
     assert days == [("2023-11-14",)]
-    assert run_json(capsys, "db", "maintain", *cfg)["done"] == "ANALYZE"
+    (step,) = run_json(capsys, "db", "maintain", *cfg)
+    assert step["step"] == "ANALYZE" and step["result"] == "done"
 
 
 @pytest.mark.parametrize(("command", "tool"), [("backup", "pg_dump"), ("restore", "pg_restore")])

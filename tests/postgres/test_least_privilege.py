@@ -6,6 +6,7 @@ one line); the reader only reads."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from pathlib import Path
@@ -13,7 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from arbot.errors import DatabaseError
+from arbot.cli import main
+from arbot.errors import EXIT_DATABASE, DatabaseError
 from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.settings import PostgresSettings, RetentionSettings
@@ -34,7 +36,12 @@ def readme_sql(marker: str) -> list[str]:
     return [s.strip() for s in re.sub(r"--[^\n]*", "", block).split(";") if s.strip()]
 
 
-def test_writer_role_writes_but_cannot_alter(pg_cluster: Cluster, tmp_path: Path) -> None:
+def test_writer_role_writes_but_cannot_alter(
+    pg_cluster: Cluster,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     suffix = uuid.uuid4().hex[:8]
     names = {r: f"{r}_{suffix}" for r in ("arbot_owner", "arbot_writer", "arbot_reader")}
     schema = f"arbot_{suffix}"
@@ -80,3 +87,15 @@ def test_writer_role_writes_but_cannot_alter(pg_cluster: Cluster, tmp_path: Path
     with connect(writer_settings) as conn:  # nothing archived, nothing dropped
         assert conn.execute("SELECT count(*) FROM tickers").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM archive_state").fetchone() == (0,)
+    # `arbot db prune` as that role: one line naming the missing right, exit 4.
+    monkeypatch.delenv("ARBOT_CONFIG", raising=False)
+    config = tmp_path / "arbot.toml"
+    config.write_text(
+        f'[storage]\nbackend = "postgresql"\ndata_dir = "{tmp_path / "data"}"\n'
+        f"[postgresql]\nconninfo = {json.dumps(writer_settings.conninfo)}\n"
+        f"password_file = {json.dumps(str(secret))}\n"
+    )
+    assert main(["db", "prune", "--config", str(config)]) == EXIT_DATABASE
+    err = capsys.readouterr().err
+    assert re.search(r"db prune: role arbot_writer_\w+ does not own ticks", err), err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 
 from arbot.settings import PostgresSettings
-from arbot.storage import queries
-from arbot.storage.pg import queries as pg_queries
-from arbot.storage.pg.connect import connect
-from arbot.storage.schema import open_database
+from arbot.storage.backend import backend_of
+from arbot.storage.queries import Queries
 from tests.postgres.backends import Backend
 from tests.storage.test_schema_spec_sql import INSERT_TICKER, SPEC_STATEMENTS, ticks
 
@@ -31,47 +29,54 @@ def fill(backend: Backend) -> None:
             db.execute(*SPEC_STATEMENTS[name])
 
 
-def answers(module: Any, conn: Any) -> dict[str, Any]:
+def answers(q: Queries) -> dict[str, Any]:
     return {
-        "prices": module.price_history(conn, "BTC/USDT", "okx", start=1010.0, end=1020.0),
-        "prices_desc": module.price_history(
-            conn, "BTC/USDT", "okx", start=0.0, end=2000.0, limit=3, newest_first=True
+        "prices": q.price_history("BTC/USDT", "okx", start=1010.0, end=1020.0),
+        "prices_desc": q.price_history(
+            "BTC/USDT", "okx", start=0.0, end=2000.0, limit=3, newest_first=True
         ),
-        "names": module.known_names(conn, "exchanges"),
-        "spreads": module.spread_analysis(conn, 1005.0, None, 100),
-        "spreads_one": module.spread_analysis(conn, 0.0, "BTC/USDT", 10),
-        "signals": module.list_signals(conn, NOW - 3600, exchange="okx", min_profit_percent=0.5),
-        "stats": module.signal_stats(conn, 1.0, NOW),
-        "performance": module.daily_performance(conn, 30, NOW),
+        "names": q.known_names("exchanges"),
+        "spreads": q.spread_analysis(1005.0, None, 100),
+        "spreads_one": q.spread_analysis(0.0, "BTC/USDT", 10),
+        "signals": q.list_signals(NOW - 3600, exchange="okx", min_profit_percent=0.5),
+        "stats": q.signal_stats(1.0, NOW),
+        "performance": q.daily_performance(30, NOW),
     }
 
 
-def normalised(value: Any, *, approx: bool = False) -> Any:
-    """Booleans as 0/1 (SQLite has no boolean); floats of the expected side approximate."""
+def approximate(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: normalised(v, approx=approx) for k, v in value.items()}
+        return {k: approximate(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [normalised(v, approx=approx) for v in value]
-    if isinstance(value, bool):
-        return int(value)
-    if approx and isinstance(value, float):
+        return [approximate(v) for v in value]
+    if isinstance(value, float):
         return pytest.approx(value, rel=1e-9)
     return value
 
 
-def test_same_answers_on_both_backends(data_dir: Path, pg_settings: PostgresSettings) -> None:
-    sqlite_side = Backend("sqlite", data_dir, None)
-    pg_side = Backend("postgresql", data_dir, pg_settings)
+def types(value: Any) -> Any:
+    """The shape of a result with the Python type of every leaf (None stays None)."""
+    if isinstance(value, dict):
+        return {k: types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [types(v) for v in value]
+    return None if value is None else type(value).__name__
+
+
+def test_same_answers_of_the_same_types_on_both_backends(
+    tmp_path: Path, pg_settings: PostgresSettings
+) -> None:
+    """One Queries class over both backends' SQL: equal values and equal Python types."""
+    sqlite_side = Backend("sqlite", tmp_path, None)
+    pg_side = Backend("postgresql", tmp_path, pg_settings)
     fill(sqlite_side)
     fill(pg_side)
-    conn = open_database(data_dir, "arbot", readonly=True)
-    try:
-        expected = answers(queries, conn)
-    finally:
-        conn.close()
-    with connect(pg_settings) as pg_conn:
-        got = answers(pg_queries, pg_conn)
+    with backend_of(sqlite_side.settings).reader() as q:
+        expected = answers(q)
+    with backend_of(pg_side.settings).reader() as q:
+        got = answers(q)
     assert len(expected["spreads"]) == 2 and len(expected["signals"]) == 1  # not vacuous
     assert expected["performance"] and expected["stats"]["total_signals"] == 1
     for key, value in got.items():
-        assert normalised(value) == normalised(expected[key], approx=True), key
+        assert value == approximate(expected[key]), key
+        assert types(value) == types(expected[key]), key

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from tests.storage.dbops_data import insert_ticks, random_ticks
 
-from arbot.storage.queries import daily_performance, price_history, signal_stats, spread_analysis
+from arbot.storage.queries import Queries
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite.queries import SQL
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 DAY = 86_400
@@ -23,7 +24,7 @@ def test_price_history_of_one_pair_in_a_closed_range(data_dir: Path) -> None:
     insert_ticks(conn, rows)
     mine = sorted(r for r in rows if r[0] == "ETH/USDT" and r[1] == "okx")
     start, end = mine[3][2], mine[-4][2]
-    got = price_history(conn, "ETH/USDT", "okx", start=start, end=end)
+    got = Queries(conn, SQL).price_history("ETH/USDT", "okx", start=start, end=end)
     conn.close()
     expected = [(ts, bid, ask) for _, _, ts, bid, ask in mine if start <= ts <= end]
     assert [(r["timestamp"], r["bid"], r["ask"]) for r in got] == expected
@@ -43,8 +44,8 @@ def test_spread_statistics_match_python_and_skip_invalid_quotes(data_dir: Path) 
     old = [("BTC/USDT", "binance", NOW - 5000.5, 1.0, 50.0)]
     conn = open_database(data_dir, "arbot")
     insert_ticks(conn, rows + invalid + locked + sparse + old)
-    got = spread_analysis(conn, NOW - 3600, min_samples=10)
-    only_btc = spread_analysis(conn, NOW - 3600, symbol="BTC/USDT", min_samples=10)
+    got = Queries(conn, SQL).spread_analysis(NOW - 3600, min_samples=10)
+    only_btc = Queries(conn, SQL).spread_analysis(NOW - 3600, symbol="BTC/USDT", min_samples=10)
     conn.close()
 
     pairs: dict[tuple[str, str], list[tuple[float, float]]] = {}
@@ -84,7 +85,7 @@ def test_daily_performance_with_cumulative_profit(data_dir: Path) -> None:
         _trade(conn, day, profit, fees)
     _trade(conn, 1, 100.0, 0.0, status="failed")
     _trade(conn, 40, 100.0, 0.0)
-    got = daily_performance(conn, 30, NOW)
+    got = Queries(conn, SQL).daily_performance(30, NOW)
     conn.close()
     assert got == [
         {"trade_date": "2023-11-12", "trade_count": 2, "winning_trades": 1, "daily_profit": 4.0,
@@ -106,7 +107,7 @@ def test_signal_statistics_count_the_period(data_dir: Path) -> None:
             "timestamp) VALUES ('BTC/USDT', 'a', 'b', 1, 2, 1, 0.5, 1, 1, 0.8, ?, ?)",
             (executed, NOW - age),
         )
-    got = signal_stats(conn, 24, NOW)
+    got = Queries(conn, SQL).signal_stats(24, NOW)
     conn.close()
     assert got["total_signals"] == 2 and got["executed_signals"] == 1
     assert got["execution_rate"] == 0.5

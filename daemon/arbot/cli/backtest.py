@@ -9,7 +9,7 @@ import json
 import sys
 import tomllib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,6 @@ from arbot.cli.common import (
     add_config_args,
     input_file,
     iso,
-    require_databases,
     resolve_settings,
     timestamp,
     utc_day,
@@ -30,13 +29,13 @@ from arbot.cli.common import (
 from arbot.cli.output import Column, emit, fixed, print_json, print_mapping, print_table
 from arbot.cli.replay import fees_report
 from arbot.errors import ConfigError
-from arbot.models import Tick
 from arbot.recorded import open_quote_file
-from arbot.rollup import previous_utc_day, run_rollup
+from arbot.rollup import previous_utc_day
 from arbot.settings import Settings, parse_settings
 from arbot.storage import backtests as store
-from arbot.storage.backend import open_configured
-from arbot.storage.schema import open_database
+from arbot.storage.backend import backend_of
+from arbot.storage.connection import require_databases
+from arbot.storage.sqlite.backend import SqliteBackend
 from arbot.venues import params_for_data
 
 Combination = dict[str, Any]
@@ -161,7 +160,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     runs = [(combo, apply_overrides(base, combo)) for combo in combos]
     source, label, t_from, t_to, exchanges, per_run = _source(args, base)
     sweep_id = uuid.uuid4().hex[:12]
-    with open_configured(base, "backtest") as (conn, where):
+    with backend_of(base).open("backtest") as (conn, where):
         with tqdm(total=per_run * len(runs), unit="tick", disable=not sys.stderr.isatty()) as bar:
             for combo, settings in runs:
                 spec = store.RunSpec(
@@ -228,44 +227,18 @@ def _source(
     t_from, t_to = args.time_from, args.time_to
     if t_to <= t_from:
         raise UsageError(f"backtest: --to ({iso(t_to)}) must be after --from ({iso(t_from)})")
-    if args.from_db is True and settings.storage.backend == "postgresql":
-        from arbot.storage.pg import ticks as pg  # psycopg only where it is used
-
-        server = settings.postgresql
-        exchanges, count, where = pg.tick_range_info(server, t_from, t_to)
-
-        def from_server() -> Iterable[Tick]:
-            return pg.read_ticks(server, t_from, t_to)
-
-        return from_server, where, t_from, t_to, exchanges, count
     if args.from_db is True:
-        data_dir = settings.storage.data_dir
-        require_databases(data_dir, "arbot")
+        backend = backend_of(settings)
     else:
-        data_dir = args.from_db
-        require_databases(data_dir, "arbot", given_by="--from-db")
-    exchanges, count = store.tick_range_info(data_dir, t_from, t_to)
-
-    def ticks() -> Iterable[Tick]:
-        return store.read_ticks(data_dir, t_from, t_to)
-
-    return ticks, f"{data_dir}/arbot.db", t_from, t_to, exchanges, count
+        require_databases(args.from_db, "arbot", given_by="--from-db")
+        backend = SqliteBackend(settings, args.from_db)
+    ticks = backend.tick_range(t_from, t_to)
+    return ticks.ticks, ticks.where, t_from, t_to, ticks.exchanges, ticks.count
 
 
 def cmd_rollup(args: argparse.Namespace) -> int:
-    settings = resolve_settings(args)
     day = args.date or previous_utc_day(datetime.now(UTC).timestamp())
-    if settings.storage.backend == "postgresql":
-        from arbot.storage.pg import commands as pg  # psycopg only where it is used
-
-        result = pg.rollup(settings, day)
-    else:
-        require_databases(settings.storage.data_dir, "arbot")
-        conn = open_database(settings.storage.data_dir, "arbot")
-        try:
-            result = run_rollup(conn, day)
-        finally:
-            conn.close()
+    result = backend_of(resolve_settings(args)).rollup(day)
     perf = asdict(result.performance)
     symbols = [asdict(s) for s in result.symbols]
     if args.json:

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from arbot.cli.owner import act_as_data_owner
-from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
+from arbot.errors import EXIT_USAGE, ArbotError
 from arbot.settings import Settings, config_path, load_settings
-from arbot.storage.connection import db_path
 
 # Upper bounds of counts and look-back windows: far beyond any real use, and low enough that
 # SQLite integers and datetime arithmetic cannot overflow.
@@ -164,27 +163,6 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         settings = Settings().with_data_dir(override) if override else Settings()
     act_as_data_owner(settings.storage.data_dir)
     return settings
-
-
-def require_databases(
-    data_dir: Path, *databases: str, given_by: str = "--data-dir / storage.data_dir"
-) -> None:
-    """The one check (and message) every command reading existing data makes first;
-    `given_by` names where the directory came from."""
-    if not data_dir.exists():
-        raise DatabaseError(
-            f"{data_dir}: no such data directory; check {given_by} "
-            f"(a new one is made by `arbot db init --data-dir {data_dir}`)"
-        )
-    if not data_dir.is_dir():
-        raise DatabaseError(f"{data_dir}: not a directory; check {given_by}")
-    for db in databases:
-        path = db_path(data_dir, db)
-        if not path.exists():
-            raise DatabaseError(
-                f"{path}: database does not exist; check {given_by} "
-                f"or run `arbot db init --data-dir {data_dir}`"
-            )
 
 
 def iso(ts: float | None) -> str | None:

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from arbot.cli.common import add_config_args, require_databases
+from arbot.cli.common import add_config_args
 from arbot.cli.output import emit
 from arbot.cli.owner import act_as_data_owner
 from arbot.errors import EXIT_OK, ConfigError
@@ -30,7 +30,7 @@ from arbot.settings import (
     with_data_dir_override,
 )
 from arbot.storage import settings_overrides
-from arbot.storage.connection import Pragmas
+from arbot.storage.connection import Pragmas, require_databases
 from arbot.storage.schema import open_database
 
 HIDDEN = "***"

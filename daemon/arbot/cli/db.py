@@ -14,18 +14,15 @@ from arbot.cli.common import (
     human_bytes,
     input_file,
     iso,
-    require_databases,
     resolve_settings,
 )
 from arbot.cli.output import Column, emit, fixed, print_json, print_mapping, print_table
 from arbot.errors import DatabaseError
-from arbot.settings import Settings
-from arbot.storage import maintenance, retention, stats
-from arbot.storage.backup import run_backup
-from arbot.storage.connection import DATABASES, Pragmas
-from arbot.storage.pg import commands as pg
-from arbot.storage.restore import infer_db, restore
-from arbot.storage.schema import init_all
+from arbot.storage import maintenance
+from arbot.storage.backend import Report, backend_of
+from arbot.storage.connection import DATABASES
+from arbot.storage.restore import infer_db
+from arbot.storage.stats import check_statement
 
 
 def register(groups: dict[str, Any]) -> None:
@@ -81,73 +78,33 @@ def register(groups: dict[str, Any]) -> None:
     p.set_defaults(handler=cmd_maintain)
 
 
-def pragmas_of(settings: Settings) -> Pragmas:
-    return Pragmas.of(settings.storage)
-
-
-def _show(data: dict[str, Any], as_json: bool) -> None:
+def _show(report: Report, as_json: bool) -> None:
     if as_json:
-        print_json(data)
+        print_json(report.data)
     else:
-        print_mapping(data)
+        print_mapping(report.human or report.data)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    settings = resolve_settings(args)
-    if settings.storage.backend == "postgresql":
-        _show(pg.init(settings, time.time()), args.json)
-        return 0
-    data_dir = settings.storage.data_dir
-    versions = init_all(data_dir, pragmas_of(settings))
-    if args.json:
-        print_json({"data_dir": str(data_dir), "schema_versions": versions})
-    else:
-        print_mapping(
-            {"data_dir": str(data_dir), **{f"{k}.db": f"schema v{v}" for k, v in versions.items()}}
-        )
+    _show(backend_of(resolve_settings(args)).init(time.time()), args.json)
     return 0
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    settings = resolve_settings(args)
-    if settings.storage.backend == "postgresql":
-        _show(pg.prune(settings, time.time()), args.json)
-        return 0
-    require_databases(settings.storage.data_dir, "arbot", "historical")
-    report = retention.prune(
-        settings.storage.data_dir, settings.retention, time.time(), pragmas_of(settings)
-    )
-    data: dict[str, Any] = {
-        "bars_written": report.bars_written,
-        "archived_until": report.archived_until,
-        "ticks_deleted": report.ticks_deleted,
-        **{f"{table}_deleted": n for table, n in report.rows_deleted.items()},
-        "seconds": round(report.seconds, 3),
-    }
-    if args.json:
-        print_json(data)
-    else:
-        print_mapping(
-            data
-            | {"archived_until": iso(report.archived_until), "seconds": f"{report.seconds:.3f}"}
-        )
+    report = backend_of(resolve_settings(args)).prune(time.time())
+    data = report.data
+    human = data | {"archived_until": iso(data["archived_until"])}
+    _show(Report(data, human | {"seconds": f"{data['seconds']:.3f}"}), args.json)
     return 0
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
-    if settings.storage.backend == "postgresql":
-        raise pg.refuse_file_command("backup")
-    databases = tuple(dict.fromkeys(args.db)) if args.db else DATABASES
-    require_databases(settings.storage.data_dir, *databases)
-    report = run_backup(
-        settings.storage.data_dir,
+    report = backend_of(settings).backup(
         args.dest or settings.backup_dir,
         time.time(),
         compress=settings.backup.compress and not args.no_compress,
-        keep_daily=settings.backup.keep_daily,
-        keep_weekly=settings.backup.keep_weekly,
-        databases=databases,
+        databases=tuple(dict.fromkeys(args.db)) if args.db else DATABASES,
     )
     rows: list[dict[str, Any]] = [
         {"database": f.db, "file": str(f.path), "bytes": f.bytes, "seconds": round(f.seconds, 3)}
@@ -186,16 +143,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    settings = resolve_settings(args)
-    if settings.storage.backend == "postgresql":
-        raise pg.refuse_file_command("restore")
-    report = restore(
-        settings.storage.data_dir,
-        args.file,
-        args.db or infer_db(args.file),
-        settings.backup_dir,
-        time.time(),
-    )
+    backend = backend_of(resolve_settings(args))
+    report = backend.restore(args.file, args.db or infer_db(args.file), time.time())
     data = {
         "restored": str(report.target),
         "from": str(report.source),
@@ -207,16 +156,28 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    settings = resolve_settings(args)
-    if settings.storage.backend == "postgresql":
-        print_json(pg.stats(settings))
-        return 0
-    data_dir = settings.storage.data_dir
-    require_databases(data_dir, "arbot")
-    data = stats.all_stats(data_dir, time.time())
+    data = backend_of(resolve_settings(args)).stats(time.time())
     if args.json:
         print_json(data)
-        return 0
+    elif isinstance(data, dict):  # a server's figures
+        print_mapping(_flat(data))
+    else:
+        _print_file_stats(data)
+    return 0
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as `outer.inner` keys, for a `key: value` listing."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _print_file_stats(data: list[dict[str, Any]]) -> None:
     present = [d for d in data if d["exists"]]
     print_table(
         [
@@ -266,39 +227,25 @@ def cmd_stats(args: argparse.Namespace) -> int:
                     "projected growth per day": human_bytes(ing["projected_growth_bytes_per_day"]),
                 }
             )
-    return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
-    stats.check_statement(args.sql)
-    if settings.storage.backend == "postgresql":
-        print(pg.explain(settings, args.sql))
-        return 0
-    data_dir = settings.storage.data_dir
-    require_databases(data_dir, args.db)
-    plan = stats.explain(data_dir, args.db, args.sql)
+    check_statement(args.sql)
+    plan, text = backend_of(settings).explain(args.sql, args.db)
     if args.json:
         print_json(plan)
     else:
-        print(stats.plan_text(plan))
+        print(text)
     return 0
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:
-    settings = resolve_settings(args)
-    if settings.storage.backend == "postgresql":
-        _show(pg.maintain(settings, vacuum=args.vacuum), args.json)
-        return 0
-    require_databases(settings.storage.data_dir, *DATABASES)
-    results = maintenance.maintain(
-        settings.storage.data_dir,
-        settings.backup_dir,
+    results = backend_of(resolve_settings(args)).maintain(
         time.time(),
         reindex=args.reindex,
         vacuum=args.vacuum,
         vacuum_threshold=args.vacuum_threshold,
-        pragmas=pragmas_of(settings),
     )
     for r in results:
         r["seconds"] = round(r["seconds"], 3)

@@ -4,10 +4,9 @@ Read-only connections; a table (--wide for every column), or JSON with --json.""
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from arbot.cli.common import (
     UsageError,
@@ -19,16 +18,12 @@ from arbot.cli.common import (
     iso,
     iso_ms,
     positive_int,
-    require_databases,
     resolve_settings,
     timestamp,
 )
 from arbot.cli.output import Column, exact, fixed, note, print_json, print_mapping, print_table
-from arbot.storage import queries
-from arbot.storage.pg import queries as pg_queries
-from arbot.storage.pg.connect import connect as pg_connect
-from arbot.storage.pg.schema import check_schema
-from arbot.storage.schema import open_database
+from arbot.storage.backend import backend_of
+from arbot.storage.queries import Queries, Table
 
 T = TypeVar("T")
 PERCENT = fixed(4)
@@ -74,33 +69,16 @@ def register(groups: dict[str, Any]) -> None:
     p.set_defaults(handler=cmd_performance)
 
 
-def _run(args: argparse.Namespace, work: Callable[[Any], T]) -> T:
-    settings = resolve_settings(args)
-    if settings.storage.backend == "postgresql":
-        with pg_connect(settings.postgresql) as pg_conn:
-            check_schema(pg_conn)
-            return work(pg_conn)
-    data_dir = settings.storage.data_dir
-    require_databases(data_dir, "arbot")
-    conn = open_database(data_dir, "arbot", readonly=True)
-    try:
-        return work(conn)
-    finally:
-        conn.close()
+def _run(args: argparse.Namespace, work: Callable[[Queries], T]) -> T:
+    with backend_of(resolve_settings(args)).reader() as q:
+        return work(q)
 
 
-def _q(conn: Any) -> Any:
-    """The query module of `conn`'s backend (both have the same functions)."""
-    return queries if isinstance(conn, sqlite3.Connection) else pg_queries
-
-
-def check_known(
-    conn: sqlite3.Connection, table: Literal["symbols", "exchanges"], name: str | None
-) -> None:
+def check_known(q: Queries, table: Table, name: str | None) -> None:
     """An unknown name is a usage error that lists the names arbot.db knows."""
     if name is None:
         return
-    known = _q(conn).known_names(conn, table)
+    known = q.known_names(table)
     if name not in known:
         what = table[:-1]
         listed = ", ".join(known[:30]) + (" ..." if len(known) > 30 else "")
@@ -124,11 +102,11 @@ def cmd_prices(args: argparse.Namespace) -> int:
     start = args.start if args.start is not None else end - 3600
     check_range(start, end, "--from", "--to")
 
-    def work(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        check_known(conn, "symbols", args.symbol)
-        check_known(conn, "exchanges", args.exchange)
-        rows: list[dict[str, Any]] = _q(conn).price_history(
-            conn, args.symbol, args.exchange, start=start, end=end,
+    def work(q: Queries) -> list[dict[str, Any]]:
+        check_known(q, "symbols", args.symbol)
+        check_known(q, "exchanges", args.exchange)
+        rows: list[dict[str, Any]] = q.price_history(
+            args.symbol, args.exchange, start=start, end=end,
             limit=args.limit + 1, newest_first=not args.oldest_first,
         )  # fmt: skip
         return rows
@@ -169,11 +147,9 @@ SPREAD_COLUMNS = (
 def cmd_spreads(args: argparse.Namespace) -> int:
     since = time.time() - args.hours * 3600
 
-    def work(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        check_known(conn, "symbols", args.symbol)
-        rows: list[dict[str, Any]] = _q(conn).spread_analysis(
-            conn, since, args.symbol, args.min_samples
-        )
+    def work(q: Queries) -> list[dict[str, Any]]:
+        check_known(q, "symbols", args.symbol)
+        rows: list[dict[str, Any]] = q.spread_analysis(since, args.symbol, args.min_samples)
         return rows
 
     rows = _run(args, work)
@@ -206,12 +182,12 @@ def cmd_signals(args: argparse.Namespace) -> int:
     since = args.since if args.since is not None else now - args.hours * 3600
     check_range(since, now, "--since", "now")
 
-    def work(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        check_known(conn, "symbols", args.symbol)
-        check_known(conn, "exchanges", args.exchange)
-        totals = _q(conn).signal_stats(conn, (now - since) / 3600, now)
-        rows = _q(conn).list_signals(
-            conn, since, symbol=args.symbol, exchange=args.exchange,
+    def work(q: Queries) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        check_known(q, "symbols", args.symbol)
+        check_known(q, "exchanges", args.exchange)
+        totals = q.signal_stats((now - since) / 3600, now)
+        rows = q.list_signals(
+            since, symbol=args.symbol, exchange=args.exchange,
             min_profit_percent=args.min_profit, limit=args.limit + 1,
         )  # fmt: skip
         return totals, rows
@@ -245,7 +221,7 @@ def _maybe(value: float | None, decimals: int = 4) -> str | None:
 
 
 def cmd_performance(args: argparse.Namespace) -> int:
-    rows = _run(args, lambda c: _q(c).daily_performance(c, args.days, time.time()))
+    rows = _run(args, lambda q: q.daily_performance(args.days, time.time()))
     if args.json:
         print_json(rows)
         return 0

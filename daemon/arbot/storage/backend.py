@@ -1,52 +1,136 @@
-"""The configured storage backend (storage.backend): the writer of ticks and records for
-the daemon and replays, and the database the commands use beside it (replay's `replays`,
-backtest runs): a data dir file on SQLite, the server on PostgreSQL, where all four files'
-tables share one schema."""
+"""The storage backend, chosen once from storage.backend: `backend_of(settings)`.
+
+Everything that differs between SQLite (four files in the data dir) and PostgreSQL (one
+server database; the data dir keeps config.db, the lock file and backups) is a method here:
+the writer of ticks and records, connections for commands, the analysis queries, the
+database commands (init, prune, rollup, backup, restore, stats, explain, maintain), the
+tick source of a backtest and the daemon's daily jobs. The rest of ArBot asks the backend
+and never tests which one it is."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Literal
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 from arbot.metrics import Metrics
+from arbot.models import Tick
+from arbot.rollup import DailyRollup
 from arbot.settings import Settings
 from arbot.storage.batches import BatchWriter
-from arbot.storage.connection import Pragmas, db_path
+from arbot.storage.jobs import Job, JobRuns
 from arbot.storage.portable import Conn
-from arbot.storage.schema import make_data_dir, open_database
-from arbot.storage.writer import Writer
+from arbot.storage.queries import Queries
+
+Db = Literal["arbot", "backtest"]
 
 
-def open_writer(settings: Settings, metrics: Metrics) -> BatchWriter:
-    """arbot.db's writer, or PostgreSQL's with storage.backend = "postgresql" (then the data
-    dir keeps config.db, the lock file and backups; ticks, signals and trades go to the
-    server)."""
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a database command prints: `data` as JSON, `human` (or `data`) as a list of
+    `key: value` lines."""
+
+    data: dict[str, Any]
+    human: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TickRange:
+    """The stored ticks of a time range, for a backtest: the exchanges and how many ticks
+    it holds, where they are (for messages), and a reader of them in storage order."""
+
+    exchanges: list[str]
+    count: int
+    where: str
+    ticks: Callable[[], Iterable[Tick]] = field(repr=False)
+
+
+class Backend(ABC):
+    name: ClassVar[str]
+    # Where a second copy of the same data would go, for "already stored" messages.
+    elsewhere: ClassVar[str]
+    # The data dir's database files this backend uses (their sizes are gauged).
+    local_databases: ClassVar[tuple[str, ...]]
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # --- the daemon and replays ------------------------------------------------------
+    @abstractmethod
+    def open_writer(self, metrics: Metrics) -> BatchWriter:
+        """The writer of ticks and records, its database created or migrated."""
+
+    @abstractmethod
+    def hold_for_writing(self, held: ExitStack) -> None:
+        """Whatever a writer other than the daemon (a replay) must hold while it writes."""
+
+    @abstractmethod
+    def daily_jobs(self) -> list[Job]:
+        """The daemon's daily jobs on this backend."""
+
+    @abstractmethod
+    def job_runs(self) -> JobRuns:
+        """Where the daily jobs' completions are kept."""
+
+    def server_bytes(self) -> int | None:
+        """The size of a server database (None: no server, the files are gauged)."""
+        return None
+
+    # --- commands ----------------------------------------------------------------------
+    @abstractmethod
+    def open(self, db: Db) -> AbstractContextManager[tuple[Conn, str]]:
+        """A connection to the database holding `db`'s tables, created or migrated as the
+        daemon's writer would, and its name for messages."""
+
+    @abstractmethod
+    def reader(self) -> AbstractContextManager[Queries]:
+        """The analysis queries over the stored data (which must exist), read-only."""
+
+    @abstractmethod
+    def init(self, now: float) -> Report: ...
+
+    @abstractmethod
+    def prune(self, now: float) -> Report: ...
+
+    @abstractmethod
+    def rollup(self, day: date) -> DailyRollup: ...
+
+    @abstractmethod
+    def stats(self, now: float) -> list[dict[str, Any]] | dict[str, Any]:
+        """Per-file figures (SQLite, a list) or the server's (PostgreSQL, a mapping)."""
+
+    @abstractmethod
+    def explain(self, sql: str, db: str) -> tuple[Any, str]:
+        """The plan of one read-only statement as JSON data and as text."""
+
+    @abstractmethod
+    def maintain(
+        self, now: float, *, reindex: bool, vacuum: bool, vacuum_threshold: float
+    ) -> list[dict[str, Any]]:
+        """Steps done, each {database, step, seconds, result}."""
+
+    @abstractmethod
+    def backup(
+        self, dest: Path, now: float, *, compress: bool, databases: Sequence[str]
+    ) -> Any: ...
+
+    @abstractmethod
+    def restore(self, file: Path, db: str, now: float) -> Any: ...
+
+    @abstractmethod
+    def tick_range(self, start: float, end: float) -> TickRange: ...
+
+
+def backend_of(settings: Settings) -> Backend:
+    """The configured backend (psycopg is imported only when it is PostgreSQL)."""
     if settings.storage.backend == "postgresql":
-        from arbot.storage.pg.writer import PgWriter  # psycopg only where it is used
+        from arbot.storage.pg.backend import PgBackend
 
-        return PgWriter.open(settings, metrics)
-    return Writer.open(settings.storage, metrics)
+        return PgBackend(settings)
+    from arbot.storage.sqlite.backend import SqliteBackend
 
-
-@contextmanager
-def open_configured(
-    settings: Settings, db: Literal["arbot", "backtest"]
-) -> Iterator[tuple[Conn, str]]:
-    """A connection to the database holding `db`'s tables, created or migrated as the
-    daemon's writer would, and its name for messages (a file path, or PostgreSQL db/schema)."""
-    st = settings.storage
-    if st.backend == "postgresql":
-        from arbot.storage.pg.connect import connect  # psycopg only where it is used
-        from arbot.storage.pg.schema import describe, migrate
-
-        with connect(settings.postgresql) as pg:
-            migrate(pg)
-            yield pg, describe(pg)
-        return
-    make_data_dir(st.data_dir)
-    conn = open_database(st.data_dir, db, Pragmas.of(st))
-    try:
-        yield conn, str(db_path(st.data_dir, db))
-    finally:
-        conn.close()
+    return SqliteBackend(settings)

@@ -129,3 +129,24 @@ def _reader_pragmas(conn: sqlite3.Connection, pragmas: Pragmas) -> None:
     conn.execute(f"PRAGMA busy_timeout = {int(pragmas.busy_timeout_ms)}")
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute(f"PRAGMA cache_size = -{int(pragmas.cache_size_kib)}")
+
+
+def require_databases(
+    data_dir: Path, *databases: str, given_by: str = "--data-dir / storage.data_dir"
+) -> None:
+    """The one check (and message) every command reading existing data makes first;
+    `given_by` names where the directory came from."""
+    if not data_dir.exists():
+        raise DatabaseError(
+            f"{data_dir}: no such data directory; check {given_by} "
+            f"(a new one is made by `arbot db init --data-dir {data_dir}`)"
+        )
+    if not data_dir.is_dir():
+        raise DatabaseError(f"{data_dir}: not a directory; check {given_by}")
+    for db in databases:
+        path = db_path(data_dir, db)
+        if not path.exists():
+            raise DatabaseError(
+                f"{path}: database does not exist; check {given_by} "
+                f"or run `arbot db init --data-dir {data_dir}`"
+            )

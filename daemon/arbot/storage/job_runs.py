@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from arbot.storage.connection import Pragmas
 from arbot.storage.schema import open_database
@@ -27,3 +30,26 @@ def record_completed(data_dir: Path, name: str, at: float, pragmas: Pragmas | No
         )
     finally:
         conn.close()
+
+
+@dataclass(frozen=True, slots=True)
+class SqliteJobRuns:
+    """config.db's job_runs; one daemon per data dir, so every run is its own."""
+
+    data_dir: Path
+    pragmas: Pragmas
+
+    def completed(self) -> dict[str, float]:
+        return completed(self.data_dir, self.pragmas)
+
+    def run_once(
+        self,
+        name: str,
+        scheduled: float,
+        now: float,
+        work: Callable[[], dict[str, Any]],
+        pause: Callable[[float], None],
+    ) -> dict[str, Any]:
+        facts = work()
+        record_completed(self.data_dir, name, now, self.pragmas)
+        return facts

@@ -1,155 +1,118 @@
-"""Analysis queries (`arbot query ...`): take a connection, return plain dicts and lists."""
+"""Analysis queries (`arbot query ...`), written once for both backends: each backend gives
+its SQL (storage/sqlite/queries.py, storage/pg/queries.py); parameters and results (plain
+dicts and lists of the same Python types) are handled here."""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from arbot.storage.signals import signal_statistics
+from arbot.storage.portable import Conn
 
-# Over the `tickers` view: symbol = ? resolves through `symbols`, then one primary-key range
-# scan of ticks (symbol_id, ts) per symbol; the exchange is a filter on that range.
-_PRICE_HISTORY = """
-SELECT timestamp, bid, ask, bid_size, ask_size
-FROM tickers
-WHERE symbol = :symbol AND exchange = :exchange AND timestamp BETWEEN :start AND :end
-ORDER BY timestamp {order}
-LIMIT :limit
-"""
+Table = Literal["symbols", "exchanges"]
 
-# Newest first: what someone looking at recent signals wants. The optional filters are
-# constant SQL (`:x IS NULL OR ...`), so one statement serves every combination.
-_SIGNALS = """
-SELECT timestamp, symbol, buy_exchange, sell_exchange, buy_price, sell_price, buy_size,
-       sell_size, profit, profit_percent, confidence, trend_direction, executed
-FROM arbitrage_signals
-WHERE timestamp > :since
-  AND (:symbol IS NULL OR symbol = :symbol)
-  AND (:exchange IS NULL OR buy_exchange = :exchange OR sell_exchange = :exchange)
-  AND (:min_profit IS NULL OR profit_percent >= :min_profit)
-ORDER BY timestamp DESC
-LIMIT :limit
-"""
-
-_NAMES = {
+NAMES: Mapping[Table, str] = {
     "symbols": "SELECT name FROM symbols ORDER BY name",
     "exchanges": "SELECT name FROM exchanges ORDER BY name",
 }
 
-# Valid quotes only: bid > 0 and ask >= bid (a locked book, spread 0, is valid; a crossed one
-# is not). stdev (sample) and median are the aggregates storage/functions.py registers on
-# every connection; SQLite has no PERCENTILE_CONT/STDEV of its own.
-_SPREADS = """
-SELECT symbol, exchange, count(*) AS samples,
-       avg(spread) AS avg_spread, min(spread) AS min_spread, max(spread) AS max_spread,
-       median(spread) AS median_spread, stdev(spread) AS stdev_spread,
-       avg(spread_percent) AS avg_spread_percent,
-       min(spread_percent) AS min_spread_percent, max(spread_percent) AS max_spread_percent,
-       median(spread_percent) AS median_spread_percent,
-       stdev(spread_percent) AS stdev_spread_percent
-FROM (
-    SELECT symbol, exchange, ask - bid AS spread,
-           (ask - bid) / ((ask + bid) / 2) * 100 AS spread_percent
-    FROM tickers
-    WHERE timestamp > :since AND bid > 0 AND ask >= bid {symbol_filter}
-)
-GROUP BY symbol, exchange
-HAVING count(*) >= :min_samples
-ORDER BY symbol, avg_spread DESC
-"""
 
-# The spec's daily summary, on the caller's clock instead of date('now'); the running total
-# starts at the first day of the window.
-_DAILY_PERFORMANCE = """
-WITH daily_trades AS (
-    SELECT date(started_at) AS trade_date,
-           count(*) AS trade_count,
-           sum(actual_profit > 0) AS winning_trades,
-           sum(actual_profit) AS daily_profit,
-           avg(actual_profit) AS avg_profit,
-           sum(fees_paid) AS total_fees
-    FROM trades
-    WHERE status = 'completed' AND started_at >= date(:now, 'unixepoch', :window)
-    GROUP BY date(started_at)
-)
-SELECT trade_date, trade_count, winning_trades, daily_profit, avg_profit, total_fees,
-       sum(daily_profit) OVER (ORDER BY trade_date) AS cumulative_profit
-FROM daily_trades
-ORDER BY trade_date
-"""
+@dataclass(frozen=True, slots=True)
+class QuerySQL:
+    """One backend's statements, with named parameters in its driver's style."""
+
+    price_history_asc: str
+    price_history_desc: str
+    signals: str
+    statistics: str  # one positional parameter: the start of the period
+    spreads_all: str
+    spreads_symbol: str
+    daily_performance: str  # :now (epoch s), :days
 
 
-def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+class Queries:
+    """The queries over one connection to arbot.db's tables."""
 
+    def __init__(self, conn: Conn, sql: QuerySQL) -> None:
+        self.conn = conn
+        self._sql = sql
 
-def price_history(
-    conn: sqlite3.Connection,
-    symbol: str,
-    exchange: str,
-    *,
-    start: float,
-    end: float,
-    limit: int = 100_000,
-    newest_first: bool = False,
-) -> list[dict[str, Any]]:
-    """Quotes of one (symbol, exchange) with start <= timestamp <= end, oldest first unless
-    `newest_first`."""
-    params = {"symbol": symbol, "exchange": exchange, "start": start, "end": end, "limit": limit}
-    sql = _PRICE_HISTORY.format(order="DESC" if newest_first else "ASC")
-    return _dicts(conn.execute(sql, params))
+    def _dicts(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        cur = self.conn.execute(sql, params)
+        names = [d[0] for d in cur.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def price_history(
+        self,
+        symbol: str,
+        exchange: str,
+        *,
+        start: float,
+        end: float,
+        limit: int = 100_000,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Quotes of one (symbol, exchange) with start <= timestamp <= end, oldest first
+        unless `newest_first`."""
+        sql = self._sql.price_history_desc if newest_first else self._sql.price_history_asc
+        params = {"symbol": symbol, "exchange": exchange, "start": start, "end": end}
+        return self._dicts(sql, params | {"limit": limit})
 
-def known_names(conn: sqlite3.Connection, table: Literal["symbols", "exchanges"]) -> list[str]:
-    """Every symbol or exchange name arbot.db has stored data for."""
-    return [row[0] for row in conn.execute(_NAMES[table])]
+    def known_names(self, table: Table) -> list[str]:
+        """Every symbol or exchange name arbot.db has stored data for."""
+        return [str(row[0]) for row in self.conn.execute(NAMES[table]).fetchall()]
 
+    def list_signals(
+        self,
+        since: float,
+        *,
+        symbol: str | None = None,
+        exchange: str | None = None,
+        min_profit_percent: float | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Signals newer than `since`, newest first; `exchange` matches either leg."""
+        params = {
+            "since": since,
+            "symbol": symbol,
+            "exchange": exchange,
+            "min_profit": min_profit_percent,
+            "limit": limit,
+        }
+        rows = self._dicts(self._sql.signals, params)
+        for row in rows:
+            row["executed"] = bool(row["executed"])  # SQLite stores 0/1
+        return rows
 
-def list_signals(
-    conn: sqlite3.Connection,
-    since: float,
-    *,
-    symbol: str | None = None,
-    exchange: str | None = None,
-    min_profit_percent: float | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """Signals newer than `since`, newest first; `exchange` matches either leg."""
-    params = {
-        "since": since,
-        "symbol": symbol,
-        "exchange": exchange,
-        "min_profit": min_profit_percent,
-        "limit": limit,
-    }
-    rows = _dicts(conn.execute(_SIGNALS, params))
-    for row in rows:
-        row["executed"] = bool(row["executed"])
-    return rows
+    def spread_analysis(
+        self, since: float, symbol: str | None = None, min_samples: int = 100
+    ) -> list[dict[str, Any]]:
+        """Spread statistics per (symbol, exchange) over quotes newer than `since`; pairs
+        with fewer than `min_samples` valid quotes are left out."""
+        # Two constant statements: a filter on symbol uses the (symbol_id, ts) key.
+        sql = self._sql.spreads_symbol if symbol else self._sql.spreads_all
+        params = {"since": since, "min_samples": min_samples, "symbol": symbol}
+        return self._dicts(sql, params)
 
+    def signal_stats(self, period_hours: float, now: float) -> dict[str, Any]:
+        """The spec's get_signal_statistics over signals newer than `period_hours` before
+        `now`."""
+        row = self.conn.execute(self._sql.statistics, (now - period_hours * 3600,)).fetchone()
+        total, executed, avg_pct, max_pct, avg_conf = row or (0, 0, None, None, None)
+        return {
+            "total_signals": int(total),
+            "executed_signals": int(executed or 0),
+            "execution_rate": executed / total if total else 0,
+            "avg_profit_percent": avg_pct,
+            "max_profit_percent": max_pct,
+            "avg_confidence": avg_conf,
+        }
 
-def spread_analysis(
-    conn: sqlite3.Connection,
-    since: float,
-    symbol: str | None = None,
-    min_samples: int = 100,
-) -> list[dict[str, Any]]:
-    """Spread statistics per (symbol, exchange) over quotes newer than `since`; pairs with
-    fewer than `min_samples` valid quotes are left out."""
-    # The two variants are constants: a filter on symbol uses the (symbol_id, ts) key.
-    sql = _SPREADS.format(symbol_filter="AND symbol = :symbol" if symbol else "")
-    params: dict[str, Any] = {"since": since, "min_samples": min_samples}
-    if symbol:
-        params["symbol"] = symbol
-    return _dicts(conn.execute(sql, params))
-
-
-def signal_stats(conn: sqlite3.Connection, period_hours: float, now: float) -> dict[str, Any]:
-    """The spec's signal statistics over the last `period_hours` (storage/signals.py)."""
-    return signal_statistics(conn, period_hours, now)
-
-
-def daily_performance(conn: sqlite3.Connection, days: int, now: float) -> list[dict[str, Any]]:
-    """Completed trades per UTC day over the last `days` days, with the cumulative profit."""
-    return _dicts(conn.execute(_DAILY_PERFORMANCE, {"now": now, "window": f"-{int(days)} days"}))
+    def daily_performance(self, days: int, now: float) -> list[dict[str, Any]]:
+        """Completed trades per UTC day over the last `days` days, with the cumulative
+        profit."""
+        rows = self._dicts(self._sql.daily_performance, {"now": now, "days": int(days)})
+        for row in rows:
+            row["trade_date"] = str(row["trade_date"])
+        return rows

@@ -34,7 +34,7 @@ _INSERT_EPISODE = """INSERT INTO signal_episodes (episode_key, symbol, buy_excha
 
 _MARK_EXECUTED = "UPDATE arbitrage_signals SET executed = TRUE WHERE id = ?"
 
-_STATISTICS = """SELECT count(*), count(CASE WHEN executed THEN 1 END), avg(profit_percent),
+STATISTICS = """SELECT count(*), count(CASE WHEN executed THEN 1 END), avg(profit_percent),
     max(profit_percent), avg(confidence)
     FROM arbitrage_signals WHERE timestamp > ?"""
 
@@ -66,7 +66,7 @@ def _statistics(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def signal_statistics(conn: sqlite3.Connection, period_hours: float, now: float) -> dict[str, Any]:
     """The spec's get_signal_statistics over signals newer than `period_hours` before `now`."""
-    return _statistics(conn.execute(_STATISTICS, (now - period_hours * 3600,)).fetchone())
+    return _statistics(conn.execute(STATISTICS, (now - period_hours * 3600,)).fetchone())
 
 
 class SignalManager:
@@ -96,7 +96,7 @@ class SignalManager:
 
     async def get_signal_statistics(self, period_hours: float = 24) -> dict[str, Any]:
         async with aiosqlite.connect(self.db_path) as conn:
-            cur = await conn.execute(_STATISTICS, (self._clock() - period_hours * 3600,))
+            cur = await conn.execute(STATISTICS, (self._clock() - period_hours * 3600,))
             row = await cur.fetchone()
         assert row is not None  # an aggregate without GROUP BY always returns one row
         return _statistics(tuple(row))

@@ -4,6 +4,8 @@ line naming the PostgreSQL tool that does the job."""
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import date
 from typing import Any
 
@@ -14,10 +16,11 @@ from arbot.rollup import DailyRollup
 from arbot.settings import Settings
 from arbot.storage.pg.connect import connect
 from arbot.storage.pg.errors import one_line
+from arbot.storage.pg.jobs import require_owner
 from arbot.storage.pg.partitions import ensure_ahead, partition_days
 from arbot.storage.pg.retention import prune as prune_ticks
 from arbot.storage.pg.rollups import run_rollup
-from arbot.storage.pg.schema import check_schema, migrate
+from arbot.storage.pg.schema import check_schema, describe, migrate
 from arbot.storage.pg.shard import shard_of
 
 _TABLES = (
@@ -48,6 +51,7 @@ def init(settings: Settings, now: float) -> dict[str, Any]:
 def prune(settings: Settings, now: float) -> dict[str, Any]:
     with connect(settings.postgresql, statement_timeout=False) as conn:
         check_schema(conn)
+        require_owner(conn, "db prune", "run it as the role that owns the tables")
         report = prune_ticks(conn, settings.retention, now)
     return {
         "bars_written": report.bars_written,
@@ -117,11 +121,19 @@ def refuse_file_command(command: str) -> DatabaseError:
 
 
 def explain(settings: Settings, statement: str) -> str:
-    """EXPLAIN of one statement, inside a READ ONLY transaction that is rolled back."""
+    """The generic plan of one statement (as for any parameter values), inside a READ ONLY
+    transaction that is rolled back. SQLite's `?` placeholders, as in the README's
+    examples, are its parameters."""
+    sql, count = _numbered_placeholders(statement)
+    nulls = ", ".join(["NULL"] * count)
     with connect(settings.postgresql) as conn:
         conn.execute("BEGIN READ ONLY")
         try:
-            rows = conn.execute(f"EXPLAIN {statement}").fetchall()  # read-only: cannot write
+            conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            conn.execute(f"PREPARE arbot_explain AS {sql}")
+            rows = conn.execute(
+                f"EXPLAIN EXECUTE arbot_explain{f'({nulls})' if count else ''}"
+            ).fetchall()
         except Exception as exc:
             raise DatabaseError(f"db explain: {str(exc).splitlines()[0]}") from None
         finally:
@@ -129,10 +141,33 @@ def explain(settings: Settings, statement: str) -> str:
     return "\n".join(str(r[0]) for r in rows)
 
 
-def maintain(settings: Settings, *, vacuum: bool) -> dict[str, Any]:
-    """ANALYZE (the planner's statistics), or VACUUM (ANALYZE) on request. Autovacuum does
-    the routine work; whole-partition drops leave no dead rows to reclaim."""
+def maintain(settings: Settings, *, vacuum: bool) -> list[dict[str, Any]]:
+    """ANALYZE (the planner's statistics), or VACUUM (ANALYZE) on request, as the step
+    `arbot db maintain` lists. Autovacuum does the routine work; whole-partition drops
+    leave no dead rows to reclaim."""
+    step = "VACUUM (ANALYZE)" if vacuum else "ANALYZE"
+    started = time.monotonic()
     with connect(settings.postgresql, statement_timeout=False) as conn:
         check_schema(conn)
-        conn.execute("VACUUM (ANALYZE)" if vacuum else "ANALYZE")
-    return {"backend": "postgresql", "done": "VACUUM (ANALYZE)" if vacuum else "ANALYZE"}
+        conn.execute(step)
+        where = describe(conn)
+    seconds = time.monotonic() - started
+    return [{"database": where, "step": step, "seconds": seconds, "result": "done"}]
+
+
+# A quoted string or identifier, or one `?` outside them.
+_TOKEN = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\?""")
+
+
+def _numbered_placeholders(statement: str) -> tuple[str, int]:
+    """`statement` with each `?` outside quotes as $1, $2, ... and how many there are."""
+    count = 0
+
+    def number(match: re.Match[str]) -> str:
+        nonlocal count
+        if match.group(0) != "?":
+            return match.group(0)
+        count += 1
+        return f"${count}"
+
+    return _TOKEN.sub(number, statement), count

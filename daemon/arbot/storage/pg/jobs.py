@@ -85,7 +85,12 @@ def prune(
 ) -> dict[str, Any]:
     """Archive and drop complete days past retention.tickers_days; delete old rows."""
     with connect(settings, statement_timeout=False) as conn:
-        _require_owner(conn)
+        require_owner(
+            conn,
+            "retention",
+            "set retention.enabled = false in the daemons and run `arbot db prune` as the "
+            "owner role from a timer (README: Scaling out)",
+        )
         report = prune_days(conn, retention, now, check=check)
     return {
         "bars_written": report.bars_written,
@@ -95,18 +100,16 @@ def prune(
     }
 
 
-def _require_owner(conn: psycopg.Connection[Any]) -> None:
-    """Dropping a partition takes its owner: a daemon writing as a least-privilege role
-    says so before touching anything (else the first day would fail on its DROP)."""
+def require_owner(conn: psycopg.Connection[Any], what: str, advice: str) -> None:
+    """Dropping a partition takes its owner: a role that is not says so before touching
+    anything (else the first day would fail on its DROP)."""
     (user, owns) = conn.execute(
         "SELECT current_user, pg_has_role(current_user, relowner, 'USAGE') "
         "FROM pg_class WHERE oid = 'ticks'::regclass"
     ).fetchone() or ("?", False)
     if not owns:
         raise DatabaseError(
-            f"retention: role {user} does not own ticks and cannot drop its day partitions; "
-            "set retention.enabled = false in the daemons and run `arbot db prune` as the "
-            "owner role from a timer (README: Scaling out)"
+            f"{what}: role {user} does not own ticks and cannot drop its day partitions; {advice}"
         )
 
 

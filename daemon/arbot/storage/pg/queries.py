@@ -1,13 +1,9 @@
-"""storage/queries.py's analysis queries on PostgreSQL: same functions, same results
-(plain dicts and lists), PostgreSQL's own aggregates (percentile_cont, stddev_samp)."""
+"""The analysis queries' SQL on PostgreSQL (storage/queries.py runs them): PostgreSQL's own
+aggregates (percentile_cont, stddev_samp)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-import psycopg
-
-Conn = psycopg.Connection[Any]
+from arbot.storage.queries import QuerySQL
 
 _PRICE_HISTORY = {
     order: f"""SELECT timestamp, bid, ask, bid_size, ask_size FROM tickers
@@ -27,10 +23,6 @@ ORDER BY timestamp DESC
 LIMIT %(limit)s"""
 _STATISTICS = """SELECT count(*), count(CASE WHEN executed THEN 1 END), avg(profit_percent),
     max(profit_percent), avg(confidence) FROM arbitrage_signals WHERE timestamp > %s"""
-_NAMES = {
-    "symbols": "SELECT name FROM symbols ORDER BY name",
-    "exchanges": "SELECT name FROM exchanges ORDER BY name",
-}
 _SPREADS = """SELECT symbol, exchange, count(*) AS samples,
        avg(spread) AS avg_spread, min(spread) AS min_spread, max(spread) AS max_spread,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY spread) AS median_spread,
@@ -64,67 +56,12 @@ SELECT trade_date::text AS trade_date, trade_count, winning_trades, daily_profit
 FROM daily_trades ORDER BY trade_date"""
 
 
-def _dicts(cur: psycopg.Cursor[Any]) -> list[dict[str, Any]]:
-    names = [d.name for d in cur.description or ()]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
-def price_history(
-    conn: Conn,
-    symbol: str,
-    exchange: str,
-    *,
-    start: float,
-    end: float,
-    limit: int = 100_000,
-    newest_first: bool = False,
-) -> list[dict[str, Any]]:
-    params = {"symbol": symbol, "exchange": exchange, "start": start, "end": end, "limit": limit}
-    return _dicts(conn.execute(_PRICE_HISTORY["DESC" if newest_first else "ASC"], params))
-
-
-def known_names(conn: Conn, table: Literal["symbols", "exchanges"]) -> list[str]:
-    return [row[0] for row in conn.execute(_NAMES[table])]
-
-
-def list_signals(
-    conn: Conn,
-    since: float,
-    *,
-    symbol: str | None = None,
-    exchange: str | None = None,
-    min_profit_percent: float | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    params = {
-        "since": since,
-        "symbol": symbol,
-        "exchange": exchange,
-        "min_profit": min_profit_percent,
-        "limit": limit,
-    }
-    return _dicts(conn.execute(_SIGNALS, params))
-
-
-def spread_analysis(
-    conn: Conn, since: float, symbol: str | None = None, min_samples: int = 100
-) -> list[dict[str, Any]]:
-    params = {"since": since, "symbol": symbol, "min_samples": min_samples}
-    return _dicts(conn.execute(_SPREADS, params))
-
-
-def signal_stats(conn: Conn, period_hours: float, now: float) -> dict[str, Any]:
-    row = conn.execute(_STATISTICS, (now - period_hours * 3600,)).fetchone()
-    total, executed, avg_pct, max_pct, avg_conf = row or (0, 0, None, None, None)
-    return {
-        "total_signals": total,
-        "executed_signals": executed,
-        "execution_rate": executed / total if total else 0,
-        "avg_profit_percent": avg_pct,
-        "max_profit_percent": max_pct,
-        "avg_confidence": avg_conf,
-    }
-
-
-def daily_performance(conn: Conn, days: int, now: float) -> list[dict[str, Any]]:
-    return _dicts(conn.execute(_DAILY_PERFORMANCE, {"now": now, "days": int(days)}))
+SQL = QuerySQL(
+    price_history_asc=_PRICE_HISTORY["ASC"],
+    price_history_desc=_PRICE_HISTORY["DESC"],
+    signals=_SIGNALS,
+    statistics=_STATISTICS,
+    spreads_all=_SPREADS,
+    spreads_symbol=_SPREADS,
+    daily_performance=_DAILY_PERFORMANCE,
+)

@@ -1,0 +1,1 @@
+"""The SQLite backend (storage.backend = "sqlite", the default): four files in the data dir."""
