@@ -93,7 +93,7 @@ def storage_pipeline(settings: StorageSettings) -> Pipeline:
 async def drain(pipeline: Pipeline, consumer: asyncio.Task[None]) -> None:
     """After the sentinel, as the daemon stops: pipeline, then sink, then writer."""
     await consumer
-    pipeline.sink.close()
+    await pipeline.sink.close()
 
 
 async def run_pipeline(settings: StorageSettings, rows: int) -> tuple[float, int]:

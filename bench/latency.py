@@ -16,10 +16,11 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from arbot.engine import Engine, Output
+from arbot.engine import Engine
 from arbot.metrics import Metrics
 from arbot.models import QueueItem, Tick
 from arbot.pipeline import Pipeline
+from arbot.records import Output
 from arbot.settings import Settings
 from arbot.sink import StorageSink
 from arbot.storage.schema import init_all
@@ -102,7 +103,7 @@ async def _measure(locked: bool) -> tuple[list[float], int, float]:
         lock.close()
         queue.close()
         await consumer
-        sink.close()
+        await sink.close()
         await committer
         await writer.close()
         return engine.latencies, backlog, sent / (loop.time() - start)

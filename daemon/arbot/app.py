@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
-import signal
 import sqlite3
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
@@ -28,15 +25,17 @@ from dataclasses import dataclass
 import structlog
 
 from arbot import feeds
-from arbot.engine import Engine, Resume
-from arbot.errors import EXIT_OK, ArbotError, ConfigError, ExchangeSetupError
-from arbot.health import FeedStatus, FlowMonitor, heartbeat
+from arbot.engine import Engine
+from arbot.errors import EXIT_OK, EXIT_UNCLEAN, ArbotError, ConfigError, ExchangeSetupError
+from arbot.feeds.status import FeedStatus
+from arbot.health import FlowMonitor, heartbeat
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.metrics_server import MetricsServer
 from arbot.models import ExchangeParams, QueueItem
 from arbot.pipeline import Pipeline
-from arbot.reload import Reloader, changed_keys
+from arbot.records import Resume
+from arbot.reload import Reloader, applies_live, changed_keys, feed_changed
 from arbot.scheduler import run_daily_jobs, update_size_gauges
 from arbot.settings import ExchangeSettings, Settings
 from arbot.sink import StorageSink
@@ -54,8 +53,6 @@ from arbot.venues import params_from_settings
 from arbot.version import version
 
 Clock = Callable[[], float]
-EXIT_UNCLEAN = 1  # a crash, a forced stop, or a drain longer than service.grace_timeout
-HARD_STOP_MARGIN = 5.0  # seconds past service.grace_timeout before the process is ended
 
 
 async def run_daemon(
@@ -114,7 +111,7 @@ class _Daemon:
         self.settings = settings
         self.backend = backend_of(settings)
         self._stages: _Stages | None = None
-        self._background: set[asyncio.Task[None]] = set()
+        self._tasks: asyncio.TaskGroup | None = None  # the running daemon's tasks
         self._feed_tasks: dict[str, asyncio.Task[None]] = {}
         self._start_feed: Callable[[ExchangeSettings], None] | None = None
 
@@ -124,23 +121,22 @@ class _Daemon:
         is logged as needing a restart. Live: detector thresholds, exchange fees and
         limits, paper settings (not balances), exchanges added, removed or changed (their
         feeds restart; the others never pause)."""
-        stages = self._stages
-        if stages is None:
+        stages, tasks = self._stages, self._tasks
+        if stages is None or tasks is None:  # not serving yet
             return set()
         new = for_shard(new)
         old = self.settings
         changed = changed_keys(old, new)
         params = params_from_settings(new.exchanges)
         stages.pipeline.engine.reconfigure(new, params)
-        # config.db is written off the event loop; the task is kept until it is done.
-        sync = asyncio.create_task(asyncio.to_thread(self._sync_exchanges, new))
-        self._background.add(sync)
-        sync.add_done_callback(self._background.discard)
-        applied = {k for k in changed if _live(k)}
+        # config.db is written off the event loop, in the daemon's task group: the stop
+        # waits for it.
+        tasks.create_task(asyncio.to_thread(self._sync_exchanges, new), name="exchange-config-sync")
+        applied = {k for k in changed if applies_live(k)}
         before = {e.name: e for e in old.enabled_exchanges}
         after = {e.name: e for e in new.enabled_exchanges}
         for name, cfg in before.items():
-            if after.get(name) != cfg:
+            if feed_changed(cfg, after.get(name)):
                 task = self._feed_tasks.pop(name, None)
                 if task is not None:
                     task.cancel()
@@ -148,7 +144,7 @@ class _Daemon:
                 self.last_ticks[name] = stages.monitor.last_tick.get(name)
                 stages.monitor.remove_feed(name)
         for name, cfg in after.items():
-            if before.get(name) != cfg and self._start_feed is not None:
+            if feed_changed(before.get(name), cfg) and self._start_feed is not None:
                 self._start_feed(cfg)
         applied |= {k for k in changed if k.split(".")[0] == "exchanges"}
         self.settings = new
@@ -238,6 +234,7 @@ class _Daemon:
             return monitor.stuck(self.clock(), s.service.flow_window)
 
         async with asyncio.TaskGroup() as tg:
+            self._tasks = tg
             pipeline_task = tg.create_task(
                 stages.pipeline.run(stages.queue, self.clock), name="pipeline"
             )
@@ -277,6 +274,7 @@ class _Daemon:
             ticks_skipped=stages.pipeline.skipped,
             ticks_dropped=stages.sink.dropped,
             signals=stages.pipeline.engine.signals,
+            records_dropped=dict(stages.writer.records_dropped),
             exit_code=code,
         )
         return code
@@ -296,7 +294,7 @@ class _Daemon:
                 await asyncio.wait([feeds_task])
                 stages.queue.close()
                 await pipeline_task
-                stages.sink.close()
+                await stages.sink.close()
                 await sink_task
                 await stages.writer.close()
         except TimeoutError:
@@ -399,96 +397,6 @@ class _Daemon:
         )
 
 
-def _hard_stop() -> None:
-    get_logger().error("stop_deadline_exceeded")
-    sys.stderr.flush()
-    os._exit(EXIT_UNCLEAN)
-
-
-# Settings applied while running (reload); exchanges are handled feed by feed.
-_LIVE_PREFIXES = ("detector.", "paper.", "logging.level")
-_RESTART_KEYS = ("detector.quote_groups", "detector.enabled", "paper.enabled")
-
-
-def _live(key: str) -> bool:
-    if key.startswith(_RESTART_KEYS) or key.startswith("paper.balances"):
-        return False
-    return key.startswith(_LIVE_PREFIXES)
-
-
 def _first_error(group: BaseExceptionGroup[ExchangeSetupError]) -> ExchangeSetupError:
     first = group.exceptions[0]
     return first if isinstance(first, ExchangeSetupError) else _first_error(first)
-
-
-def run_until_signalled(
-    main: Callable[[Awaitable[object]], Awaitable[int]],
-    grace: float = 20.0,
-    reload: Callable[[], Awaitable[None]] | None = None,
-) -> int:
-    """Run `main(stop)` on uvloop (when installed) until it returns its exit code. SIGTERM or
-    SIGINT completes `stop`, starting the drain; a second one exits at once, and so does the
-    process if it still runs `grace` + HARD_STOP_MARGIN seconds after the first. SIGHUP
-    runs `reload()` (one at a time) and never stops the process."""
-    try:
-        import uvloop
-
-        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:  # optional: not built for every platform
-        loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_with_signals(main, grace, reload))
-
-
-async def _reload_on(hup: asyncio.Event, reload: Callable[[], Awaitable[None]] | None) -> None:
-    """Until cancelled: one reload per SIGHUP burst; a failing reload is logged, never
-    raised (it would end the daemon through the task group)."""
-    log = get_logger(component="reload")
-    while True:
-        await hup.wait()
-        hup.clear()
-        if reload is None:
-            log.warning("reload_unsupported", signal="SIGHUP")
-            continue
-        try:
-            await reload()
-        except Exception:
-            log.exception("reload_crashed")
-
-
-async def _with_signals(
-    main: Callable[[Awaitable[object]], Awaitable[int]],
-    grace: float,
-    reload: Callable[[], Awaitable[None]] | None = None,
-) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    hup = asyncio.Event()
-    log = get_logger()
-
-    def on_signal(sig: signal.Signals) -> None:
-        if stop.is_set():
-            log.warning("forced_exit", signal=sig.name)
-            sys.stderr.flush()
-            os._exit(EXIT_UNCLEAN)
-        log.info("stop_requested", signal=sig.name)
-        stop.set()
-        # The drain is bounded by `grace`, but a task that swallows its cancellation (or a
-        # blocked loop) could still keep the process alive; a thread timer cannot be stalled.
-        deadline = threading.Timer(grace + HARD_STOP_MARGIN, _hard_stop)
-        deadline.daemon = True
-        deadline.start()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig)
-    loop.add_signal_handler(signal.SIGHUP, hup.set)
-    try:
-        async with asyncio.TaskGroup() as tg:
-            reloads = tg.create_task(_reload_on(hup, reload), name="reload")
-            try:
-                return await main(stop.wait())
-            finally:
-                reloads.cancel()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)

@@ -13,9 +13,10 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from arbot.engine import Engine, Resume
+from arbot.engine import Engine
 from arbot.models import ExchangeParams, Tick
 from arbot.recorded import run
+from arbot.records import Resume
 from arbot.rollup import summarise
 from arbot.settings import Settings
 from arbot.storage import backtests as sql

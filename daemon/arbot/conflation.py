@@ -59,7 +59,6 @@ class TimestampSeparator:
     def __init__(self) -> None:
         # key -> (last tick as received, the timestamp it was stored under)
         self._last: dict[tuple[str, str], tuple[Tick, float]] = {}
-        self.separated = 0
 
     def stored_form(self, tick: Tick) -> Tick:
         key = (tick[0], tick[1])
@@ -71,6 +70,5 @@ class TimestampSeparator:
         previous, stored = last
         if previous[2:6] != tick[2:6]:
             stored += SEPARATION
-            self.separated += 1
         self._last[key] = (tick, stored)
         return tick._replace(timestamp=stored) if stored != tick[6] else tick

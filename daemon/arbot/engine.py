@@ -25,34 +25,15 @@ source of the items, the clock and the sink. Per call to `process`:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from arbot.conflation import TickFilter, TimestampSeparator
 from arbot.detector import Detector
 from arbot.models import Episode, ExchangeParams, FeedDown, FeedGap, QueueItem, Signal, Tick
 from arbot.paper import PaperExecutor
-from arbot.records import EpisodesOpen, IdTable, OpenEpisodeState, Record, SignalFound
+from arbot.records import EpisodesOpen, Output, Record, Resume, SignalFound
 from arbot.settings import Settings
 
 SWEEP_INTERVAL = 1.0  # seconds of engine time between stale-episode sweeps
-
-
-@dataclass(slots=True)
-class Output:
-    """Ticks to store (filtered, separated) and records, in the order they happened."""
-
-    ticks: list[Tick] = field(default_factory=list)
-    records: list[Record] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Resume:
-    """What a previous run left for this one: first free row ids, the paper balances of
-    its last snapshot, and its open episodes."""
-
-    first_ids: Mapping[IdTable, int]
-    balances: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    episodes: tuple[OpenEpisodeState, ...] = ()
 
 
 class Engine:

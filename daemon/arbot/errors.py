@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-# Exit codes (documented in README): 0 clean stop, 2 usage, 3 config, 4 database, 5 exchange setup.
+# Exit codes (documented in README): 0 clean stop, 1 unclean stop, 2 usage, 3 config,
+# 4 database, 5 exchange setup.
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_DATABASE = 4
 EXIT_EXCHANGE = 5
+EXIT_UNCLEAN = 1  # a crash, a forced stop, or a drain longer than service.grace_timeout
 
 
 class ArbotError(Exception):

@@ -21,7 +21,6 @@ import structlog
 # Keys whose values never reach a log line (ccxt options may carry credentials).
 _SECRET_KEY = re.compile(r"(api_?key|secret|password|passphrase|token|uid|private_?key)", re.I)
 _REDACTED = "***"
-LEVELS = ("debug", "info", "warning", "error")
 # syslog(3) priorities, as journald reads them from a "<N>" line prefix (sd-daemon(3)).
 _PRIORITY = {"debug": 7, "info": 6, "warning": 4, "error": 3, "critical": 2}
 _RANK = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}

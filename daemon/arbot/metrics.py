@@ -17,6 +17,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from arbot.records import RECORD_KINDS
 from arbot.version import version
 
 # A `_created` series per counter and histogram doubles the series count for a timestamp
@@ -175,6 +176,12 @@ class Metrics:
         self.storage_backlog = Gauge(
             "arbot_storage_backlog_ticks", "Ticks waiting to be committed", registry=r
         )
+        self.records_dropped = Counter(
+            "arbot_records_dropped_total",
+            "Records (signals, episodes, trades, ...) that could not be stored, by kind",
+            ["kind"],
+            registry=r,
+        )
         self.write_errors = Counter(
             "arbot_write_errors_total",
             "Failed batch commits (retried), by kind",
@@ -232,6 +239,8 @@ class Metrics:
         _ProcessCollector(registry=r)
         for kind in WRITE_ERROR_KINDS:
             self.write_errors.labels(kind)
+        for kind in RECORD_KINDS:
+            self.records_dropped.labels(kind)
         self.queue_depth.set(0)
 
     def init_exchange(self, exchange: str) -> None:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arbot import quotes_csv
-from arbot.engine import Engine, Output
+from arbot.engine import Engine
 from arbot.errors import InputError
 from arbot.models import Tick
+from arbot.records import Output, Sink
 
 CHUNK = 4096  # ticks per engine call
 END_REASON = "end_of_input"
@@ -75,6 +76,22 @@ def run(
         if progress is not None:
             progress(len(chunk))
     yield engine.finish(None, END_REASON, keep_open=False)
+
+
+async def drive(
+    engine: Engine,
+    ticks: Iterable[Tick],
+    sink: Sink,
+    progress: Callable[[int], object] | None = None,
+) -> None:
+    """A finite source through the engine into `sink` on the data's clock, as replay and
+    backtest run it; the sink is closed (everything put stored) whatever happens."""
+    try:
+        for out in run(engine, ticks, progress):
+            sink.put(out)
+            await sink.room()
+    finally:
+        await sink.close()
 
 
 def _read(path: Path, progress: quotes_csv.Progress | None = None) -> Iterator[Tick]:

@@ -7,10 +7,11 @@ signal) before anything is committed, and no storage call is needed to produce i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, get_args
 
-from arbot.models import BalanceRow, Episode, ExecutionData, FeedGap, Signal, TradeParams
+from arbot.models import BalanceRow, Episode, ExecutionData, FeedGap, Signal, Tick, TradeParams
 
 IdTable = Literal["arbitrage_signals", "trades"]
 ID_TABLES: tuple[IdTable, ...] = ("arbitrage_signals", "trades")
@@ -82,3 +83,37 @@ Record = (
     | FeedGap
     | EpisodesOpen
 )
+RECORD_KINDS = tuple(t.__name__ for t in get_args(Record))
+
+
+@dataclass(slots=True)
+class Output:
+    """Ticks to store (filtered, separated) and records, in the order they happened."""
+
+    ticks: list[Tick] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """What a previous run left for this one: first free row ids, the paper balances of
+    its last snapshot, and its open episodes."""
+
+    first_ids: Mapping[IdTable, int]
+    balances: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    episodes: tuple[OpenEpisodeState, ...] = ()
+
+
+class Sink(Protocol):
+    """Where the engine's outputs go; only the sink (with the source and the clock) differs
+    between the daemon (sink.StorageSink), a replay (replay.ReplaySink) and a backtest
+    (backtest.MemorySink)."""
+
+    def put(self, out: Output) -> None:
+        """Take one output; never waits."""
+
+    async def room(self) -> None:
+        """Return when the sink takes more (back-pressure, after each put)."""
+
+    async def close(self) -> None:
+        """No more input: return once everything put is stored."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from arbot import logs
 from arbot.errors import ArbotError
-from arbot.settings import Settings
+from arbot.settings import ExchangeSettings, Settings
 
 # A hook gets the new settings and returns the keys it applied while running.
 OnReload = Callable[[Settings], Iterable[str]]
@@ -30,6 +30,34 @@ def _leaves(settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _flatten(data, "", out)
     return out
+
+
+# Settings applied while running; exchanges are handled feed by feed.
+_LIVE_PREFIXES = ("detector.", "paper.", "logging.level")
+_RESTART_KEYS = ("detector.quote_groups", "detector.enabled", "paper.enabled", "paper.balances")
+# An exchange's fields that only re-price (the engine's parameters): changing them keeps its
+# feed running (no reconnect, no gap).
+_PRICING = {
+    "arbitrage_enabled",
+    "maker_fee",
+    "taker_fee",
+    "region",
+    "premium_baseline",
+    "min_trade_amount",
+    "max_trade_amount",
+}
+
+
+def applies_live(key: str) -> bool:
+    """Whether a changed dotted key takes effect on reload (else it needs a restart)."""
+    return key.startswith(_LIVE_PREFIXES) and not key.startswith(_RESTART_KEYS)
+
+
+def feed_changed(old: ExchangeSettings | None, new: ExchangeSettings | None) -> bool:
+    """Whether an exchange's feed must restart: added, removed, or a field it uses."""
+    if old is None or new is None:
+        return old is not new
+    return old.model_dump(exclude=_PRICING) != new.model_dump(exclude=_PRICING)
 
 
 def changed_keys(old: Settings, new: Settings) -> list[str]:

@@ -24,12 +24,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from arbot.engine import Engine, Resume
+from arbot.engine import Engine
 from arbot.errors import InputError
 from arbot.metrics import Metrics
 from arbot.models import Episode, ExchangeParams
-from arbot.recorded import QuoteFile, run
-from arbot.records import BalanceSnapshot, EpisodesOpen, Record, SignalFound
+from arbot.recorded import QuoteFile, drive
+from arbot.records import BalanceSnapshot, EpisodesOpen, Output, Record, Resume, SignalFound
 from arbot.settings import Settings
 from arbot.storage.backend import backend_of
 from arbot.storage.batches import BatchWriter
@@ -94,24 +94,43 @@ async def _run(
     *,
     progress: Callable[[int], object] | None,
 ) -> Engine:
+    sink = ReplaySink(summary, writer, settings.storage.batch_size)
     try:
         first_ids = writer.resume_state().first_ids if writer is not None else {}
         engine = Engine(settings, params, Resume(first_ids), paper=settings.paper.enabled)
-        for out in run(engine, source.ticks(), progress):
-            _count(out.records, summary)
-            if out.ticks and summary.first_ts is None:
-                summary.first_ts = out.ticks[0].received
-            if writer is not None:
-                summary.stored += len(out.ticks)
-                writer.add(out.ticks, [r for r in out.records if not isinstance(r, _RESUME)])
-                if writer.pending >= settings.storage.batch_size:
-                    await writer.flush()
-        if writer is not None:
-            await writer.flush()
-    finally:
-        if writer is not None:
-            await writer.close()
+    except BaseException:
+        await sink.close()
+        raise
+    await drive(engine, source.ticks(), sink, progress)
     return engine
+
+
+class ReplaySink:
+    """A replay's Sink: counts what the engine found into the summary and, when storing,
+    hands ticks and records to the writer in batches of storage.batch_size ticks. What a
+    daemon resumes from (open episodes, paper balances) is left to the daemon."""
+
+    def __init__(self, summary: ReplaySummary, writer: BatchWriter | None, batch: int) -> None:
+        self.summary = summary
+        self._writer = writer
+        self._batch = batch
+
+    def put(self, out: Output) -> None:
+        summary = self.summary
+        _count(out.records, summary)
+        if out.ticks and summary.first_ts is None:
+            summary.first_ts = out.ticks[0].received
+        if self._writer is not None:
+            summary.stored += len(out.ticks)
+            self._writer.add(out.ticks, [r for r in out.records if not isinstance(r, _RESUME)])
+
+    async def room(self) -> None:
+        if self._writer is not None and self._writer.pending >= self._batch:
+            await self._writer.flush()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
 
 
 def _count(records: Iterable[Record], summary: ReplaySummary) -> None:

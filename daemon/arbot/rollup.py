@@ -1,5 +1,8 @@
 """Daily performance rollups of paper trades and signals (one UTC day per row, idempotent).
 
+Pure: the formulas; each backend reads the rows and writes the results with its own SQL
+(storage/sqlite/rollups.py, storage/pg/rollups.py).
+
 Definitions (money in quote currency, summed across symbols as is). A trade belongs to the
 day its started_at falls on; "completed" trades are the filled ones.
   total_trades        every trade started that day (completed, failed or still pending)
@@ -25,21 +28,61 @@ symbol_stats, per symbol with signals or trades that day:
 from __future__ import annotations
 
 import math
-import sqlite3
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-
-from arbot.storage import rollups as sql
-from arbot.storage.connection import Pragmas
-from arbot.storage.rollups import PerformanceRow, SymbolStatRow, TradeRow
-from arbot.storage.schema import open_database
-from arbot.storage.transaction import immediate
 
 SHARPE_WINDOW_DAYS = 30
 ANNUALISATION = math.sqrt(365)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    id: int
+    symbol: str
+    status: str
+    quantity: float
+    actual_buy_price: float | None
+    actual_profit: float | None
+    fees_paid: float
+    started_at: str
+    completed_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignalDay:
+    symbol: str
+    generated: int
+    executed: int
+    avg_profit_percent: float
+    max_profit_percent: float
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceRow:
+    date: str
+    total_trades: int
+    successful_trades: int
+    total_profit: float
+    total_fees: float
+    avg_profit_percent: float
+    max_drawdown: float
+    sharpe_ratio: float | None
+    win_rate: float
+    avg_trade_duration: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolStatRow:
+    symbol: str
+    date: str
+    signals_generated: int
+    signals_executed: int
+    avg_spread: float
+    max_spread: float
+    total_volume: float
+    profitability_score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +181,7 @@ def performance(
 
 
 def symbol_stats(
-    day: date, trades: Sequence[TradeRow], signals: Sequence[sql.SignalDay]
+    day: date, trades: Sequence[TradeRow], signals: Sequence[SignalDay]
 ) -> list[SymbolStatRow]:
     by_signal = {s.symbol: s for s in signals}
     out = []
@@ -167,34 +210,8 @@ def window_start(day: date) -> date:
     return day - timedelta(days=SHARPE_WINDOW_DAYS - 1)
 
 
-def compute(day: date, window: Sequence[TradeRow], signals: Sequence[sql.SignalDay]) -> DailyRollup:
+def compute(day: date, window: Sequence[TradeRow], signals: Sequence[SignalDay]) -> DailyRollup:
     """`day`'s rows from the trades started in its Sharpe window and its signals (both
     backends read them with their own SQL)."""
     todays = [t for t in window if t.started_at[:10] == day.isoformat()]
     return DailyRollup(performance(day, todays, window), symbol_stats(day, todays, signals))
-
-
-def rollup_day(conn: sqlite3.Connection, day: date) -> DailyRollup:
-    """Compute and upsert one day's rows on `conn` (inside the caller's transaction)."""
-    window = sql.trades_started(conn, window_start(day), day)
-    result = compute(day, window, sql.signals_of_day(conn, day))
-    sql.upsert_performance(conn, result.performance)
-    sql.replace_symbol_stats(conn, day, result.symbols)
-    return result
-
-
-def daily_rollup(data_dir: Path, now: float, pragmas: Pragmas | None = None) -> DailyRollup:
-    """The daemon's after-midnight job: roll up the previous UTC day on a connection of its
-    own (one short transaction, like retention's chunks; busy_timeout waits out a batch
-    the writer is committing). Blocking: run it in a thread."""
-    conn = open_database(data_dir, "arbot", pragmas)
-    try:
-        return run_rollup(conn, previous_utc_day(now))
-    finally:
-        conn.close()
-
-
-def run_rollup(conn: sqlite3.Connection, day: date) -> DailyRollup:
-    """Standalone (CLI): the same work in its own transaction."""
-    with immediate(conn):
-        return rollup_day(conn, day)

@@ -21,10 +21,9 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass
 
-from arbot.engine import Output
 from arbot.metrics import Metrics
 from arbot.models import FeedGap, Tick
-from arbot.records import Record
+from arbot.records import Output, Record
 from arbot.settings import StorageSettings
 from arbot.storage.batches import BatchWriter
 
@@ -39,6 +38,8 @@ class _Dropped:
 
 
 class StorageSink:
+    """The daemon's Sink: `run` is its committing task."""
+
     def __init__(self, writer: BatchWriter, settings: StorageSettings, metrics: Metrics) -> None:
         self.writer = writer
         self._metrics = metrics
@@ -57,6 +58,7 @@ class StorageSink:
         self._room = asyncio.Event()
         self._room.set()
         self._closing = False
+        self._stopped = asyncio.Event()
         self.dropped = 0
 
     @property
@@ -89,6 +91,12 @@ class StorageSink:
 
     async def run(self) -> None:
         """Commit batches until `close` and the backlog is empty."""
+        try:
+            await self._commit_until_closed()
+        finally:
+            self._stopped.set()
+
+    async def _commit_until_closed(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             if not (self._count or self._records or self._latest):
@@ -110,10 +118,11 @@ class StorageSink:
                     break
             await self._commit_one()
 
-    def close(self) -> None:
-        """Let `run` return once everything put so far is committed."""
+    async def close(self) -> None:
+        """No more input: return once `run` has committed everything put (or failed)."""
         self._closing = True
         self._wakeup.set()
+        await self._stopped.wait()
 
     async def _commit_one(self) -> None:
         ticks = self._cut(self._batch_size)

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from arbot.engine import Engine, Resume
+from arbot.engine import Engine
 from arbot.models import ExchangeParams, Tick
 from arbot.recorded import run
-from arbot.records import Record
+from arbot.records import Record, Resume
 from arbot.settings import ExchangeSettings, Settings
 from arbot.venues import params_from_settings
 

@@ -88,7 +88,7 @@ async def through_daemon_path(s: Settings, groups: list[list[Tick]]) -> None:
             await wait_until(accepted(engine, sent))
         queue.close()
         await consumer
-        sink.close()
+        await sink.close()
         await committer
     finally:
         lock.close()

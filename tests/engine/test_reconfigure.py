@@ -3,9 +3,9 @@ exchange taken out stops being a leg and its episodes close."""
 
 from __future__ import annotations
 
-from arbot.engine import Engine, Resume
+from arbot.engine import Engine
 from arbot.models import Episode, Tick
-from arbot.records import SignalFound
+from arbot.records import Resume, SignalFound
 from arbot.settings import Settings
 
 from .helpers import params

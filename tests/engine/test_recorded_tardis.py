@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arbot.engine import Engine, Resume
+from arbot.engine import Engine
 from arbot.models import Tick
 from arbot.recorded import open_quote_file
+from arbot.records import Resume
 from arbot.settings import Settings
 from arbot.venues import params_from_settings
 

@@ -7,9 +7,9 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from arbot.engine import Output
 from arbot.metrics import Metrics
 from arbot.models import Tick
+from arbot.records import Output
 from arbot.settings import StorageSettings
 from arbot.sink import DROP_REASON, StorageSink
 from arbot.storage.writer import Writer
@@ -55,7 +55,7 @@ async def test_conflates_past_the_bound_and_records_the_gap(data_dir: Path) -> N
     await asyncio.sleep(0.1)
     lock.execute("COMMIT")
     lock.close()
-    sink.close()
+    await sink.close()
     await task
     await writer.close()
     conn = sqlite3.connect(data_dir / "arbot.db")
@@ -91,7 +91,7 @@ async def test_block_makes_the_caller_wait_and_drops_nothing(data_dir: Path) -> 
     lock.execute("COMMIT")
     lock.close()
     await wait_until(waiting.done)
-    sink.close()
+    await sink.close()
     await task
     await writer.close()
     assert sink.dropped == 0
@@ -114,7 +114,7 @@ async def test_more_keys_than_the_bound_still_get_their_latest_tick_stored(
         sink.put(Output([Tick("okx", k, 1.0, 1.1, 1.0, 1.0, t, t) for k in keys]))
     lock.execute("COMMIT")
     lock.close()
-    sink.close()
+    await sink.close()
     async with asyncio.timeout(30):
         await task
     await writer.close()

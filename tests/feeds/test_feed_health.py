@@ -9,7 +9,7 @@ import socket
 from structlog.testing import capture_logs
 
 from arbot.feeds import run_feed
-from arbot.health import FeedStatus
+from arbot.feeds.status import FeedStatus
 from arbot.localmarket import LocalExchange
 from arbot.metrics import Metrics
 from tests.feeds.conftest import Sink, settings

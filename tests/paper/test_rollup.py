@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from arbot.rollup import daily_rollup, max_drawdown, previous_utc_day, run_rollup
+from arbot.rollup import max_drawdown, previous_utc_day
 from arbot.storage.rollups import performance_of, symbol_stats_of
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite.rollups import daily_rollup, run_rollup
 
 DAY = date(2024, 8, 8)
 

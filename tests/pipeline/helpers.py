@@ -133,6 +133,6 @@ async def run_pipeline(pipeline: Pipeline, queue: TickQueue, clock: Clock = time
     try:
         await pipeline.run(queue, clock)
     finally:
-        pipeline.sink.close()
+        await pipeline.sink.close()
         await sink_task
         await pipeline.sink.writer.close()

@@ -6,12 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from arbot.storage.rollups import (
-    PerformanceRow,
-    SymbolStatRow,
-    replace_symbol_stats,
-    upsert_performance,
-)
+from arbot.rollup import PerformanceRow, SymbolStatRow
+from arbot.storage.rollups import replace_symbol_stats, upsert_performance
 from tests.postgres.backends import Backend
 
 DAY = date(2026, 3, 1)

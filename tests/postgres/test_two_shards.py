@@ -10,11 +10,11 @@ import asyncio
 import random
 from collections import Counter
 
-from arbot.engine import Engine, Resume
+from arbot.engine import Engine
 from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.recorded import run
-from arbot.records import SignalFound
+from arbot.records import Resume, SignalFound
 from arbot.settings import PostgresSettings, Settings, ShardSettings
 from arbot.storage.pg.connect import connect
 from arbot.storage.pg.records_sql import ID_RANGE_BITS

@@ -61,7 +61,7 @@ async def test_flush_cuts_the_batch_when_called(backend: Backend, metrics: Metri
     writer.add([tick(0), tick(1)])
     first = writer.flush()
     writer.add([tick(2)])
-    assert writer.pending_ticks == 1
+    assert writer.pending == 1
     await first
     assert backend.rows("SELECT count(*) FROM tickers") == [(2,)]
     await writer.flush()
@@ -124,6 +124,10 @@ async def test_a_failing_record_is_dropped_and_the_batch_kept(
     assert backend.rows("SELECT count(*) FROM tickers") == [(2,)]
     assert backend.rows("SELECT reason FROM feed_gaps") == [("kept",)]
     assert sample(metrics, "arbot_write_errors_total", kind="other") == 1
+    # Counted as lost, by kind, for the metric and the daemon's final line.
+    assert sample(metrics, "arbot_records_dropped_total", kind="SignalExecuted") == 1
+    assert sample(metrics, "arbot_records_dropped_total", kind="FeedGap") == 0
+    assert writer.records_dropped == {"SignalExecuted": 1}
     await writer.close()
 
 

@@ -8,12 +8,12 @@ import subprocess
 import sys
 import time
 
-from arbot.app import HARD_STOP_MARGIN
+from arbot.runner import HARD_STOP_MARGIN
 
 STUCK = """
 import asyncio, sys
 from arbot import logs
-from arbot.app import run_until_signalled
+from arbot.runner import run_until_signalled
 
 logs.configure("json", "info")
 

@@ -28,9 +28,13 @@ def exchange(name: str, fake: LocalExchange) -> dict[str, Any]:
 
 
 def doc(
-    data_dir: Path, fake: LocalExchange, *more: dict[str, Any], **sections: Any
+    data_dir: Path,
+    fake: LocalExchange,
+    *more: dict[str, Any],
+    taker_fee: float = 0.001,
+    **sections: Any,
 ) -> dict[str, Any]:
-    exchanges = [exchange("binance", fake), *more]
+    exchanges = [{**exchange("binance", fake), "taker_fee": taker_fee}, *more]
     return daemon_doc(data_dir, exchanges, PORT, metrics={"enabled": False}, **sections)
 
 
@@ -49,14 +53,22 @@ async def test_sighup_reloads_and_never_kills(tmp_path: Path) -> None:
             changed = doc(
                 tmp_path / "data",
                 fake,
+                taker_fee=0.002,
                 detector={"min_profit_percent": 0.5},
                 logging={"level": "debug"},
             )
             write_config(config, changed)
             daemon.proc.send_signal(signal.SIGHUP)
             (reloaded,) = await eventually(lambda: daemon.find("config_reloaded"), daemon.tail)
-            assert reloaded["applied"] == ["detector.min_profit_percent", "logging.level"]
+            assert reloaded["applied"] == [
+                "detector.min_profit_percent",
+                "exchanges.binance.taker_fee",
+                "logging.level",
+            ]
             assert reloaded["restart_required"] == []
+            # A fee only re-prices: the feed goes on, on its one connection, with no gap.
+            await asyncio.sleep(1.0)
+            assert len(daemon.find("markets_loaded")) == 1 and fake.ws_accepted == 1
 
             # An exchange added: its feed starts, the running one never pauses.
             grown = doc(

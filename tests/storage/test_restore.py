@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import os
 import sqlite3
@@ -15,7 +16,7 @@ import pytest
 from arbot.errors import DatabaseError
 from arbot.storage.backup import backup_database
 from arbot.storage.connection import db_path
-from arbot.storage.lockfile import acquire_daemon_lock, daemon_running
+from arbot.storage.lockfile import acquire_daemon_lock, lock_path
 from arbot.storage.restore import PRE_RESTORE_DIR, infer_db, restore
 from arbot.storage.schema import open_database
 
@@ -130,3 +131,18 @@ def test_database_name_is_inferred_from_the_backup_name() -> None:
     """`arbot db restore historical_...db.gz` targets historical.db without --db."""
     assert infer_db(Path("historical_20240101_000000.db.gz")) == "historical"
     assert infer_db(Path("my-copy.db")) == "arbot"
+
+
+def daemon_running(data_dir: Path) -> bool:
+    """True while some process holds the daemon lock (never creates the lock file)."""
+    try:
+        fd = os.open(lock_path(data_dir), os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -40,9 +40,10 @@ def register(groups: dict[str, Any]) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     # Imported here: the daemon's modules (aiohttp, feeds) would slow every other command.
-    from arbot.app import run_daemon, run_until_signalled
+    from arbot.app import run_daemon
     from arbot.overrides import load_runtime_settings
     from arbot.reload import Reloader
+    from arbot.runner import run_until_signalled
 
     path = config_path(args.config)
     # Before config.db is opened for the overrides: nothing may be created as root.
@@ -58,8 +59,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from arbot.app import run_until_signalled
     from arbot.demo import run_demo
+    from arbot.runner import run_until_signalled
 
     logs.configure("auto", args.log_level)
     return run_until_signalled(

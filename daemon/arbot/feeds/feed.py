@@ -12,8 +12,8 @@ from arbot.errors import ExchangeSetupError, FatalFeedError, TransientFeedError
 from arbot.feeds.backoff import Backoff
 from arbot.feeds.ccxt_client import ExchangeClient, Received
 from arbot.feeds.sequence import SequenceCheck
+from arbot.feeds.status import SUPERVISOR_SLACK, FeedStatus
 from arbot.feeds.validate import to_tick
-from arbot.health import SUPERVISOR_SLACK, FeedStatus
 from arbot.logs import error_chain, get_logger
 from arbot.metrics import REJECT_REASONS, Metrics
 from arbot.models import FeedDown, FeedGap, QueueItem

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from arbot.models import Tick
+from arbot.rollup import TradeRow
 from arbot.storage.portable import Conn, execute, executemany, transaction
-from arbot.storage.rollups import TradeRow
 from arbot.storage.schema import open_database
 from arbot.storage.ticks import count_ticks, ticks_in_time_order
 

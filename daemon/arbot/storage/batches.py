@@ -11,16 +11,16 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from arbot.engine import Resume
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.models import Tick
-from arbot.records import Record
+from arbot.records import Record, Resume
 
 FIRST_RETRY_DELAY = 0.05
 
@@ -60,6 +60,8 @@ class BatchWriter(ABC):
         """Ticks committed (a repeated key replaces its row and counts again)."""
         self.attempts = 0
         """Write attempts that ended, committed or failed (the watchdog's sign of life)."""
+        self.records_dropped: Counter[str] = Counter()
+        """Records that could not be stored, by kind (record type name)."""
 
     @abstractmethod
     def resume_state(self) -> Resume:
@@ -85,10 +87,6 @@ class BatchWriter(ABC):
 
     def _describe(self, exc: Exception) -> str:
         return str(exc)
-
-    @property
-    def pending_ticks(self) -> int:
-        return len(self._ticks)
 
     @property
     def pending(self) -> int:
@@ -137,11 +135,11 @@ class BatchWriter(ABC):
                 except RecordFailed as exc:
                     self.attempts += 1
                     # A bug in one record must not stall ingestion: drop it, keep the rest.
-                    dropped = batch.records.pop(exc.index)
+                    dropped = type(batch.records.pop(exc.index)).__name__
+                    self.records_dropped[dropped] += 1
                     self._metrics.write_errors.labels("other").inc()
-                    self._log.error(
-                        "write_record_dropped", record=type(dropped).__name__, error=repr(exc.cause)
-                    )
+                    self._metrics.records_dropped.labels(dropped).inc()
+                    self._log.error("write_record_dropped", record=dropped, error=repr(exc.cause))
                 except Exception as exc:
                     self.attempts += 1
                     kind = self._retry_kind(exc)

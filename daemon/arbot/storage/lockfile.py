@@ -46,21 +46,6 @@ def acquire_daemon_lock(data_dir: Path) -> Iterator[Path]:
         os.close(fd)  # closing the descriptor releases the flock
 
 
-def daemon_running(data_dir: Path) -> bool:
-    """True while some process holds the daemon lock (never creates the lock file)."""
-    try:
-        fd = os.open(lock_path(data_dir), os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 def _read_pid(fd: int) -> str:
     with contextlib.suppress(OSError, ValueError):
         text = os.pread(fd, 32, 0).decode().strip()

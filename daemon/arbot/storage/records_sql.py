@@ -11,7 +11,6 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from arbot.engine import Resume
 from arbot.models import Episode, FeedGap
 from arbot.records import (
     ID_TABLES,
@@ -19,6 +18,7 @@ from arbot.records import (
     EpisodesOpen,
     OpenEpisodeState,
     Record,
+    Resume,
     SignalExecuted,
     SignalFound,
     TradeOpened,

@@ -5,58 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple
 from datetime import UTC, date, datetime, timedelta
 
+from arbot.rollup import PerformanceRow, SignalDay, SymbolStatRow, TradeRow
 from arbot.storage import portable
-
-
-@dataclass(frozen=True, slots=True)
-class TradeRow:
-    id: int
-    symbol: str
-    status: str
-    quantity: float
-    actual_buy_price: float | None
-    actual_profit: float | None
-    fees_paid: float
-    started_at: str
-    completed_at: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class SignalDay:
-    symbol: str
-    generated: int
-    executed: int
-    avg_profit_percent: float
-    max_profit_percent: float
-
-
-@dataclass(frozen=True, slots=True)
-class PerformanceRow:
-    date: str
-    total_trades: int
-    successful_trades: int
-    total_profit: float
-    total_fees: float
-    avg_profit_percent: float
-    max_drawdown: float
-    sharpe_ratio: float | None
-    win_rate: float
-    avg_trade_duration: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class SymbolStatRow:
-    symbol: str
-    date: str
-    signals_generated: int
-    signals_executed: int
-    avg_spread: float
-    max_spread: float
-    total_volume: float
-    profitability_score: float
 
 
 def day_bounds(day: date) -> tuple[float, float]:

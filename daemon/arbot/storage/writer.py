@@ -22,9 +22,9 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from arbot.engine import Resume
 from arbot.metrics import Metrics
 from arbot.models import Tick
+from arbot.records import Resume
 from arbot.settings import StorageSettings
 from arbot.storage.batches import Batch, BatchWriter, RecordFailed
 from arbot.storage.connection import Pragmas

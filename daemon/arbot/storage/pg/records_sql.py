@@ -4,12 +4,11 @@ replay reproduces the same rows, as on SQLite."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
-from arbot.engine import Resume
 from arbot.models import Episode, FeedGap
 from arbot.records import (
     ID_TABLES,
@@ -18,6 +17,7 @@ from arbot.records import (
     IdTable,
     OpenEpisodeState,
     Record,
+    Resume,
     SignalExecuted,
     SignalFound,
     TradeOpened,
@@ -114,10 +114,6 @@ class RecordWriter:
 
     def write(self, conn: Conn, record: Record) -> None:
         self._writers[type(record)](conn, record)
-
-    def write_all(self, conn: Conn, records: Iterable[Record]) -> None:
-        for record in records:
-            self.write(conn, record)
 
     def _episodes_open(self, conn: Conn, r: EpisodesOpen) -> None:
         conn.execute("DELETE FROM open_episodes WHERE shard = %s", (self.shard.index,))

@@ -8,14 +8,8 @@ from typing import Any
 
 import psycopg
 
-from arbot.rollup import DailyRollup, compute, window_start
-from arbot.storage.rollups import (
-    SignalDay,
-    TradeRow,
-    day_bounds,
-    replace_symbol_stats,
-    upsert_performance,
-)
+from arbot.rollup import DailyRollup, SignalDay, TradeRow, compute, window_start
+from arbot.storage.rollups import day_bounds, replace_symbol_stats, upsert_performance
 
 Conn = psycopg.Connection[Any]
 _TEXT_TIME = "'YYYY-MM-DD HH24:MI:SS.MS'"

@@ -26,10 +26,10 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pgerrors
 
-from arbot.engine import Resume
 from arbot.errors import ConfigError
 from arbot.metrics import Metrics
 from arbot.models import Tick
+from arbot.records import Resume
 from arbot.settings import PostgresSettings, Settings, ShardSettings
 from arbot.storage.batches import FIRST_RETRY_DELAY, Batch, BatchWriter, RecordFailed
 from arbot.storage.gaps import last_receive_times
@@ -87,8 +87,6 @@ class PgWriter(BatchWriter):
         self._exchanges: dict[str, int] = {}
         self._days: set[int] = set()
         self._started = False  # migrated and first took the shard lock
-        self.upserts = 0
-        """Batches written through the staging table because a key already existed."""
 
     @classmethod
     def open(cls, settings: Settings, metrics: Metrics) -> PgWriter:
@@ -151,7 +149,6 @@ class PgWriter(BatchWriter):
             try:
                 self._copy(conn, batch)
             except pgerrors.UniqueViolation:
-                self.upserts += 1
                 rows = _last_per_key(list(self._convert(batch.ticks)))
                 self._transaction(conn, batch, iter(rows), upsert=True)
         except psycopg.Error as exc:

@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from arbot import rollup as rollups
 from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.rollup import DailyRollup
@@ -26,6 +25,7 @@ from arbot.storage.portable import Conn
 from arbot.storage.queries import Queries
 from arbot.storage.restore import RestoreReport, restore
 from arbot.storage.schema import init_all, make_data_dir, open_database
+from arbot.storage.sqlite import rollups
 from arbot.storage.sqlite.queries import SQL
 from arbot.storage.writer import Writer
 
