@@ -1,6 +1,6 @@
 """Writer stall caused by database operations: pruning 1M ticks and an online backup.
 
-The daemon's Writer (storage/writer.py), on an event loop of its own thread, commits a batch
+The daemon's Writer (storage/sqlite/writer.py), on an event loop of its own thread, commits a batch
 of ticks into arbot.db every few ms and each commit's latency is recorded (from the flush
 to its commit, i.e. including lock waits and the writer's retries). Measured in one run:
   baseline   the writer alone
@@ -28,11 +28,11 @@ from pathlib import Path
 from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.settings import RetentionSettings, StorageSettings
-from arbot.storage.backup import run_backup
 from arbot.storage.connection import db_path
-from arbot.storage.retention import DAY, PruneReport, prune
 from arbot.storage.schema import init_all, open_database
-from arbot.storage.writer import SWITCH_INTERVAL, Writer
+from arbot.storage.sqlite.backup import run_backup
+from arbot.storage.sqlite.retention import DAY, PruneReport, prune
+from arbot.storage.sqlite.writer import SWITCH_INTERVAL, Writer
 
 NOW = 1_700_000_000.0
 SYMBOLS = 100

@@ -39,7 +39,7 @@ from arbot.settings import Settings, StorageSettings
 from arbot.sink import StorageSink
 from arbot.storage.connection import Pragmas, connect
 from arbot.storage.schema import open_database
-from arbot.storage.writer import SWITCH_INTERVAL, TICK_COLUMNS, Writer
+from arbot.storage.sqlite.writer import SWITCH_INTERVAL, TICK_COLUMNS, Writer
 from arbot.tick_queue import TickQueue
 from bench.layout import PRICE_HISTORY, SPEC_INSERT, spec_tickers_ddl
 

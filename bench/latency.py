@@ -24,7 +24,7 @@ from arbot.records import Output
 from arbot.settings import Settings
 from arbot.sink import StorageSink
 from arbot.storage.schema import init_all
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.writer import Writer
 from arbot.tick_queue import TickQueue
 from arbot.venues import params_from_settings
 

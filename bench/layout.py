@@ -8,7 +8,7 @@ synchronous=NORMAL, the default cache), so only the layout differs:
             (`insert_ticker`) for a bounded sample;
   unique    the spec's columns in a plain rowid table with only UNIQUE(symbol, exchange,
             timestamp);
-  ours      arbot.db as migrated, written as storage/writer.py does (multi-row INSERTs that
+  ours      arbot.db as migrated, written as storage/sqlite/writer.py does (multi-row INSERTs that
             resolve integer symbol/exchange ids and encode prices in SQL).
 Data: 200 symbols x 20 exchanges, each round a shuffled pass over all pairs, timestamps
 increasing by 0.5 ms per row, random-walk prices; the same seeded rows for every layout.
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from arbot.storage.connection import connect
 from arbot.storage.schema import open_database
-from arbot.storage.writer import MAX_ROWS_PER_STATEMENT, insert_ticks_sql
+from arbot.storage.sqlite.writer import MAX_ROWS_PER_STATEMENT, insert_ticks_sql
 
 SPEC_SQL = Path(__file__).resolve().parents[1] / "tests" / "data" / "spec_schema.sql"
 SYMBOLS = tuple(f"S{i:03d}/USDT" for i in range(200))

@@ -101,7 +101,7 @@ def test_every_layer_names_modules_that_exist() -> None:
 @pytest.mark.parametrize(
     ("where", "line", "reported"),
     [
-        ("storage/writer.py", "from arbot.engine import Engine", "arbot.engine"),
+        ("storage/sqlite/writer.py", "from arbot.engine import Engine", "arbot.engine"),
         ("feeds/feed.py", "from arbot.health import FlowMonitor", "arbot.health"),
         ("paper.py", "from .storage import schema", "arbot.storage"),
         ("detector/core.py", "    from arbot import cli  # in a function", "arbot.cli"),

@@ -12,8 +12,8 @@ from structlog.testing import capture_logs
 from arbot.metrics import Metrics
 from arbot.scheduler import SIZE_INTERVAL, first_due, next_run, run_daily_jobs
 from arbot.settings import BackupSettings, RetentionSettings, Settings, StorageSettings
-from arbot.storage import job_runs
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite import job_runs
 from tests.storage.dbops_data import insert_ticks, random_ticks
 
 DAY = 86_400.0

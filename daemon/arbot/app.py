@@ -46,7 +46,7 @@ from arbot.storage.connection import Pragmas
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.pg.shard import for_shard
 from arbot.storage.schema import init_all, make_data_dir, open_database
-from arbot.storage.writer import SWITCH_INTERVAL
+from arbot.storage.sqlite.writer import SWITCH_INTERVAL
 from arbot.systemd import Notifier, keep_alive
 from arbot.tick_queue import TickQueue
 from arbot.venues import params_from_settings
@@ -177,7 +177,7 @@ class _Daemon:
             self.last_ticks = await asyncio.to_thread(
                 writer.last_received, {e.name: e.symbols for e in self.exchanges}
             )
-            sys.setswitchinterval(SWITCH_INTERVAL)  # why: storage/writer.py
+            sys.setswitchinterval(SWITCH_INTERVAL)  # why: storage/sqlite/writer.py
             async with AsyncExitStack() as stack:
                 stack.push_async_callback(self._close_writer, writer)
                 resume = await asyncio.to_thread(writer.resume_state)

@@ -22,8 +22,8 @@ from arbot.settings import Settings
 from arbot.storage import backtests as sql
 from arbot.storage import functions
 from arbot.storage.backtests import BacktestResult
-from arbot.storage.records_sql import write_records
 from arbot.storage.schema import migrate
+from arbot.storage.sqlite.records_sql import write_records
 
 
 def memory_db() -> sqlite3.Connection:

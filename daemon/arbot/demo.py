@@ -31,7 +31,7 @@ from arbot.settings import (
     StorageSettings,
 )
 from arbot.storage.connection import db_path
-from arbot.storage.stats import database_stats
+from arbot.storage.sqlite.stats import database_stats
 
 REPORT_EVERY = 10.0  # seconds between progress lines
 SYNTHETIC = ("SOL/USDT", "XRP/USDT")

@@ -1,6 +1,6 @@
 """What the engine produces besides stored ticks: typed records, one type per row kind.
 
-A sink maps each to storage (storage/records_sql.py for SQLite). Ids are allocated by the
+A sink maps each to storage (storage/sqlite/records_sql.py for SQLite). Ids are allocated by the
 engine from the first free ids its sink reported, so a record references rows (a trade its
 signal) before anything is committed, and no storage call is needed to produce it.
 """

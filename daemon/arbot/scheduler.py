@@ -35,7 +35,7 @@ from arbot.metrics import Metrics
 from arbot.settings import Settings
 from arbot.storage.backend import Backend, backend_of
 from arbot.storage.jobs import Job, JobRuns, pause
-from arbot.storage.stats import file_sizes
+from arbot.storage.sqlite.stats import file_sizes
 
 DAY = 86_400
 SIZE_INTERVAL = 15.0

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from arbot.models import Episode, Signal
-from arbot.storage import signals as store
 from arbot.storage.connection import db_path
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite import signals as store
 
 NOW = 1_700_000_000.0
 

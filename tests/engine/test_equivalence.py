@@ -20,7 +20,7 @@ from arbot.settings import Settings
 from arbot.sink import StorageSink
 from arbot.storage.backtests import run_trades
 from arbot.storage.schema import init_all
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.writer import Writer
 from arbot.tick_queue import TickQueue
 
 from ..helpers import wait_until

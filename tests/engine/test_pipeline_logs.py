@@ -11,7 +11,7 @@ from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.pipeline import Pipeline
 from arbot.sink import StorageSink
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.writer import Writer
 from arbot.tick_queue import TickQueue
 
 from ..pipeline.helpers import run_pipeline

@@ -10,7 +10,7 @@ from arbot.metrics import Metrics
 from arbot.models import Episode, Tick
 from arbot.records import SignalFound
 from arbot.settings import Settings
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.writer import Writer
 
 from .helpers import params, settings
 

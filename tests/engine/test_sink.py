@@ -12,7 +12,7 @@ from arbot.models import Tick
 from arbot.records import Output
 from arbot.settings import StorageSettings
 from arbot.sink import DROP_REASON, StorageSink
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.writer import Writer
 
 from ..helpers import sample, wait_until
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from arbot.feeds import ccxt_client, run_feed
+from arbot.feeds import capture, run_feed
 from arbot.localmarket import LocalExchange
 from arbot.localmarket.sentlog import expand
 from arbot.metrics import Metrics
@@ -67,7 +67,7 @@ async def test_a_full_capture_buffer_drops_the_oldest_and_counts_them(
 ) -> None:
     """Beyond the capture limit the oldest quotes are dropped: the drop counter plus the
     quotes delivered account for every quote sent, and a feed gap marks the span."""
-    monkeypatch.setattr(ccxt_client, "CAPTURE_LIMIT", 10)
+    monkeypatch.setattr(capture, "CAPTURE_LIMIT", 10)
     gate = asyncio.Event()
     sink = Sink()
     metrics = Metrics()

@@ -10,8 +10,8 @@ from arbot.models import ExchangeParams, Signal, Tick
 from arbot.paper import PaperExecutor
 from arbot.records import Record
 from arbot.settings import PaperSettings
-from arbot.storage.records_sql import write_records
-from arbot.storage.signals import insert_signal
+from arbot.storage.sqlite.records_sql import write_records
+from arbot.storage.sqlite.signals import insert_signal
 
 FEE = 0.001
 

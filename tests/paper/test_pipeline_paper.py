@@ -15,7 +15,7 @@ from arbot.models import Tick
 from arbot.pipeline import Pipeline
 from arbot.settings import Settings
 from arbot.sink import StorageSink
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.writer import Writer
 from arbot.tick_queue import TickQueue
 from arbot.venues import params_for_data
 from tests.backtest.data import quotes

@@ -10,7 +10,7 @@ import pytest
 
 from arbot.models import BalanceRow, ExecutionData, TradeParams, iso_utc
 from arbot.storage.schema import open_database
-from arbot.storage.trades import (
+from arbot.storage.sqlite.trades import (
     TradeManager,
     create_trade,
     insert_balance_snapshot,

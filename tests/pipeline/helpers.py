@@ -14,7 +14,7 @@ from arbot.pipeline import Clock, Pipeline
 from arbot.records import OpenEpisodeState
 from arbot.settings import Settings, StorageSettings
 from arbot.sink import StorageSink
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.writer import Writer
 from arbot.tick_queue import TickQueue
 
 T0 = 1_700_000_000.0

@@ -17,7 +17,7 @@ from arbot.settings import PostgresSettings, Settings, StorageSettings
 from arbot.storage.pg.connect import connect
 from arbot.storage.pg.writer import PgWriter
 from arbot.storage.schema import open_database
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.writer import Writer
 from tests.helpers import fast_storage, sample, wait_until
 
 Rows = list[tuple[Any, ...]]

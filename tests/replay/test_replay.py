@@ -22,7 +22,7 @@ from arbot.records import BalanceSnapshot, EpisodesOpen, OpenEpisodeState
 from arbot.replay import replay
 from arbot.settings import Settings, parse_settings
 from arbot.storage.lockfile import acquire_daemon_lock
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.writer import Writer
 from arbot.venues import params_for_data
 
 HEADER = ["ts", "exchange", "symbol", "bid", "bid_size", "ask", "ask_size"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.settings import StorageSettings
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.writer import Writer
 
 TickRow = tuple[str, str, float, float, float]  # symbol, exchange, ts, bid, ask
 

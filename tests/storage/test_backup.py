@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from arbot.storage.backup import WEEKLY_DIR, parse_name, run_backup
 from arbot.storage.connection import DATABASES, connect, db_path
-from arbot.storage.restore import restore
 from arbot.storage.schema import init_all
+from arbot.storage.sqlite.backup import WEEKLY_DIR, parse_name, run_backup
+from arbot.storage.sqlite.restore import restore
 
 NOW = 1_700_000_000.0
 DAY = 86_400.0

@@ -11,7 +11,7 @@ from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.storage.gaps import last_receive_times
 from arbot.storage.schema import open_database
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.writer import Writer
 
 
 async def test_newest_receive_time_per_exchange_over_its_symbols(

@@ -10,11 +10,11 @@ import pytest
 from tests.storage.dbops_data import insert_ticks, random_ticks
 
 from arbot.errors import DatabaseError
-from arbot.storage.backup import verify_database
 from arbot.storage.connection import db_path
 from arbot.storage.lockfile import acquire_daemon_lock
-from arbot.storage.maintenance import maintain
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite.backup import verify_database
+from arbot.storage.sqlite.maintenance import maintain
 
 NOW = 1_700_000_000.0
 

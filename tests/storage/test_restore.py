@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from arbot.errors import DatabaseError
-from arbot.storage.backup import backup_database
 from arbot.storage.connection import db_path
 from arbot.storage.lockfile import acquire_daemon_lock, lock_path
-from arbot.storage.restore import PRE_RESTORE_DIR, infer_db, restore
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite.backup import backup_database
+from arbot.storage.sqlite.restore import PRE_RESTORE_DIR, infer_db, restore
 
 NOW = 1_700_000_000.0
 

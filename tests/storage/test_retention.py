@@ -8,8 +8,8 @@ from pathlib import Path
 from tests.storage.dbops_data import expected_bars, insert_ticks, random_ticks
 
 from arbot.settings import RetentionSettings
-from arbot.storage.retention import DAY, archived_until, prune
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite.retention import DAY, archived_until, prune
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 CUTOFF = NOW - 7 * DAY

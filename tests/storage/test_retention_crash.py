@@ -13,8 +13,8 @@ from pathlib import Path
 from tests.storage.dbops_data import TickRow, expected_bars, insert_ticks, random_ticks
 
 from arbot.settings import RetentionSettings
-from arbot.storage.retention import DAY, archived_until, prune
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite.retention import DAY, archived_until, prune
 
 NOW = 1_700_000_000.0
 CUTOFF = NOW - 7 * DAY
@@ -25,7 +25,7 @@ CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from arbot.settings import RetentionSettings
-    from arbot.storage.retention import prune
+    from arbot.storage.sqlite.retention import prune
 
     def pause(seconds: float) -> None:
         if seconds > 0:  # the delete phase (archive calls pause(0) between hours)
@@ -45,7 +45,7 @@ CHILD_ARCHIVE = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from arbot.settings import RetentionSettings
-    from arbot.storage import retention
+    from arbot.storage.sqlite import retention
 
     real_hour_bars = retention.hour_bars
 

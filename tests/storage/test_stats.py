@@ -10,7 +10,13 @@ from tests.storage.dbops_data import insert_ticks, random_ticks
 
 from arbot.storage.connection import db_path
 from arbot.storage.schema import migrations, open_database
-from arbot.storage.stats import StatementRefused, all_stats, database_stats, explain, plan_text
+from arbot.storage.sqlite.stats import (
+    StatementRefused,
+    all_stats,
+    database_stats,
+    explain,
+    plan_text,
+)
 
 NOW = 1_700_000_000.0
 

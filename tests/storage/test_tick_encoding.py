@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from arbot.storage.schema import open_database
-from arbot.storage.writer import insert_ticks_sql
+from arbot.storage.sqlite.writer import insert_ticks_sql
 
 positive = st.floats(min_value=1e-12, max_value=1e15, allow_nan=False, allow_infinity=False)
 # Quotes as exchanges send them: decimal strings with up to 8 fractional digits.

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.storage.dbops_data import EXCHANGES, SYMBOLS, TickRow, insert_ticks
 
 from arbot.storage.schema import open_database
-from arbot.storage.ticks import count_ticks, first_tick_time, ticks_in_time_order
+from arbot.storage.sqlite.ticks import count_ticks, first_tick_time, ticks_in_time_order
 
 # Few distinct times, so timestamps repeat across symbols and exchanges (the ordering ties).
 rows_strategy = st.lists(

@@ -13,11 +13,11 @@ from tests.helpers import fast_storage, read, wait_until
 from arbot.metrics import Metrics
 from arbot.models import ExecutionData, FeedGap, Tick
 from arbot.records import TradeSettled
-from arbot.storage import records_sql
 from arbot.storage.connection import Pragmas
 from arbot.storage.gaps import insert_gap
 from arbot.storage.schema import open_database
-from arbot.storage.writer import Writer, error_kind
+from arbot.storage.sqlite import records_sql
+from arbot.storage.sqlite.writer import Writer, error_kind
 
 
 def tick(i: int, exchange: str = "binance", symbol: str = "BTC/USDT") -> Tick:

@@ -18,11 +18,11 @@ from arbot.cli.common import (
 )
 from arbot.cli.output import Column, emit, fixed, print_json, print_mapping, print_table
 from arbot.errors import DatabaseError
-from arbot.storage import maintenance
 from arbot.storage.backend import Report, backend_of
 from arbot.storage.connection import DATABASES
-from arbot.storage.restore import infer_db
-from arbot.storage.stats import check_statement
+from arbot.storage.sqlite import maintenance
+from arbot.storage.sqlite.restore import infer_db
+from arbot.storage.sqlite.stats import check_statement
 
 
 def register(groups: dict[str, Any]) -> None:

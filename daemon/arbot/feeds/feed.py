@@ -10,7 +10,8 @@ from typing import Any
 
 from arbot.errors import ExchangeSetupError, FatalFeedError, TransientFeedError
 from arbot.feeds.backoff import Backoff
-from arbot.feeds.ccxt_client import ExchangeClient, Received
+from arbot.feeds.capture import Received
+from arbot.feeds.ccxt_client import ExchangeClient
 from arbot.feeds.sequence import SequenceCheck
 from arbot.feeds.status import SUPERVISOR_SLACK, FeedStatus
 from arbot.feeds.validate import to_tick

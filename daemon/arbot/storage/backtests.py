@@ -15,7 +15,7 @@ from arbot.models import Tick
 from arbot.rollup import TradeRow
 from arbot.storage.portable import Conn, execute, executemany, transaction
 from arbot.storage.schema import open_database
-from arbot.storage.ticks import count_ticks, ticks_in_time_order
+from arbot.storage.sqlite.ticks import count_ticks, ticks_in_time_order
 
 
 @dataclass(frozen=True, slots=True)

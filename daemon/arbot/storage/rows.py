@@ -1,5 +1,5 @@
 """Column values of the engine's records, in the order both backends' SQL lists them
-(storage/signals.py, storage/trades.py, storage/records_sql.py and storage/pg/records_sql.py)."""
+(storage/sqlite/signals.py, trades.py and records_sql.py; storage/pg/records_sql.py)."""
 
 from __future__ import annotations
 

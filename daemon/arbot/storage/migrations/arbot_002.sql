@@ -2,7 +2,7 @@
 --
 -- 1. No `ticks_ts`. It cost 18.8 bytes a tick (a quarter of the file) and a second B-tree
 --    insert per tick. Time-only filters search the primary key per symbol instead: views and
---    storage/ticks.py put `symbols` first (CROSS JOIN fixes SQLite's join order), so
+--    storage/sqlite/ticks.py put `symbols` first (CROSS JOIN fixes SQLite's join order), so
 --    `WHERE timestamp >= ?` is one (symbol_id, ts) range search per symbol - a few hundred
 --    seeks, whatever the table's size - with or without ANALYZE statistics.
 -- 2. Prices and sizes in 1e-8 units when exact. bid, ask, bid_size and ask_size hold an
@@ -12,7 +12,7 @@
 --    is the same IEEE division the encoder checked, so every value reads back bit-exact.
 --    The columns have no declared type: any type affinity (REAL, NUMERIC, even "ANY")
 --    would blur the INTEGER/REAL distinction the decoding relies on.
---    Writers encode in SQL (storage/writer.py, the tickers_insert trigger below); readers
+--    Writers encode in SQL (storage/sqlite/writer.py, the tickers_insert trigger below); readers
 --    use the view `tick_values` (ids kept, values decoded) or `tickers`. A REAL written by
 --    anything else is read back as itself; an INTEGER written by anything else is not.
 

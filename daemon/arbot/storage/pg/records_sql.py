@@ -1,4 +1,4 @@
-"""The engine's records as PostgreSQL statements (storage/records_sql.py's twin), and what
+"""The engine's records as PostgreSQL statements (storage/sqlite/records_sql.py's twin), and what
 a run leaves for the next one. Times are written from the records (never now()), so a
 replay reproduces the same rows, as on SQLite."""
 

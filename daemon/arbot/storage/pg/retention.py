@@ -8,7 +8,7 @@ once archived; a crash anywhere leaves the day either untouched or done. The bar
 computed before the DROP takes its brief exclusive lock on `ticks`, so the writers wait
 only for the drop itself. A partition re-created for a day already archived (ticks days
 late) is dropped without archiving again: the watermark never moves back (as on SQLite).
-Bars are as on SQLite (storage/retention.py): mid prices, open/close the first/last mid of
+Bars are as on SQLite (storage/sqlite/retention.py): mid prices, open/close the first/last mid of
 the hour per (symbol, exchange), volume = number of ticks (quote activity, not traded
 volume). Runs of several daemons are serialised by an advisory lock.
 """

@@ -1,4 +1,4 @@
-"""Reads of PostgreSQL's ticks by time for `backtest --from-db` (storage/ticks.py's twin):
+"""Reads of PostgreSQL's ticks by time for `backtest --from-db` (storage/sqlite/ticks.py's twin):
 the same ticks in the same order as from an arbot.db holding them."""
 
 from __future__ import annotations

@@ -14,20 +14,20 @@ from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.rollup import DailyRollup
 from arbot.settings import Settings
-from arbot.storage import backtests, job_runs, maintenance, retention, stats
+from arbot.storage import backtests
 from arbot.storage.backend import Backend, Db, Report, TickRange
-from arbot.storage.backup import BackupReport, run_backup
 from arbot.storage.batches import BatchWriter
 from arbot.storage.connection import DATABASES, Pragmas, db_path, require_databases
 from arbot.storage.jobs import ROLLUP_AT, Job, check, pause
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.portable import Conn
 from arbot.storage.queries import Queries
-from arbot.storage.restore import RestoreReport, restore
 from arbot.storage.schema import init_all, make_data_dir, open_database
-from arbot.storage.sqlite import rollups
+from arbot.storage.sqlite import job_runs, maintenance, retention, rollups, stats
+from arbot.storage.sqlite.backup import BackupReport, run_backup
 from arbot.storage.sqlite.queries import SQL
-from arbot.storage.writer import Writer
+from arbot.storage.sqlite.restore import RestoreReport, restore
+from arbot.storage.sqlite.writer import Writer
 
 
 class SqliteBackend(Backend):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from arbot.storage.queries import QuerySQL
-from arbot.storage.signals import STATISTICS
+from arbot.storage.sqlite.signals import STATISTICS
 
 # Over the `tickers` view: symbol = ? resolves through `symbols`, then one primary-key range
 # scan of ticks (symbol_id, ts) per symbol; the exchange is a filter on that range.

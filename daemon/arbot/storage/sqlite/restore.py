@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arbot.errors import DatabaseError
-from arbot.storage.backup import (
+from arbot.storage.connection import APPLICATION_ID, DATABASES, check_file, db_path
+from arbot.storage.lockfile import acquire_daemon_lock
+from arbot.storage.schema import make_data_dir, migrations
+from arbot.storage.sqlite.backup import (
     BackupError,
     backup_database,
     fsync_path,
     parse_name,
     stamp_of,
 )
-from arbot.storage.connection import APPLICATION_ID, DATABASES, check_file, db_path
-from arbot.storage.lockfile import acquire_daemon_lock
-from arbot.storage.schema import make_data_dir, migrations
 
 PRE_RESTORE_DIR = "pre-restore"
 # A table only that database has: stops e.g. a historical backup landing on arbot.db.

@@ -9,7 +9,7 @@ from typing import Any
 
 from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
 from arbot.storage.connection import DATABASES, check_file, connect, db_path
-from arbot.storage.ticks import count_ticks
+from arbot.storage.sqlite.ticks import count_ticks
 
 DAY = 86_400
 

@@ -29,9 +29,9 @@ from arbot.settings import StorageSettings
 from arbot.storage.batches import Batch, BatchWriter, RecordFailed
 from arbot.storage.connection import Pragmas
 from arbot.storage.gaps import last_receive_times
-from arbot.storage.ids import NameIds
-from arbot.storage.records_sql import resume_state, write_record
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite.ids import NameIds
+from arbot.storage.sqlite.records_sql import resume_state, write_record
 
 # Fewer, longer GIL-free statements. Statements have power-of-two row counts (a batch of
 # 5000 is 4096 + 512 + 256 + 128 + 8): a prepared 4096-row statement holds ~5 MB, and

@@ -13,9 +13,9 @@ from typing import Any
 from tqdm import tqdm
 
 from arbot.errors import DatabaseError
-from arbot.storage.backup import backup_database
 from arbot.storage.connection import DATABASES, Pragmas, connect, db_path
 from arbot.storage.lockfile import acquire_daemon_lock
+from arbot.storage.sqlite.backup import backup_database
 
 # Above this size the full integrity_check (which also checks every index entry) takes too
 # long for a routine run; quick_check still verifies page structure and record formats.

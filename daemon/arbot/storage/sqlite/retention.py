@@ -31,7 +31,7 @@ from arbot.errors import DatabaseError
 from arbot.settings import RetentionSettings
 from arbot.storage.connection import Pragmas
 from arbot.storage.schema import open_database
-from arbot.storage.ticks import first_tick_time
+from arbot.storage.sqlite.ticks import first_tick_time
 from arbot.storage.transaction import immediate
 
 HOUR = 3600

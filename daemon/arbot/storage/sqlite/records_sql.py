@@ -24,10 +24,10 @@ from arbot.records import (
     TradeOpened,
     TradeSettled,
 )
-from arbot.storage import signals, trades
 from arbot.storage.gaps import insert_gap
-from arbot.storage.ids import next_free_id
 from arbot.storage.rows import open_episode_row
+from arbot.storage.sqlite import signals, trades
+from arbot.storage.sqlite.ids import next_free_id
 
 _OPEN_COLUMNS = (
     "episode_key, symbol, buy_exchange, buy_symbol, sell_exchange, sell_symbol, opened_at, "
