@@ -222,6 +222,7 @@ class _Daemon:
             waiting=lambda: queue.qsize() + sink.backlog,
             attempts=lambda: writer.attempts,
             queue_full=queue.full,
+            storage=writer.retrying,
         )
         self._stages = _Stages(queue, pipeline, sink, writer, monitor)
         return self._stages
@@ -393,7 +394,12 @@ class _Daemon:
             s.metrics.listen,
             self.metrics,
             refresh,
-            lambda: monitor.health(self.clock(), s.metrics.healthy_after, s.metrics.min_feeds_up),
+            lambda: monitor.health(
+                self.clock(),
+                s.metrics.healthy_after,
+                s.metrics.min_feeds_up,
+                s.metrics.storage_degraded_after,
+            ),
         )
 
 

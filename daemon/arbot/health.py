@@ -40,6 +40,7 @@ class FlowMonitor:
         waiting: Callable[[], int] = lambda: 0,
         attempts: Callable[[], int] = lambda: 0,
         queue_full: Callable[[], bool] = lambda: False,
+        storage: Callable[[], tuple[float, str] | None] = lambda: None,
     ) -> None:
         self.started = started
         self.accepted = accepted
@@ -50,6 +51,7 @@ class FlowMonitor:
         self._attempts = attempts
         self._seen_attempts = 0
         self._queue_full = queue_full
+        self._storage = storage
         self.feeds = {name: FeedStatus(name, started) for name in exchanges}
         self.last_commit: float | None = None
         self._seen_committed = 0
@@ -153,11 +155,12 @@ class FlowMonitor:
         )
 
     def health(
-        self, now: float, window: float, min_feeds_up: int = 1
+        self, now: float, window: float, min_feeds_up: int = 1, storage_after: float = 10.0
     ) -> tuple[bool, dict[str, Any]]:
         """/healthz: (healthy, body). Healthy when data flows within `window` and at least
         `min_feeds_up` feeds are up or degraded; "degraded" when healthy with some feed not
-        up."""
+        up, or with the writer retrying a batch for longer than `storage_after` (the cause
+        is the reason: committing stopped before `window` says data no longer flows)."""
         flow = self.check(now, window)
         feeds = {name: f.report(now, window) for name, f in self.feeds.items()}
         up = sum(1 for r in feeds.values() if r["state"] != "down")
@@ -171,7 +174,18 @@ class FlowMonitor:
             reason = flow.reason
         all_up = all(r["state"] == "up" for r in feeds.values())
         status = "unhealthy" if not healthy else "ok" if all_up else "degraded"
-        return healthy, {"status": status, "reason": reason, "feeds_up": up, "feeds": feeds}
+        retrying = self._storage()
+        storage: dict[str, Any] = {"state": "ok"}
+        if retrying is not None and retrying[0] > storage_after:
+            seconds, error = retrying
+            storage = {"state": "retrying", "seconds": round(seconds, 1), "last_error": error}
+            if healthy:
+                status = "degraded"
+                reason = f"storage not committing for {seconds:.0f} s, retrying ({error})"
+            else:
+                reason = f"{reason}; the writer is retrying ({error})"
+        body = {"status": status, "reason": reason, "feeds_up": up, "feeds": feeds}
+        return healthy, body | {"storage": storage}
 
 
 async def heartbeat(

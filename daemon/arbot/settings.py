@@ -160,6 +160,8 @@ class MetricsSettings(_Section):
     healthy_after: Positive = 60.0
     # /healthz answers 503 while fewer feeds than this are up or degraded.
     min_feeds_up: int = Field(1, ge=0)
+    # /healthz says "degraded" once the writer has retried a batch this long.
+    storage_degraded_after: Positive = 10.0
 
     @field_validator("listen")
     @classmethod

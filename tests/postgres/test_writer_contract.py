@@ -20,7 +20,7 @@ from arbot.records import (
     SignalFound,
     TradeOpened,
 )
-from tests.helpers import sample
+from tests.helpers import sample, wait_until
 from tests.postgres.backends import Backend
 
 TICKERS = (
@@ -112,6 +112,23 @@ async def test_a_transient_failure_retries_the_whole_batch_once_committed(
         ("BTC/USDT", "binance"),
     ]
     assert sample(metrics, "arbot_writer_retrying") == 0
+    await writer.close()
+
+
+async def test_retrying_names_the_failure_until_the_batch_commits(
+    backend: Backend, metrics: Metrics
+) -> None:
+    """What /healthz reports: since when and why a batch fails, None once it commits."""
+    writer = backend.writer(metrics)
+    assert writer.retrying() is None
+    writer.add([tick(0)], [FeedGap("okx", 1.0, 2.0, "flaky")])  # PostgreSQL fails on gaps
+    async with backend.failing_writes(metrics, times=3):
+        flush = asyncio.create_task(writer.flush())
+        await wait_until(lambda: writer.retrying() is not None)
+        seconds, error = writer.retrying() or (-1.0, "")
+        await flush
+    assert 0 <= seconds < 30 and error.startswith("locked: "), error
+    assert writer.retrying() is None
     await writer.close()
 
 

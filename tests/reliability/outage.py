@@ -6,7 +6,10 @@ fault ends the backlog is committed and nothing is lost or corrupt."""
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,18 @@ RSS_GROWTH_LIMIT = 96 * 2**20
 QUEUE_SIZE = 2000
 # The log rate limiter lets one line per (event, error) through every 10 s.
 MAX_FAILURE_LINES = 10
+DEGRADED_AFTER = 3.0  # metrics.storage_degraded_after: well inside the fault
+
+
+def healthz(daemon: Daemon) -> dict[str, Any]:
+    """/healthz's body, whatever its status code (503 carries the same body)."""
+    url = f"http://127.0.0.1:{daemon.metrics_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            body: dict[str, Any] = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        body = json.loads(exc.read())
+    return body
 
 
 def write_outage(
@@ -43,7 +58,11 @@ def write_outage(
     with market() as fakes:
         # A small queue: it would fill within the fault if the engine waited for the disk.
         config, port = write_daemon_config(
-            tmp_path, data_dir, fakes, storage={"queue_size": QUEUE_SIZE, **(storage or {})}
+            tmp_path,
+            data_dir,
+            fakes,
+            storage={"queue_size": QUEUE_SIZE, **(storage or {})},
+            metrics={"storage_degraded_after": DEGRADED_AFTER},
         )
         with Daemon(config, port) as daemon:
             daemon.wait_metric("arbot_ticks_committed_total", 1, timeout=60)
@@ -52,7 +71,13 @@ def write_outage(
             logs_before = len(daemon.stderr.events)
             begin(daemon)
             deadline = time.monotonic() + seconds
-            during = daemon.sample_until(lambda: time.monotonic() > deadline)
+            health: list[dict[str, Any]] = []
+
+            def done() -> bool:
+                health.append(healthz(daemon))
+                return time.monotonic() > deadline
+
+            during = daemon.sample_until(done)
             end(daemon)
             # Caught up: everything accepted so far is committed, the writer is idle again.
             target = metric(daemon.scrape(), "arbot_ticks_accepted_total")
@@ -84,6 +109,12 @@ def write_outage(
         stored=stored,
     )
     assert errors > 0, f"no write error of kind {kind!r} counted"
+    # /healthz says so while it lasts (before healthy_after could), naming the cause.
+    degraded = [h for h in health if h["storage"]["state"] == "retrying"]
+    assert degraded, health[-1]
+    assert degraded[0]["status"] == "degraded", degraded[0]
+    assert degraded[0]["reason"].startswith("storage not committing"), degraded[0]
+    assert kind in degraded[0]["storage"]["last_error"], degraded[0]
     assert any(metric(s.metrics, "arbot_writer_retrying") == 1 for s in during)
     assert 1 <= len(failure_lines) <= MAX_FAILURE_LINES
     assert rss_growth < RSS_GROWTH_LIMIT

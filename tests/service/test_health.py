@@ -137,6 +137,45 @@ def test_healthz_policy_counts_feeds_up() -> None:
     assert healthy and body["status"] == "ok"
 
 
+def test_healthz_is_degraded_while_the_writer_retries_past_the_limit() -> None:
+    """A writer retrying a batch makes /healthz "degraded" with the cause once it has
+    failed for longer than storage_after, long before data stops flowing (healthy_after);
+    when it also stops flowing the cause is in the unhealthy reason."""
+    c = Counters()
+    retrying: list[tuple[float, str] | None] = [None]
+    m = FlowMonitor(
+        ["binance"],
+        accepted=lambda: c.accepted,
+        committed=lambda: c.committed,
+        started=1000.0,
+        storage=lambda: retrying[0],
+    )
+    m.on_item(tick("binance", 1001.0))
+    c.committed = 5
+    healthy, body = m.health(1002.0, 60, 1, storage_after=10)
+    assert healthy and body["status"] == "ok" and body["storage"] == {"state": "ok"}
+    retrying[0] = (9.5, "locked: database is locked")
+    assert m.health(1002.0, 60, 1, storage_after=10)[1]["status"] == "ok"  # not yet
+    retrying[0] = (12.0, "locked: database is locked")
+    healthy, body = m.health(1002.0, 60, 1, storage_after=10)
+    assert healthy and body["status"] == "degraded"
+    assert body["reason"] == (
+        "storage not committing for 12 s, retrying (locked: database is locked)"
+    )
+    assert body["storage"] == {
+        "state": "retrying",
+        "seconds": 12.0,
+        "last_error": "locked: database is locked",
+    }
+    m.on_item(tick("binance", 1070.0))
+    healthy, body = m.health(1070.0, 60, 1, storage_after=10)
+    assert not healthy and body["status"] == "unhealthy"
+    assert body["reason"].endswith("the writer is retrying (locked: database is locked)")
+    retrying[0] = None
+    c.committed = 9
+    assert m.health(1071.0, 60, 1, storage_after=10)[1]["status"] == "ok"
+
+
 def test_stuck_means_a_wedged_writer_or_a_silent_supervisor() -> None:
     """Work waiting without a commit for the window is a wedged writer; all feeds failing
     while retrying on schedule is not stuck; a supervisor neither answering nor sleeping in

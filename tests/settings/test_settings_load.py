@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,22 @@ def test_the_shipped_example_parses() -> None:
     assert settings.exchanges[2].taker_fee == 0.0026
     assert settings.exchanges[0].ccxt_options == {"fetchMarkets": {"types": ["spot"]}}
     assert set(settings.paper.balances) == {"binance", "okx", "kraken"}
+
+
+def test_the_shipped_example_names_every_setting() -> None:
+    """A complete example: every key of every section is set or shown commented out (keys
+    without a TOML value, such as an unset path), under its section."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    sections = dict(re.findall(r"^#? ?\[(\w+)\]\n(.*?)(?=^#? ?\[|\Z)", text, re.M | re.S))
+    missing = [
+        f"{name}.{key}"
+        for name, field in Settings.model_fields.items()
+        if name != "exchanges"
+        for key in field.annotation.model_fields  # type: ignore[union-attr]
+        if not re.search(rf"^#? ?{key} = ", sections.get(name, ""), re.M)
+        and f"[{name}.{key}." not in text
+    ]
+    assert not missing, missing
 
 
 def test_the_shipped_example_states_the_defaults() -> None:

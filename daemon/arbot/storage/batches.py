@@ -62,6 +62,7 @@ class BatchWriter(ABC):
         """Write attempts that ended, committed or failed (the watchdog's sign of life)."""
         self.records_dropped: Counter[str] = Counter()
         """Records that could not be stored, by kind (record type name)."""
+        self._failing: tuple[float, str] | None = None  # (monotonic since, last error)
 
     @abstractmethod
     def resume_state(self) -> Resume:
@@ -87,6 +88,14 @@ class BatchWriter(ABC):
 
     def _describe(self, exc: Exception) -> str:
         return str(exc)
+
+    def retrying(self) -> tuple[float, str] | None:
+        """While a batch fails and is retried: (seconds since its first failure, the last
+        error); else None."""
+        if self._failing is None:
+            return None
+        since, error = self._failing
+        return time.monotonic() - since, error
 
     @property
     def pending(self) -> int:
@@ -146,6 +155,7 @@ class BatchWriter(ABC):
                     if kind is None:
                         raise
                     failures += 1
+                    self._failing = (failing_since, f"{kind}: {self._describe(exc)}")
                     self._metrics.write_errors.labels(kind).inc()
                     self._metrics.writer_retrying.set(1)
                     # RateLimiter in logs.py collapses repeats of the same error to one per 10 s.
@@ -161,6 +171,7 @@ class BatchWriter(ABC):
                     delay = min(delay * 2, self._retry_max)
             seconds = time.perf_counter() - started
         if failures:
+            self._failing = None
             self._metrics.writer_retrying.set(0)
             self._log.info(
                 "batch_write_recovered",
