@@ -9,9 +9,10 @@ source of the items, the clock and the sink. Per call to `process`:
   order, so the result does not depend on the order of rows within a timestamp. A group at
   the end of a call stays open when the caller says more may follow (`complete=False`), so
   a group cut by a chunk boundary is still one instant.
-* `now` is the caller's clock (the daemon's wall clock) or, when None, the data's clock: the
-  latest receive time seen. Staleness, fill waits and sweeps use it, so a replay is a pure
-  function of (input, settings).
+* `now` is the caller's clock or, when None, the data's clock: the latest receive time seen.
+  Staleness, fill waits and sweeps use it, so a replay is a pure function of (input,
+  settings). The daemon too runs its ticks on the data's clock (its wall clock only moves
+  time on while no tick comes), so a backtest of what it stored makes the same trades.
 * Per instant: the paper executor sees the ticks (fills of earlier trades), the detector
   evaluates, each signal gets its id and goes to the paper executor, and the ticks pass the
   storage filter (conflation, skip-unchanged) and the millisecond separator.
@@ -203,8 +204,7 @@ class Engine:
         if paper is not None:
             # Stable (exchange, symbol) order: a quote's fills do not depend on the order
             # of other keys' rows; rows of one key keep theirs.
-            for tick in group if single else sorted(group, key=_key):
-                paper.on_tick(tick, at)
+            paper.on_instant(group if single else sorted(group, key=_key), at)
         if detector is not None:
             found = detector.on_tick(group[0], at) if single else detector.on_instant(group, at)
             for o in found:

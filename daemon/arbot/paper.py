@@ -7,11 +7,16 @@ its bid), never against the signal's own prices. The trade settles when both leg
 quote: completed (balances updated, signal marked executed) or failed with a reason:
   unfundable   the balances cannot fund the planned quantity (see PaperSettings.balances);
   too small    the fillable notional is below an exchange's min_trade_amount (quote sizes of
-               zero or unknown count as no liquidity);
+               zero or unknown count as no liquidity; see below for shared quotes);
   moved away   the fill would lose more than paper.max_loss_percent of its notional;
   stale        a leg got no quote within max_fill_wait after the fill time.
 Both legs are evaluated together (an idealised engine that never legs into one side).
 Time comes only from the `now` arguments, so a replay reproduces every trade exactly.
+
+A quote is liquidity that trades use up: a completed trade takes its quantity from both of
+its quotes, and a trade settling later against the same quote gets only what is left (the
+trades that can settle after an instant's quotes go in creation order). A trade takes only
+what it fills, i.e. capped by its other leg, so it never holds back size it cannot use.
 
 Arithmetic, in quote currency (the buy fee is paid in quote, the sell fee taken from the
 proceeds; fees are each exchange's taker fee from exchange_config):
@@ -21,6 +26,7 @@ proceeds; fees are each exchange's taker fee from exchange_config):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 from arbot.balances import (
@@ -38,14 +44,45 @@ from arbot.records import BalanceSnapshot, Record, SignalExecuted, TradeOpened, 
 from arbot.settings import PaperSettings
 
 
+class _Depth:
+    """One side of one delivered quote: its size, what is left of it, and who took the rest."""
+
+    __slots__ = ("left", "size", "taken")
+
+    def __init__(self, size: float | None) -> None:
+        self.size = size
+        self.left = size or 0.0  # unknown depth counts as none
+        self.taken: list[tuple[int, float]] = []  # (trade id, quantity) in settlement order
+
+    def take(self, trade_id: int, quantity: float) -> None:
+        self.left -= quantity  # never below 0: a fill is capped by `left`
+        self.taken.append((trade_id, quantity))
+
+    def describe(self) -> str:
+        """The size as quoted and, if trades used some of it, which and how much is left."""
+        if self.size is None:
+            return "unknown"
+        if not self.taken:
+            return f"{self.size:.8g}"
+        ids = ", ".join(str(trade_id) for trade_id, _ in self.taken)
+        took = math.fsum(q for _, q in self.taken)
+        trades = "trade" if len(self.taken) == 1 else "trades"
+        return f"{self.size:.8g} ({trades} {ids} took {took:.8g}, {self.left:.8g} left)"
+
+
 class _Leg:
-    __slots__ = ("at", "exchange", "price", "size")
+    __slots__ = ("at", "depth", "exchange", "price")
 
     def __init__(self, exchange: str) -> None:
         self.exchange = exchange
         self.price = 0.0
-        self.size = 0.0
+        self.depth = _Depth(None)
         self.at: float | None = None
+
+    def fill(self, price: float, depth: _Depth, now: float) -> None:
+        self.price = price
+        self.depth = depth
+        self.at = now
 
 
 class _Trade:
@@ -81,9 +118,13 @@ class _Trade:
         self.min_notional = 0.0
         self.due = self.deadline = now
 
+    def filled(self) -> bool:
+        """Both legs have their quote: the trade can settle."""
+        return self.buy.at is not None and self.sell.at is not None
+
 
 class PaperExecutor:
-    """Fed by the engine: `on_tick(tick, now)`, `on_signal(signal_id, signal, now)`; its
+    """Fed by the engine: `on_instant(ticks, now)`, `on_signal(signal_id, signal, now)`; its
     records go to `emit`. With no `balances` configured funding is not simulated (no locks,
     no snapshots). `resumed` balances (a previous run's last snapshot) replace the
     configured amounts of the exchanges and assets they hold."""
@@ -154,32 +195,40 @@ class PaperExecutor:
             self._pending[trade.id] = trade
 
     def on_tick(self, tick: Tick, now: float) -> None:
+        """A quote alone in its instant."""
+        self.on_instant((tick,), now)
+
+    def on_instant(self, ticks: Sequence[Tick], now: float) -> None:
+        """The quotes of one instant: each pending leg fills at the first quote of its
+        exchange among them; then the trades with both legs filled settle, in creation order,
+        so which trade gets a shared quote's size does not depend on the order of the other
+        exchanges' quotes."""
         self._housekeep(now)
         if not self._pending:  # the common case on the hot path: nothing waits for a fill
             return
+        for tick in ticks:
+            self._fill(tick, now)
+        for trade in [t for t in self._pending.values() if t.filled()]:
+            self._settle(trade, now)
+
+    def _fill(self, tick: Tick, now: float) -> None:
         symbol = book_symbol(tick.symbol, self._group_of) if self._group_of else tick.symbol
-        buy_left = tick.ask_size or 0.0  # unknown depth counts as none
-        sell_left = tick.bid_size or 0.0
-        ready: list[_Trade] = []
+        # This quote's two sides, shared by every leg filling at it; sizes are taken at
+        # settlement, when a trade knows how much both of its legs can fill.
+        ask: _Depth | None = None
+        bid: _Depth | None = None
         for trade in self._pending.values():
             if trade.signal.symbol != symbol or now < trade.due or now <= trade.signal_now:
                 continue
-            for leg, side in ((trade.buy, "ask"), (trade.sell, "bid")):
-                if leg.at is not None or leg.exchange != tick.exchange:
-                    continue
-                left = buy_left if side == "ask" else sell_left
-                leg.size = min(trade.quantity, left)
-                leg.price = tick.ask if side == "ask" else tick.bid
-                leg.at = now
-                # Trades sharing one quote draw its size in creation order.
-                if side == "ask":
-                    buy_left -= leg.size
-                else:
-                    sell_left -= leg.size
-            if trade.buy.at is not None and trade.sell.at is not None:
-                ready.append(trade)
-        for trade in ready:
-            self._settle(trade, now)
+            buy, sell = trade.buy, trade.sell
+            if buy.at is None and buy.exchange == tick.exchange:
+                if ask is None:
+                    ask = _Depth(tick.ask_size)
+                buy.fill(tick.ask, ask, now)
+            if sell.at is None and sell.exchange == tick.exchange:
+                if bid is None:
+                    bid = _Depth(tick.bid_size)
+                sell.fill(tick.bid, bid, now)
 
     def on_time(self, now: float) -> None:
         """Time passed without ticks: fail trades past their deadline, snapshot if due."""
@@ -256,15 +305,16 @@ class PaperExecutor:
 
     def _settle(self, trade: _Trade, now: float) -> None:
         del self._pending[trade.id]
-        q = min(trade.buy.size, trade.sell.size, trade.quantity)
+        buy, sell = trade.buy, trade.sell
+        q = min(trade.quantity, buy.depth.left, sell.depth.left)
         if self._funded:
-            affordable = trade.quote_lock / (trade.buy.price * (1.0 + trade.fee_buy))
+            affordable = trade.quote_lock / (buy.price * (1.0 + trade.fee_buy))
             q = min(q, affordable * (1.0 - ROUNDING_GUARD))
         sig = trade.signal
         fill = simulate_fill(
             q,
-            trade.buy.price,
-            trade.sell.price,
+            buy.price,
+            sell.price,
             (trade.fee_buy, trade.fee_sell),
             (sig.buy_price, sig.sell_price),
         )
@@ -273,23 +323,25 @@ class PaperExecutor:
             reason = (
                 f"too small: fillable notional {fill.notional:.8g} {trade.quote} "
                 f"< min_trade_amount {trade.min_notional:g} (quote sizes "
-                f"{trade.buy.exchange} ask {trade.buy.size:.8g}, "
-                f"{trade.sell.exchange} bid {trade.sell.size:.8g})"
+                f"{buy.exchange} ask {buy.depth.describe()}, "
+                f"{sell.exchange} bid {sell.depth.describe()})"
             )
         elif fill.profit_percent < -self._settings.max_loss_percent:
             reason = (
                 f"moved away: fill would return {fill.profit_percent:.4f}% < "
-                f"-{self._settings.max_loss_percent}% ({trade.buy.exchange} ask "
+                f"-{self._settings.max_loss_percent}% ({buy.exchange} ask "
                 f"{fill.buy_price:.8g} vs planned {sig.buy_price:.8g}, "
-                f"{trade.sell.exchange} bid {fill.sell_price:.8g} vs planned "
+                f"{sell.exchange} bid {fill.sell_price:.8g} vs planned "
                 f"{sig.sell_price:.8g})"
             )
         if reason:
             self._fail_pending(trade, reason, now)
             return
+        buy.depth.take(trade.id, fill.quantity)
+        sell.depth.take(trade.id, fill.quantity)
         if self._funded:
             self._transfer(trade, fill)
-        completed_at = iso_utc(max(trade.buy.at or now, trade.sell.at or now))
+        completed_at = iso_utc(max(buy.at or now, sell.at or now))
         self._finish(
             trade,
             ExecutionData(

@@ -1,4 +1,5 @@
-"""The daemon's driver of the engine: queue -> engine -> storage sink, on the wall clock.
+"""The daemon's driver of the engine: queue -> engine -> storage sink, on the data's clock
+(the ticks' receive times; the wall clock while no item comes and at the stop).
 
 Items are taken from the queue in chunks and run through the engine at once; its output
 goes to the sink, which never makes the engine wait (unless storage.backlog_overflow =
@@ -64,9 +65,13 @@ class Pipeline:
             items, stop = await queue.take(CHUNK, IDLE)
             now = clock()
             if items:
-                out = engine.process(items, now, complete=stop or queue.empty())
+                # The data's clock (each instant at its receive time), as in a replay or a
+                # backtest of the stored ticks: one wall-clock reading per chunk would give
+                # every instant in it the same time (signals of different quotes one fill
+                # time), and the trades would depend on how the queue happened to be chunked.
+                out = engine.process(items, complete=stop or queue.empty())
             else:
-                out = engine.advance(now)
+                out = engine.advance(now)  # no data: time still passes
             if stop:
                 finished = engine.finish(now, "daemon stopped", keep_open=True)
                 out.ticks.extend(finished.ticks)

@@ -83,6 +83,10 @@ class Harness:
     def tick(self, t: Tick, now: float | None = None) -> None:
         self.executor.on_tick(t, t.timestamp if now is None else now)
 
+    def instant(self, *ticks: Tick) -> None:
+        """Quotes of one instant, handed over together as the engine does."""
+        self.executor.on_instant(ticks, ticks[0].timestamp)
+
     def trades(self) -> list[sqlite3.Row]:
         conn = self.conn
         conn.row_factory = sqlite3.Row

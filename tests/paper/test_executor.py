@@ -94,7 +94,48 @@ def test_two_trades_share_one_quotes_size_in_creation_order() -> None:
     h.tick(tick("binance", 101.0, 101.1, ts=0.3, size=5.0))
     first, second = h.trades()
     assert (first["status"], first["quantity"]) == ("completed", 1.0)
-    assert second["status"] == "failed" and second["error_message"].startswith("too small")
+    assert (second["status"], second["error_message"]) == (
+        "failed",
+        "too small: fillable notional 0 USDT < min_trade_amount 1 (quote sizes okx ask 1 "
+        "(trade 1 took 1, 0 left), binance bid 5 (trade 1 took 1, 4 left))",
+    )
+
+
+def test_trades_of_one_instant_split_a_shared_quote_by_what_each_fills() -> None:
+    """Two trades opened in one instant sell into the same binance bid (3.0). The first can
+    buy only 1.0 on okx, so it takes 1.0 of the bid, not its planned 2.5, and the second
+    fills the 2.0 left; the kraken quote coming before okx's in the instant changes nothing."""
+    h = Harness(paper(), ("okx", "kraken", "binance"))
+    h.signal(signal(size=2.5), now=0.0)
+    h.signal(signal(size=2.5, buy_exchange="kraken"), now=0.0)
+    h.instant(
+        tick("binance", 101.0, 101.1, ts=0.3, size=3.0),
+        tick("kraken", 99.9, 100.0, ts=0.3, size=5.0),
+        tick("okx", 99.9, 100.0, ts=0.3, size=1.0),
+    )
+    first, second = h.trades()
+    assert (first["status"], first["quantity"]) == ("completed", 1.0)
+    assert (second["status"], second["quantity"]) == ("completed", 2.0)
+
+
+def test_a_quote_used_up_by_an_earlier_trade_is_named_with_its_real_size() -> None:
+    """The first trade of the instant takes all 3.0 of the binance bid; the second fails,
+    and its reason gives the quote's size and who took it, not a bid of 0."""
+    h = Harness(paper(), ("okx", "kraken", "binance"))
+    h.signal(signal(size=3.0), now=0.0)
+    h.signal(signal(size=2.5, buy_exchange="kraken"), now=0.0)
+    h.instant(
+        tick("binance", 101.0, 101.1, ts=0.3, size=3.0),
+        tick("kraken", 99.9, 100.0, ts=0.3, size=5.0),
+        tick("okx", 99.9, 100.0, ts=0.3, size=5.0),
+    )
+    first, second = h.trades()
+    assert (first["status"], first["quantity"]) == ("completed", 3.0)
+    assert (second["status"], second["error_message"]) == (
+        "failed",
+        "too small: fillable notional 0 USDT < min_trade_amount 1 (quote sizes kraken ask 5, "
+        "binance bid 3 (trade 1 took 3, 0 left))",
+    )
 
 
 def test_a_leg_without_a_quote_goes_stale_after_max_fill_wait() -> None:

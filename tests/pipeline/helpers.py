@@ -92,8 +92,8 @@ class RecordingExecutor:
         self.ticks = 0
         self.signals: list[tuple[int, Signal]] = []
 
-    def on_tick(self, t: Tick, now: float) -> None:
-        self.ticks += 1
+    def on_instant(self, ticks: Sequence[Tick], now: float) -> None:
+        self.ticks += len(ticks)
 
     def on_signal(self, signal_id: int, s: Signal, now: float) -> None:
         self.signals.append((signal_id, s))
