@@ -4,6 +4,8 @@ root acts as the owner; anyone else is refused with the command that works. Real
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import shutil
 import subprocess
@@ -37,36 +39,80 @@ def service_dir() -> Iterator[Path]:
         shutil.rmtree(top)
 
 
-def readable_by_others(python: str) -> bool:
+def readable_by_others(path: Path) -> bool:
+    """Whether others may read `path` and pass through every directory above it."""
+    return all(p.stat().st_mode & 0o005 == 0o005 for p in (path, *path.parents))
+
+
+def stdlib_readable(python: str) -> bool:
     """Whether every directory above this Python's stdlib lets others through (a Python
     under /root does not: the service user could not run it, see the README)."""
     out = subprocess.run(
         [python, "-c", "import os; print(os.path.dirname(os.__file__))"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    path = Path(out.stdout.strip())
-    return out.returncode == 0 and all(p.stat().st_mode & 0o005 == 0o005 for p in path.parents)
+    return out.returncode == 0 and readable_by_others(Path(out.stdout.strip()))
 
 
-# The interpreter the service user can run: ours, else the system's Python 3.11 with our
-# packages on its path (what the README's install does).
+def _readable_copy(src: str, dst: str) -> None:
+    """A hard link where the file is readable by others already (cheap), else a copy made
+    readable (a checkout under umask 077)."""
+    if os.stat(src).st_mode & 0o004:
+        try:
+            os.link(src, dst)
+            return
+        except OSError:  # another filesystem
+            pass
+    shutil.copy2(src, dst)
+    os.chmod(dst, 0o644)
+
+
+def _mirror(sources: dict[str, Path]) -> Path:
+    """World-readable copies of `sources` (name -> directory) under one new directory in
+    /tmp, removed at exit: what the service user imports when the checkout is private (a
+    clone in root's home or in a `mktemp -d` folder)."""
+    top = Path(tempfile.mkdtemp(prefix="arbot-mirror-", dir="/tmp"))
+    atexit.register(shutil.rmtree, top, True)
+    for name, src in sources.items():
+        shutil.copytree(
+            src,
+            top / name,
+            copy_function=_readable_copy,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    for path in (top, *(p for p in top.rglob("*") if p.is_dir())):
+        path.chmod(0o755)
+    return top
+
+
+@functools.cache
+def runtime() -> tuple[str, str | None]:
+    """(the interpreter the service user can run, the PYTHONPATH it needs): ours when
+    others can read it and its packages, else the system's Python 3.11 with our package and
+    site-packages on its path (what the README's install does), mirrored when private."""
+    package = Path(__file__).parents[2] / "daemon"
+    site = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    if stdlib_readable(sys.executable) and all(map(readable_by_others, (package, site))):
+        return sys.executable, None
+    if not (Path(SYSTEM_PYTHON).exists() and stdlib_readable(SYSTEM_PYTHON)):
+        return "", None
+    if all(map(readable_by_others, (package, site))):
+        return SYSTEM_PYTHON, f"{package}:{site}"
+    top = _mirror({"pkg/arbot": package / "arbot", "site": site})
+    return SYSTEM_PYTHON, f"{top / 'pkg'}:{top / 'site'}"
+
+
 SYSTEM_PYTHON = "/usr/bin/python3"
-if readable_by_others(sys.executable):
-    PYTHON, PYTHONPATH = sys.executable, None
-elif Path(SYSTEM_PYTHON).exists() and readable_by_others(SYSTEM_PYTHON):
-    site = next(p for p in sys.path if p.endswith("site-packages"))
-    PYTHON, PYTHONPATH = SYSTEM_PYTHON, f"{Path(__file__).parents[2] / 'daemon'}:{site}"
-else:
-    PYTHON, PYTHONPATH = "", None
 
 
 def arbot(*argv: str, uid: int | None = None) -> subprocess.CompletedProcess[str]:
-    if not PYTHON:
+    python, pythonpath = runtime()
+    if not python:
         pytest.skip("no Python that a non-root user can run")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARBOT_")}
-    if PYTHONPATH:
-        env["PYTHONPATH"] = PYTHONPATH
-    cmd = [PYTHON, "-m", "arbot", *argv]
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    cmd = [python, "-m", "arbot", *argv]
     if uid is not None:
         cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
@@ -102,7 +148,7 @@ def test_another_user_is_refused_with_the_command_that_works(service_dir: Path) 
     assert owners(service_dir) == before
 
 
-@pytest.mark.skipif(readable_by_others(sys.executable), reason="this Python is readable by all")
+@pytest.mark.skipif(stdlib_readable(sys.executable), reason="this Python is readable by all")
 def test_a_python_the_owner_cannot_read_is_named_in_one_line(service_dir: Path) -> None:
     """Root running a Python under /root: switching to the owner would break later imports
     (and the service could not run it either), so the tool says so and stops."""
