@@ -15,8 +15,8 @@ from pathlib import Path
 
 from arbot.engine import Engine
 from arbot.models import ExchangeParams, Tick
-from arbot.recorded import run
-from arbot.records import Resume
+from arbot.recorded import drive
+from arbot.records import Output, Resume
 from arbot.rollup import summarise
 from arbot.settings import Settings
 from arbot.storage import backtests as sql
@@ -35,7 +35,7 @@ def memory_db() -> sqlite3.Connection:
     return conn
 
 
-def run_backtest(
+async def run_backtest(
     settings: Settings,
     ticks: Iterable[Tick],
     params: Mapping[str, ExchangeParams],
@@ -43,20 +43,36 @@ def run_backtest(
 ) -> BacktestResult:
     """Run `ticks` through a fresh engine with the paper executor; `progress(n)` is told
     about every chunk of ticks done."""
-    conn = memory_db()
+    sink = MemorySink()
     try:
         engine = Engine(settings, params, Resume({}), paper=True)
-        first_ts: float | None = None
-        conn.execute("BEGIN")
-        for out in run(engine, ticks, progress):
-            if first_ts is None and out.ticks:
-                first_ts = out.ticks[0].received
-            write_records(conn, out.records)
-        conn.execute("COMMIT")
+        await drive(engine, ticks, sink, progress)
         last_ts = engine.now if engine.accepted else None
-        return _result(conn, engine, first_ts, last_ts)
+        return _result(sink.conn, engine, sink.first_ts, last_ts)
     finally:
-        conn.close()
+        sink.conn.close()
+
+
+class MemorySink:
+    """A backtest's Sink: the records into a private in-memory arbot.db (one transaction),
+    read back for the run's totals; ticks are not kept."""
+
+    def __init__(self) -> None:
+        self.conn = memory_db()
+        self.conn.execute("BEGIN")
+        self.first_ts: float | None = None
+
+    def put(self, out: Output) -> None:
+        if self.first_ts is None and out.ticks:
+            self.first_ts = out.ticks[0].received
+        write_records(self.conn, out.records)
+
+    async def room(self) -> None:
+        """Never full: nothing waits on a disk."""
+
+    async def close(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
 
 
 def _result(

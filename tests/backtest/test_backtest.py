@@ -24,10 +24,10 @@ def read_csv(path: Path) -> list[Tick]:
     return list(open_quote_file(path).ticks())
 
 
-def test_lasting_opportunity_fills_and_vanishing_one_fails(tmp_path: Path) -> None:
+async def test_lasting_opportunity_fills_and_vanishing_one_fails(tmp_path: Path) -> None:
     """The 3 s opportunity fills at the later quotes; the one-quote spike has vanished by
     the time the order lands, so its trade fails instead of booking the signal's profit."""
-    r = run_backtest(Settings(), read_csv(write_csv(tmp_path / "q.csv")), PARAMS)
+    r = await run_backtest(Settings(), read_csv(write_csv(tmp_path / "q.csv")), PARAMS)
     assert (r.ticks, r.signals, r.episodes, r.trades, r.successful_trades) == (200, 2, 2, 2, 1)
     lasting, spike = r.trade_rows
     assert (lasting.status, lasting.quantity) == ("completed", 1.5)
@@ -41,29 +41,31 @@ def test_lasting_opportunity_fills_and_vanishing_one_fails(tmp_path: Path) -> No
     assert r.last_ts == pytest.approx(T0 + 9.95)
 
 
-def test_same_input_and_settings_give_identical_results(tmp_path: Path) -> None:
+async def test_same_input_and_settings_give_identical_results(tmp_path: Path) -> None:
     ticks = read_csv(write_csv(tmp_path / "q.csv"))
-    assert run_backtest(Settings(), ticks, PARAMS) == run_backtest(Settings(), ticks, PARAMS)
+    assert await run_backtest(Settings(), ticks, PARAMS) == await run_backtest(
+        Settings(), ticks, PARAMS
+    )
 
 
-def test_millisecond_timestamps_are_recognised(tmp_path: Path) -> None:
+async def test_millisecond_timestamps_are_recognised(tmp_path: Path) -> None:
     secs = read_csv(write_csv(tmp_path / "s.csv"))
     millis = read_csv(write_csv(tmp_path / "ms.csv", millis=True))
     assert [t.timestamp for t in millis] == pytest.approx([t.timestamp for t in secs])
 
 
-def test_paper_settings_reach_the_executor(tmp_path: Path) -> None:
+async def test_paper_settings_reach_the_executor(tmp_path: Path) -> None:
     """No USDT on okx: every trade of the run fails as unfundable."""
     ticks = read_csv(write_csv(tmp_path / "q.csv"))
     funded = Settings.model_validate(
         {"paper": {"balances": {"okx": {"USDT": 0.0}, "binance": {"BTC": 9.0}}}}
     )
-    r = run_backtest(funded, ticks, PARAMS)
+    r = await run_backtest(funded, ticks, PARAMS)
     assert r.successful_trades == 0
     assert all(t.error_message and "unfundable" in t.error_message for t in r.trade_rows)
 
 
-def test_csv_errors_name_the_file_and_line(tmp_path: Path) -> None:
+async def test_csv_errors_name_the_file_and_line(tmp_path: Path) -> None:
     """A bad input file is a usage error (exit 2) naming file and line."""
     bad = tmp_path / "bad.csv"
     bad.write_text("ts,exchange,symbol,bid,bid_size,ask,ask_size\n1,okx,BTC/USDT,2,1,1,1\n")
@@ -77,7 +79,7 @@ def test_csv_errors_name_the_file_and_line(tmp_path: Path) -> None:
         read_csv(tmp_path / "missing.csv")
 
 
-def test_ticks_from_a_data_dir_are_replayed_in_the_range(data_dir: Path) -> None:
+async def test_ticks_from_a_data_dir_are_replayed_in_the_range(data_dir: Path) -> None:
     """Recorded ticks (through the spec's `tickers` view) in [from, to) replay like the CSV."""
     conn = open_database(data_dir, "arbot")
     conn.executemany(
@@ -88,5 +90,5 @@ def test_ticks_from_a_data_dir_are_replayed_in_the_range(data_dir: Path) -> None
     conn.close()
     ticks = list(read_ticks(data_dir, T0, T0 + 5.0))
     assert len(ticks) == 100 and ticks[0].timestamp == T0
-    r = run_backtest(Settings(), ticks, PARAMS)
+    r = await run_backtest(Settings(), ticks, PARAMS)
     assert (r.signals, r.successful_trades) == (1, 1)

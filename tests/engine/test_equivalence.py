@@ -116,7 +116,7 @@ async def test_daemon_replay_and_backtest_agree(tmp_path: Path) -> None:
     summary = await replay(open_quote_file(csv), replayed, params(replayed))
     replay_rows, replay_trades = rows_of(tmp_path / "replay")
 
-    result = run_backtest(settings(), open_quote_file(csv).ticks(), params(settings()))
+    result = await run_backtest(settings(), open_quote_file(csv).ticks(), params(settings()))
 
     assert daemon_rows["signals"], "the sequence must produce signals"
     assert {r[6] for r in daemon_rows["episodes"]} >= {"stale", "below_threshold"}

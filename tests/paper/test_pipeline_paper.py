@@ -49,13 +49,13 @@ def _stored_trades(data_dir: Path) -> list[tuple[str, float, float | None, float
         conn.close()
 
 
-def _backtest_trades(
+async def _backtest_trades(
     settings: Settings, ticks: list[Tick]
 ) -> list[tuple[str, float, float | None, float]]:
     params, _ = params_for_data(settings.exchanges, ["okx", "binance"])
     return [
         (t.status, t.quantity, t.actual_profit, t.signal_time)
-        for t in run_backtest(settings, ticks, params).trade_rows
+        for t in (await run_backtest(settings, ticks, params)).trade_rows
     ]
 
 
@@ -81,7 +81,7 @@ async def test_pipeline_records_paper_trades_like_a_backtest(
         snapshots = conn.execute("SELECT count(DISTINCT timestamp) FROM balances").fetchone()[0]
     finally:
         conn.close()
-    assert [t[:4] for t in trades] == _backtest_trades(settings, ticks)
+    assert [t[:4] for t in trades] == await _backtest_trades(settings, ticks)
     assert [e for *_, e in trades] == [1, 0]  # only the filled trade's signal is executed
     assert snapshots >= 3  # start, after each of the two trades
 
@@ -103,4 +103,4 @@ async def test_a_chunk_read_late_on_the_wall_clock_makes_the_backtests_trades(
     async with asyncio.timeout(30):
         await run_pipeline(pipeline, queue, lambda: ticks[-1].received)
 
-    assert [t[:4] for t in _stored_trades(data_dir)] == _backtest_trades(settings, ticks)
+    assert [t[:4] for t in _stored_trades(data_dir)] == await _backtest_trades(settings, ticks)

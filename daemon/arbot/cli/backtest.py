@@ -4,6 +4,7 @@ and `arbot db rollup` (daily performance rows)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import sys
@@ -169,7 +170,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 run_id = store.start_run(conn, spec)
                 try:
                     params, _ = params_for_data(settings.exchanges, exchanges)
-                    result = run_backtest(settings, source(), params, bar.update)
+                    result = asyncio.run(run_backtest(settings, source(), params, bar.update))
                 except Exception as exc:
                     store.fail_run(conn, run_id, repr(exc))
                     raise
