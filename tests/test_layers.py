@@ -14,7 +14,14 @@ PACKAGE = Path(__file__).parents[1] / "daemon" / "arbot"
 # What runs the process or talks to a person.
 _OUTER = ("arbot.app", "arbot.cli", "arbot.demo", "arbot.systemd", "arbot.metrics_server")
 # Where data goes, and what drives the engine (sources, sinks, the runtime around them).
-_IO = ("arbot.storage", "arbot.pipeline", "arbot.sink", "arbot.scheduler", "arbot.replay")
+_IO = (
+    "arbot.storage",
+    "arbot.pipeline",
+    "arbot.sink",
+    "arbot.scheduler",
+    "arbot.replay",
+    "arbot.feedset",
+)
 
 # module (or package) -> the modules it must not import.
 LAYERS: dict[str, tuple[str, ...]] = {

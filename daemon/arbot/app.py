@@ -22,22 +22,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
-import structlog
-
 from arbot import feeds
 from arbot.engine import Engine
 from arbot.errors import EXIT_OK, EXIT_UNCLEAN, ArbotError, ConfigError, ExchangeSetupError
-from arbot.feeds.status import FeedStatus
+from arbot.feedset import FeedSet
 from arbot.health import FlowMonitor, heartbeat
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.metrics_server import MetricsServer
-from arbot.models import ExchangeParams, QueueItem
+from arbot.models import ExchangeParams
 from arbot.pipeline import Pipeline
 from arbot.records import Resume
-from arbot.reload import Reloader, applies_live, changed_keys, feed_changed
+from arbot.reload import Reloader, applies_live, changed_keys
 from arbot.scheduler import run_daily_jobs, update_size_gauges
-from arbot.settings import ExchangeSettings, Settings
+from arbot.settings import Settings
 from arbot.sink import StorageSink
 from arbot.storage import exchange_config
 from arbot.storage.backend import backend_of
@@ -95,6 +93,7 @@ class _Stages:
     sink: StorageSink
     writer: BatchWriter
     monitor: FlowMonitor
+    feeds: FeedSet
 
 
 class _Daemon:
@@ -112,8 +111,6 @@ class _Daemon:
         self.backend = backend_of(settings)
         self._stages: _Stages | None = None
         self._tasks: asyncio.TaskGroup | None = None  # the running daemon's tasks
-        self._feed_tasks: dict[str, asyncio.Task[None]] = {}
-        self._start_feed: Callable[[ExchangeSettings], None] | None = None
 
     def on_reload(self, new: Settings) -> set[str]:
         """SIGHUP with a valid new configuration: apply what can change while running and
@@ -133,19 +130,7 @@ class _Daemon:
         # waits for it.
         tasks.create_task(asyncio.to_thread(self._sync_exchanges, new), name="exchange-config-sync")
         applied = {k for k in changed if applies_live(k)}
-        before = {e.name: e for e in old.enabled_exchanges}
-        after = {e.name: e for e in new.enabled_exchanges}
-        for name, cfg in before.items():
-            if feed_changed(cfg, after.get(name)):
-                task = self._feed_tasks.pop(name, None)
-                if task is not None:
-                    task.cancel()
-                # A restarted feed records the gap from its last tick, as after a restart.
-                self.last_ticks[name] = stages.monitor.last_tick.get(name)
-                stages.monitor.remove_feed(name)
-        for name, cfg in after.items():
-            if feed_changed(before.get(name), cfg) and self._start_feed is not None:
-                self._start_feed(cfg)
+        stages.feeds.apply(old.enabled_exchanges, new.enabled_exchanges)
         applied |= {k for k in changed if k.split(".")[0] == "exchanges"}
         self.settings = new
         self.exchanges = new.enabled_exchanges
@@ -224,7 +209,8 @@ class _Daemon:
             queue_full=queue.full,
             storage=writer.retrying,
         )
-        self._stages = _Stages(queue, pipeline, sink, writer, monitor)
+        feedset = FeedSet(queue, monitor, self.metrics, self.clock, self.last_ticks)
+        self._stages = _Stages(queue, pipeline, sink, writer, monitor, feedset)
         return self._stages
 
     async def _serve(self, stop: Awaitable[object], stages: _Stages) -> int:
@@ -240,7 +226,7 @@ class _Daemon:
                 stages.pipeline.run(stages.queue, self.clock), name="pipeline"
             )
             sink_task = tg.create_task(stages.sink.run(), name="sink")
-            feeds_task = tg.create_task(self._run_feeds(stages), name="feeds")
+            feeds_task = tg.create_task(self._run_feeds(stages.feeds), name="feeds")
             helpers = [
                 tg.create_task(self._watch_stop(stop), name="stop-trigger"),
                 tg.create_task(run_daily_jobs(s, self.metrics, self.clock), name="daily-jobs"),
@@ -321,47 +307,13 @@ class _Daemon:
         await stop
         self.stopping.set()
 
-    async def _run_feeds(self, stages: _Stages) -> None:
-        """One task per exchange, started and stopped by reload too; a configuration error
-        found by a feed (a symbol the exchange does not list) stops the daemon through the
-        normal drain."""
-        queue, monitor = stages.queue, stages.monitor
-
-        async def put(item: QueueItem) -> None:
-            monitor.on_item(item)
-            await queue.put(item)
-
-        def start(cfg: ExchangeSettings) -> None:
-            status = monitor.add_feed(cfg.name, self.clock())
-            self._feed_tasks[cfg.name] = tg.create_task(
-                self._run_feed(cfg, put, status), name=f"feed-{cfg.name}"
-            )
-
+    async def _run_feeds(self, feedset: FeedSet) -> None:
+        """A configuration error found by a feed stops the daemon through the normal drain."""
         try:
-            async with asyncio.TaskGroup() as tg:
-                self._start_feed = start
-                for cfg in self.exchanges:
-                    start(cfg)
-                await asyncio.Future()  # until the drain cancels the feeds
-        except* ExchangeSetupError as group:
-            self.failure = _first_error(group)
+            await feedset.run(self.exchanges)
+        except ExchangeSetupError as exc:
+            self.failure = exc
             self.stopping.set()
-
-    async def _run_feed(
-        self,
-        cfg: ExchangeSettings,
-        put: Callable[[QueueItem], Awaitable[None]],
-        status: FeedStatus | None = None,
-    ) -> None:
-        with structlog.contextvars.bound_contextvars(exchange=cfg.name):
-            await feeds.run_feed(
-                cfg,
-                put,
-                self.metrics,
-                self.clock,
-                last_tick=self.last_ticks.get(cfg.name),
-                status=status,
-            )
 
     async def _heartbeat(self, stages: _Stages) -> None:
         interval = self.settings.logging.heartbeat
@@ -401,8 +353,3 @@ class _Daemon:
                 s.metrics.storage_degraded_after,
             ),
         )
-
-
-def _first_error(group: BaseExceptionGroup[ExchangeSetupError]) -> ExchangeSetupError:
-    first = group.exceptions[0]
-    return first if isinstance(first, ExchangeSetupError) else _first_error(first)
