@@ -10,7 +10,7 @@ it is sorted in memory). Instants are runs of rows with the same exchange timest
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,11 @@ class QuoteFile:
     exchanges: tuple[str, ...]
     """Exchanges quoted, in order of first appearance."""
     in_order: bool
-    sha256: str
+    content: str
+    """What the quotes are, whatever their encoding (gzip or not, row order, timestamp
+    format): an order-independent hash of the decoded rows and their count."""
+    spans: Mapping[tuple[str, str], tuple[float, float]]
+    """(exchange, symbol) -> first and last exchange timestamp quoted."""
 
     def ticks(self) -> Iterator[Tick]:
         """The file's ticks in received-time order (ties in file order)."""
@@ -46,16 +50,23 @@ def open_quote_file(path: Path) -> QuoteFile:
     terminal a progress bar counts the bytes read."""
     rows = 0
     exchanges: dict[str, None] = {}
+    spans: dict[tuple[str, str], tuple[float, float]] = {}
     previous = float("-inf")
     in_order = True
+    total = 0
     with quotes_csv.progress_bar(path) as progress:
         for tick in _read(path, progress):
             rows += 1
             exchanges[tick.exchange] = None
+            key = (tick.exchange, tick.symbol)
+            first, last = spans.get(key, (tick.timestamp, tick.timestamp))
+            spans[key] = (min(first, tick.timestamp), max(last, tick.timestamp))
             if tick.received < previous:
                 in_order = False
             previous = tick.received
-    return QuoteFile(path, rows, tuple(exchanges), in_order, _sha256(path))
+            total = (total + _row_hash(tick)) & _MASK
+    content = f"quotes-v1:{rows}:{total:032x}"
+    return QuoteFile(path, rows, tuple(exchanges), in_order, content, spans)
 
 
 def run(
@@ -102,9 +113,14 @@ def _received(tick: Tick) -> float:
     return tick.received
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+_MASK = (1 << 128) - 1
+
+
+def _row_hash(t: Tick) -> int:
+    """One decoded row's 128-bit hash; summed over the rows, the order does not count.
+    Times to the microsecond, so 1723161254.58 s and 1723161254580 ms hash alike."""
+    row = (
+        f"{t.exchange}\x1f{t.symbol}\x1f{t.bid!r}\x1f{t.ask!r}\x1f{t.bid_size!r}\x1f"
+        f"{t.ask_size!r}\x1f{round(t.timestamp * 1e6)}\x1f{round(t.received * 1e6)}"
+    )
+    return int.from_bytes(hashlib.blake2b(row.encode(), digest_size=16).digest(), "big")

@@ -33,7 +33,8 @@ from arbot.records import BalanceSnapshot, EpisodesOpen, Output, Record, Resume,
 from arbot.settings import Settings
 from arbot.storage.backend import backend_of
 from arbot.storage.batches import BatchWriter
-from arbot.storage.replays import record_replay, replayed_at
+from arbot.storage.pg.shard import owns
+from arbot.storage.replays import record_replay, replayed_at, stored_overlap
 
 # Records a daemon resumes from; a replay leaves them to the daemon.
 _RESUME = (EpisodesOpen, BalanceSnapshot)
@@ -76,7 +77,7 @@ async def replay(
                 at = datetime.now(UTC).isoformat(timespec="seconds")
                 record_replay(
                     conn,
-                    source.sha256,
+                    source.content,
                     str(source.path),
                     at=at,
                     ticks=summary.ticks,
@@ -101,7 +102,11 @@ async def _run(
     except BaseException:
         await sink.close()
         raise
-    await drive(engine, source.ticks(), sink, progress)
+    shard = settings.shard
+    ticks = source.ticks()
+    if shard.count > 1:  # a shard's replay stores its own symbols, as its daemon would
+        ticks = (t for t in ticks if owns(shard, t.symbol))
+    await drive(engine, ticks, sink, progress)
     return engine
 
 
@@ -147,12 +152,31 @@ def _open_writer(
 ) -> BatchWriter:
     backend = backend_of(settings)
     with backend.open("arbot") as (conn, database):
-        done = replayed_at(conn, source.sha256)
+        done = replayed_at(conn, source.content)
+        overlap = None if done else stored_overlap(conn, _own_spans(source, settings))
+    again = f"use {backend.elsewhere}, or --no-store"
     if done is not None:
         raise InputError(
-            f"{source.path}: already replayed into {database} at {done}; storing it again "
-            f"would duplicate its signals (use {backend.elsewhere}, or --no-store)"
+            f"{source.path}: already replayed into {database} at {done} (these quotes, in "
+            f"whatever file or encoding); storing them again would duplicate their signals "
+            f"({again})"
+        )
+    if overlap is not None:
+        exchange, symbol, first, last = overlap
+        raise InputError(
+            f"{source.path}: {database} already holds {exchange} {symbol} ticks between "
+            f"{_iso(first)} and {_iso(last)}, the file's span of them; its signals and "
+            f"episodes would collide with the stored ones ({again})"
         )
     summary.database = database
     backend.hold_for_writing(held)
     return backend.open_writer(Metrics())
+
+
+def _own_spans(source: QuoteFile, settings: Settings) -> dict[tuple[str, str], tuple[float, float]]:
+    """The file's (exchange, symbol) spans this replay stores: with [shard], its own."""
+    return {k: v for k, v in source.spans.items() if owns(settings.shard, k[1])}
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")

@@ -27,6 +27,7 @@ from arbot.storage import backtests as sqlite_ticks
 from arbot.storage.pg import ticks as pg_ticks
 from arbot.storage.pg.connect import connect
 from arbot.storage.pg.records_sql import ID_RANGE_BITS
+from arbot.storage.pg.shard import shard_of
 from arbot.storage.pg.writer import PgWriter
 from arbot.venues import params_for_data
 from tests.backtest.data import T0
@@ -104,6 +105,13 @@ def _sqlite_id(v: object) -> object:
     return v
 
 
+_TRADE_IN_TEXT = re.compile(r"\btrade (\d+) took")
+
+
+def _sqlite_trade(match: re.Match[str]) -> str:
+    return f"trade {_sqlite_id(int(match[1]))} took"
+
+
 def rows(backend: Backend, sql: str, id_columns: tuple[int, ...] = ()) -> list[tuple[object, ...]]:
     """`sql`'s rows with PostgreSQL's values as SQLite's, engine ids in `id_columns`
     counted from 1 as on SQLite."""
@@ -112,6 +120,10 @@ def rows(backend: Backend, sql: str, id_columns: tuple[int, ...] = ()) -> list[t
         values = [_value(v) for v in row]
         if backend.pg is not None:
             values = [_sqlite_id(v) if i in id_columns else v for i, v in enumerate(values)]
+            # A failure reason names the trade that took a quote's size.
+            values = [
+                _TRADE_IN_TEXT.sub(_sqlite_trade, v) if isinstance(v, str) else v for v in values
+            ]
         out.append(tuple(values))
     return out
 
@@ -140,7 +152,9 @@ async def test_replay_into_postgresql_stores_what_sqlite_stores(
     paper trading: every signal, episode, trade, tick and replay row is the same on both
     backends, PostgreSQL's ids offset into shard 0's range; neither writes balances (what a
     daemon resumes from)."""
-    one, two = quotes(2000, seed=3), quotes(2000, seed=4)
+    # The second file is the next day's: quotes overlapping stored ones are refused.
+    one = quotes(2000, seed=3)
+    two = [[r[0] + 86_400, *r[1:]] for r in quotes(2000, seed=4)]
     first, second = write_csv(tmp_path / "one.csv", one), write_csv(tmp_path / "two.csv", two)
     results = {}
     for backend in both(tmp_path, pg_settings):
@@ -155,7 +169,6 @@ async def test_replay_into_postgresql_stores_what_sqlite_stores(
     assert [s[0] for s in data["signals"]] == list(range(1, len(data["signals"]) + 1))
     assert len(data["trades"]) > 2 and len(data["episodes"]) > 5
     assert data["balances"] == []
-    # The files overlap in time: a quote of the second with a key of the first replaces it.
     assert len(data["ticks"]) == len({(r[0], r[1], r[2]) for r in one + two})
     assert len(data["replays"]) == 2
     with connect(pg_settings) as conn:
@@ -340,3 +353,20 @@ async def test_a_replay_holds_its_shard_like_a_daemon(
     assert backend.rows("SELECT count(*) FROM ticks") == [(0,)]
     assert (await replay_file(path, settings)).signals > 0
     assert backend.rows("SELECT count(*) FROM replays") == [(1,)]
+
+
+async def test_a_shard_replay_stores_only_its_own_symbols(
+    tmp_path: Path, pg_settings: PostgresSettings
+) -> None:
+    """With [shard], a replay takes the symbols its daemon would: the other shard's are not
+    stored under this shard's ids."""
+    backend = Backend("postgresql", tmp_path / "data", pg_settings)
+    symbols = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
+    assert len({shard_of(s, 2) for s in symbols}) == 2  # both shards get some
+    rows = [[*r[:2], symbol, *r[3:]] for r in quotes(200) for symbol in symbols]
+    path = write_csv(tmp_path / "q.csv", rows)
+    mine = shard_of("BTC/USDT", 2)
+    settings = settings_of(backend, shard={"index": mine, "count": 2})
+    await replay_file(path, settings)
+    stored_symbols = {r[0] for r in backend.rows("SELECT DISTINCT symbol FROM tickers")}
+    assert stored_symbols == {s for s in symbols if shard_of(s, 2) == mine}

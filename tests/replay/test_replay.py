@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import json
 import random
 import re
@@ -120,6 +121,46 @@ async def test_a_file_already_replayed_into_a_data_dir_is_refused(tmp_path: Path
     assert stored(tmp_path / "d") == before
     await _run(path, tmp_path / "d", store=False)
     await _run(path, tmp_path / "other")
+
+
+async def test_the_same_quotes_in_another_encoding_are_refused_too(tmp_path: Path) -> None:
+    """A replay is identified by its decoded quotes: gzipped, with epoch-ms stamps or with
+    its rows shuffled, the file is the same replay and stores nothing more (exit 2)."""
+    rows = quotes(400)
+    first = write_csv(tmp_path / "q.csv", rows)
+    await _run(first, tmp_path / "d")
+    before = stored(tmp_path / "d")
+    assert before[0], "the quotes must produce signals"
+    packed = tmp_path / "q.csv.gz"
+    packed.write_bytes(gzip.compress(first.read_bytes()))
+    shuffled = rows[:]
+    random.Random(1).shuffle(shuffled)
+    others = [
+        packed,
+        write_csv(tmp_path / "ms.csv", [[round(r[0] * 1000), *r[1:]] for r in rows]),
+        write_csv(tmp_path / "shuffled.csv", shuffled),
+    ]
+    for other in others:
+        with pytest.raises(InputError, match=rf"{other}: already replayed into .*arbot\.db"):
+            await _run(other, tmp_path / "d")
+        assert stored(tmp_path / "d") == before, other
+
+
+async def test_quotes_overlapping_stored_ticks_are_refused_before_writing(
+    tmp_path: Path,
+) -> None:
+    """Other quotes of the same venues and time (another cut of the recording, or the same
+    quotes under another config) would collide with the stored episodes: refused, naming the
+    venue, symbol and span, nothing written; the rest of the day replays."""
+    rows = quotes(600)
+    await _run(write_csv(tmp_path / "a.csv", rows[:400]), tmp_path / "d")
+    before = stored(tmp_path / "d")
+    overlapping = write_csv(tmp_path / "b.csv", rows[300:])
+    with pytest.raises(InputError, match=r"b\.csv: .*arbot\.db already holds a BTC/USDT ticks"):
+        await _run(overlapping, tmp_path / "d")
+    assert stored(tmp_path / "d") == before
+    await _run(write_csv(tmp_path / "c.csv", rows[400:]), tmp_path / "d")
+    assert stored(tmp_path / "d")[2] > before[2]
 
 
 async def test_open_episodes_close_at_end_of_input(tmp_path: Path) -> None:
