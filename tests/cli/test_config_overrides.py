@@ -106,3 +106,28 @@ def test_credentials_are_hidden_in_output(capsys: pytest.CaptureFixture[str], co
     code, out, _ = run(capsys, config, "list")
     assert code == 0 and "AK-123" not in out and "***" in out
     assert load_runtime_settings(config).exchanges[0].ccxt_config == {"apiKey": "AK-123"}
+
+
+def test_set_says_when_the_change_applies(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    """A key a reload applies says so; one that needs a restart says that instead."""
+    live = as_json(capsys, config, "set", "detector.min_profit_percent", "0.3")
+    assert live["applies"].startswith("at the daemon's next reload")
+    fee = as_json(capsys, config, "set", "exchanges.binance.taker_fee", "0.002")
+    assert fee["applies"].startswith("at the daemon's next reload")
+    restart = as_json(capsys, config, "set", "detector.quote_groups", '[["USDT", "USD"]]')
+    assert restart["applies"].startswith("at the daemon's next start")
+    storage = as_json(capsys, config, "set", "storage.batch_size", "1000")
+    assert "a reload does not apply it" in storage["applies"]
+
+
+def test_an_exchange_key_without_a_config_file_names_the_missing_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ARBOT_CONFIG", raising=False)
+    monkeypatch.setattr("arbot.settings.DEFAULT_CONFIG", tmp_path / "absent.toml")
+    init_all(tmp_path / "data")
+    argv = ["exchanges.kraken.taker_fee", "0.002", "--data-dir", str(tmp_path / "data")]
+    assert main(["config", "set", *argv]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no config file was read" in err[0], err
+    assert "absent.toml does not exist" in err[0] and "--config" in err[0]

@@ -22,6 +22,7 @@ from arbot.overrides import (
     stored,
     value_at,
 )
+from arbot.reload import applies_live
 from arbot.settings import (
     Settings,
     config_path,
@@ -65,7 +66,8 @@ class _Context:
     def __init__(self, args: argparse.Namespace) -> None:
         self.path = config_path(args.config)
         explicit = args.config or os.environ.get("ARBOT_CONFIG")
-        self.doc: dict[str, Any] = read_toml(self.path) if explicit or self.path.exists() else {}
+        self.file_read = bool(explicit) or self.path.exists()
+        self.doc: dict[str, Any] = read_toml(self.path) if self.file_read else {}
         base = with_data_dir_override(parse_settings(self.doc, str(self.path)), args.data_dir)
         self.data_dir: Path = base.storage.data_dir
         require_databases(self.data_dir, "config")
@@ -115,12 +117,17 @@ def cmd_get(args: argparse.Namespace) -> int:
 def cmd_set(args: argparse.Namespace) -> int:
     ctx = _Context(args)
     category, key = split_key(args.key)
+    if category.startswith("exchanges.") and not ctx.file_read:
+        raise ConfigError(
+            f"{args.key}: no config file was read ({ctx.path} does not exist), so no "
+            "exchange is configured to override; give --config FILE"
+        )
     value = parse_value(args.value)
     others = [(o.path, o.value) for o in stored(ctx.data_dir) if o.path != args.key]
     ctx.settings([*others, (args.key, value)])  # refuses an invalid value, naming the key
     ctx.write("put", category, key, value)
     shown = _shown(args.key, value)
-    emit({"key": args.key, "value": shown, "applies": "systemctl reload arbot"}, args.json)
+    emit({"key": args.key, "value": shown, "applies": _applies(args.key)}, args.json)
     return EXIT_OK
 
 
@@ -131,8 +138,15 @@ def cmd_unset(args: argparse.Namespace) -> int:
     ctx.settings(others)  # the remaining overrides must still hold without this one
     if not ctx.write("delete", category, key):
         raise ConfigError(f"{SOURCE}: {args.key}: no override is set")
-    emit({"key": args.key, "removed": True, "applies": "systemctl reload arbot"}, args.json)
+    emit({"key": args.key, "removed": True, "applies": _applies(args.key)}, args.json)
     return EXIT_OK
+
+
+def _applies(key: str) -> str:
+    """When the running daemon takes the change (reload.py decides what a reload applies)."""
+    if applies_live(key) or key.startswith("exchanges."):
+        return "at the daemon's next reload (systemctl reload arbot, or SIGHUP)"
+    return "at the daemon's next start (systemctl restart arbot); a reload does not apply it"
 
 
 def _in_document(doc: dict[str, Any], path: str) -> bool:
