@@ -161,6 +161,10 @@ def test_db_rollup_command_writes_the_day(
 def test_overrides_reach_list_items_by_index_and_name_bad_paths() -> None:
     base = Settings.model_validate({"exchanges": [{"id": "okx", "symbols": ["BTC/USDT"]}]})
     assert apply_overrides(base, {"exchanges.0.taker_fee": 0.002}).exchanges[0].taker_fee == 0.002
+    # By name, as `arbot config set exchanges.okx.taker_fee` takes it.
+    assert apply_overrides(base, {"exchanges.okx.taker_fee": 0.003}).exchanges[0].taker_fee == 0.003
+    with pytest.raises(ConfigError, match=r"exchanges\.kraken is not an item of the list"):
+        apply_overrides(base, {"exchanges.kraken.taker_fee": 0.002})
     with pytest.raises(ConfigError, match=r"exchanges\.1 is not an item of the list"):
         apply_overrides(base, {"exchanges.1.taker_fee": 0.002})
     with pytest.raises(ConfigError, match=r"detector\.cooldown is not a settings section"):

@@ -109,8 +109,9 @@ def combinations(sets: dict[str, list[Any]]) -> list[Combination]:
 
 
 def apply_overrides(base: Settings, combo: Combination) -> Settings:
-    """`base` with dotted keys replaced (list items by index: exchanges.0.taker_fee),
-    validated like the config file, so errors name the key."""
+    """`base` with dotted keys replaced (exchanges by name as in `arbot config`:
+    exchanges.kraken.taker_fee, or by index: exchanges.0.taker_fee), validated like the
+    config file, so errors name the key."""
     data = _listify(base.model_dump(mode="python"))
     for key, value in combo.items():
         node: Any = data
@@ -119,12 +120,14 @@ def apply_overrides(base: Settings, combo: Combination) -> Settings:
             where = ".".join(parts[: depth + 1])
             last = depth == len(parts) - 1
             if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
+                names = [item.get("name") if isinstance(item, dict) else None for item in node]
+                index = str(names.index(part)) if part in names else part
+                if not index.isdigit() or int(index) >= len(node):
                     raise ConfigError(f"--set {key}: {where} is not an item of the list")
                 if last:
-                    node[int(part)] = value
+                    node[int(index)] = value
                 else:
-                    node = node[int(part)]
+                    node = node[int(index)]
             elif isinstance(node, dict):
                 if last:
                     node[part] = value  # an unknown key is reported by the validation
