@@ -3,8 +3,12 @@
 Prints one line `LOCALMARKET <kind> <url>` once listening (read it to learn the port), then
 serves until SIGTERM/SIGINT. Faults are switched over HTTP:
 `GET <url>/_control/fault?name=silent&value=1`, `...?name=drop`, `...?name=clear`,
-`...?name=sequence_reset` (update ids start again);
-counters at `GET <url>/_control/counters`."""
+`...?name=sequence_reset` (update ids start again); order-book faults `book_gap=N` (the
+next N book updates are not sent: a sequence gap), `bad_checksum=N` (the next N carry a
+wrong checksum), `stale_snapshot=N` (REST snapshots N updates old, until cleared).
+Counters at `GET <url>/_control/counters`; a symbol's order book (started on first use)
+at `GET <url>/_control/book?symbol=BTC/USDT[&id=N][&depth=D]`: its levels best first,
+now or right after update id N."""
 
 from __future__ import annotations
 
@@ -61,6 +65,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="send each quote's number (1, 2, 3 ... per symbol) as its ask size; "
         "/_control/counters lists the numbers sent (sent_seq)",
     )
+    p.add_argument("--book-levels", type=int, default=20, help="order book levels a side")
+    p.add_argument(
+        "--book-changes", type=int, default=3, help="deeper book levels changed per update"
+    )
     return p.parse_args(argv)
 
 
@@ -85,6 +93,8 @@ def build(args: argparse.Namespace) -> LocalExchange:
         port=args.port,
         event_time=args.event_time or args.replay == "usdm",
         number_sizes=args.number_sizes,
+        book_levels=args.book_levels,
+        book_changes=args.book_changes,
     )
 
 

@@ -18,13 +18,17 @@ class Faults:
     """All off by default. `retry_after` (seconds) goes with `ws_reject` and `http_status`."""
 
     ws_reject: int | None = None  # refuse websocket handshakes with this status (e.g. 503)
-    silent: bool = False  # websockets stay open and answer pings but send no data
+    silent: bool = False  # websockets stay open, answer pings, send no data; books stand still
     http_status: int | None = None  # every REST call answers this status (429, 418, 500 ...)
     retry_after: float | None = None
     html: bool = False  # REST answers 200 with an HTML page
     malformed: bool = False  # REST bodies and websocket frames are truncated JSON
     quote: QuoteFault | None = None  # corrupt every quote sent
     timestamp_offset: float = 0.0  # seconds added to sent event times (+ future, - past)
+    # Order books. Counts of updates, each used up by one book update of any symbol.
+    book_gap: int = 0  # withhold the next n updates from websockets: a sequence gap
+    bad_checksum: int = 0  # the next n updates carry a wrong checksum (OKX, Kraken)
+    stale_snapshot: int = 0  # REST book snapshots are of the book this many updates ago
 
     def clear(self) -> None:
         for f in fields(self):
@@ -44,12 +48,21 @@ class Faults:
             self.retry_after = None if off else float(value)  # type: ignore[arg-type]
         elif name == "timestamp_offset":
             self.timestamp_offset = 0.0 if off else float(value)  # type: ignore[arg-type]
+        elif name in ("book_gap", "bad_checksum", "stale_snapshot"):
+            setattr(self, name, 0 if off else int(value))  # type: ignore[arg-type]
         elif off:
             self.quote = None
         elif value in QUOTE_FAULTS:
             self.quote = value  # type: ignore[assignment]
         else:
             raise ValueError(f"unknown quote fault {value!r}; known: {', '.join(QUOTE_FAULTS)}")
+
+    def take(self, name: str) -> bool:
+        """Use up one of a counted fault (book_gap, bad_checksum): whether it applies now."""
+        left: int = getattr(self, name)
+        if left > 0:
+            setattr(self, name, left - 1)
+        return left > 0
 
     def apply(self, q: Quote) -> Quote:
         if self.timestamp_offset and q.ts is not None:

@@ -63,6 +63,12 @@ class FakeProcess:
         """Stop sending (connections stay open), so `sent()` is final."""
         self.control("/_control/fault", name="silent", value="1")
 
+    def book(self, symbol: str, update_id: int | None = None) -> Any:
+        """The fake's order book of `symbol` (started if it was not): now, or right after
+        update id `update_id` while it is retained."""
+        query = {"symbol": symbol} | ({} if update_id is None else {"id": str(update_id)})
+        return self.control("/_control/book", **query)
+
     def sent(self) -> dict[str, list[int]]:
         runs = self.control("/_control/counters")["sent_seq"]
         return {symbol: expand(r) for symbol, r in runs.items()}

@@ -78,8 +78,7 @@ class RandomWalk:
 
     def mid(self, symbol: str, now: float) -> float:
         path = sum(a * math.sin(2 * math.pi * now / p + ph) for a, p, ph in self._waves[symbol])
-        base = _START_PRICES.get(symbol.split("/", maxsplit=1)[0], 100.0)
-        return base * math.exp(path * self.swing_bps / 1e4)
+        return start_price(symbol) * math.exp(path * self.swing_bps / 1e4)
 
     def step(self, symbol: str, now: float) -> Quote:
         mid = self.mid(symbol, now) * math.exp(self._rng.gauss(0.0, self.noise_bps / 1e4))
@@ -103,6 +102,11 @@ class RandomWalk:
                 due += gap
                 await asyncio.sleep(max(0.0, due - loop.time()))
                 yield self.step(symbol, time.time())
+
+
+def start_price(symbol: str) -> float:
+    """Where a symbol's synthetic price path is centred (its order of magnitude)."""
+    return _START_PRICES.get(symbol.split("/", maxsplit=1)[0], 100.0)
 
 
 def unified_symbol(market_id: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from arbot.localmarket.books import Book, BookUpdate, Snapshot
 from arbot.localmarket.dialect import JsonBody, WsConn
 from arbot.localmarket.dialects import dialect_for
 from arbot.localmarket.faults import Faults
@@ -35,7 +36,14 @@ class LocalExchange:
     REST, `requests[path]`, `ws_accepted`, `ws_rejected`, `http_faults`; `sent_log` the
     per-symbol numbers of the quotes sent. With `number_sizes` each quote's ask size is
     its number (1, 2, 3 ... per symbol), so a receiver's stored rows name the quotes they
-    are."""
+    are.
+
+    Order books (books.py): a symbol's book starts when first asked for (a depth
+    subscription, a REST depth snapshot, `book()` or `/_control/book`), then moves with
+    each of its quotes; `book_levels` levels a side, `book_changes` deeper levels changed
+    per update. Book counters, by symbol: `book_updates` made, `book_sent` update frames and
+    `book_snapshots` snapshot frames sent (per client), `book_withheld` and `book_corrupted`
+    updates (faults), `book_served` REST snapshots."""
 
     def __init__(
         self,
@@ -50,6 +58,9 @@ class LocalExchange:
         extra_symbols: Sequence[str] = (),
         event_time: bool = False,
         number_sizes: bool = False,
+        book_levels: int = 20,
+        book_changes: int = 3,
+        book_history: int = 10_000,
     ) -> None:
         self.source: PriceSource = source or RandomWalk(symbols=symbols, rate=rate, seed=seed)
         # Listed markets: what the source quotes plus any listed-but-quiet extras.
@@ -71,6 +82,17 @@ class LocalExchange:
         self.seq = 0
         self.sent_log = SentLog()
         self.number_sizes = number_sizes
+        self.book_levels = book_levels
+        self.book_changes = book_changes
+        self.book_history = book_history
+        self.seed = seed
+        self.books: dict[str, Book] = {}
+        self.book_updates: Counter[str] = Counter()
+        self.book_sent: Counter[str] = Counter()
+        self.book_snapshots: Counter[str] = Counter()
+        self.book_withheld: Counter[str] = Counter()
+        self.book_corrupted: Counter[str] = Counter()
+        self.book_served: Counter[str] = Counter()
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -113,6 +135,7 @@ class LocalExchange:
         app.router.add_get("/_control/fault", self._control_fault)
         app.router.add_post("/_control/fault", self._control_fault)
         app.router.add_get("/_control/counters", self._control_counters)
+        app.router.add_get("/_control/book", self._control_book)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -165,6 +188,28 @@ class LocalExchange:
             self.served[symbol] += 1
         return self.faults.apply(q)
 
+    def book(self, symbol: str) -> Book:
+        """The symbol's order book, started now from its latest quote if nothing asked for
+        it before (books cost time per quote: only symbols someone watches get one)."""
+        book = self.books.get(symbol)
+        if book is None:
+            if symbol not in self.symbols:
+                raise LookupError(f"unknown symbol {symbol!r}")
+            quote = self.latest.get(symbol) or Quote(symbol, None, None, None, None, None)
+            book = self.books[symbol] = Book(
+                quote,
+                levels=self.book_levels,
+                changes=self.book_changes,
+                history=self.book_history,
+                seed=self.seed,
+            )
+        return book
+
+    def book_for_rest(self, symbol: str) -> Snapshot:
+        """The book a REST depth request gets: `stale_snapshot` updates old when set."""
+        self.book_served[symbol] += 1
+        return self.book(symbol).ago(self.faults.stale_snapshot)
+
     async def _pump(self) -> None:
         async for q in self.source.quotes():
             self.latest[q.symbol] = q
@@ -178,6 +223,18 @@ class LocalExchange:
             q = q._replace(ask_size=float(number))
         valid = self.valid(q)
         sent = self.faults.apply(q)
+        # The book follows the clean quote: quote faults corrupt what is sent, not the venue.
+        book = self.books.get(q.symbol)
+        update = None if book is None else book.step(q)
+        withheld = corrupt = False
+        if update is not None:
+            self.book_updates[q.symbol] += 1
+            withheld = self.faults.take("book_gap")
+            corrupt = not withheld and self.dialect.checksums and self.faults.take("bad_checksum")
+            if withheld:
+                self.book_withheld[q.symbol] += 1
+            if corrupt:
+                self.book_corrupted[q.symbol] += 1
         for conn in list(self.conns):
             if self._too_slow(conn):
                 continue
@@ -188,7 +245,31 @@ class LocalExchange:
                         self.sent_log.sent(q.symbol, number)
                     else:
                         self.sent_invalid[q.symbol] += 1
+            if book is not None and conn.book_subs:
+                await self._send_book(conn, book, None if withheld else update, corrupt)
         self.seq += 1
+
+    async def _send_book(
+        self, conn: WsConn, book: Book, update: BookUpdate | None, corrupt: bool
+    ) -> None:
+        """A due snapshot, else the update, to each of conn's subscriptions to this book.
+        Snapshots go out from the pump, as updates do, so a client's snapshot comes before
+        its updates and already holds the update of its round."""
+        for (_, symbol), sub in list(conn.book_subs.items()):
+            if symbol != book.symbol:
+                continue
+            if sub.snapshot_due:
+                sub.snapshot_due = False
+                frames = self.dialect.book_snapshot(conn, sub, book)
+                counter = self.book_snapshots
+            elif update is not None:
+                frames = self.dialect.book_update(conn, sub, book, update, corrupt)
+                counter = self.book_sent
+            else:
+                continue
+            for frame in frames:
+                if await self._send(conn, frame):
+                    counter[symbol] += 1
 
     def _too_slow(self, conn: WsConn) -> bool:
         transport = conn.request.transport
@@ -240,7 +321,7 @@ class LocalExchange:
                 )
             try:
                 data = body(request)
-            except LookupError as exc:
+            except (LookupError, ValueError) as exc:  # unknown symbol, unparsable parameter
                 return web.json_response(
                     self.dialect.error_body(400) | {"detail": str(exc)}, status=400
                 )
@@ -299,6 +380,19 @@ class LocalExchange:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"faults": vars(self.faults)})
 
+    async def _control_book(self, request: web.Request) -> web.Response:
+        """`?symbol=BTC/USDT[&id=N][&depth=D]`: the book now, or right after update id N
+        (while retained), as decimal strings, best first."""
+        try:
+            book = self.book(request.query.get("symbol", ""))
+            update_id, depth = request.query.get("id"), request.query.get("depth")
+            snap = book.snapshot() if update_id is None else book.at(int(update_id))
+            return web.json_response(snap.text(None if depth is None else int(depth)))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except LookupError as exc:
+            return web.json_response({"error": str(exc)}, status=404)
+
     async def _control_counters(self, request: web.Request) -> web.Response:
         return web.json_response(self.counters())
 
@@ -314,4 +408,11 @@ class LocalExchange:
             "ws_clients": len(self.conns),
             "slow_disconnects": self.slow_disconnects,
             "sent_seq": self.sent_log.runs(),
+            "book_ids": {symbol: book.id for symbol, book in self.books.items()},
+            "book_updates": dict(self.book_updates),
+            "book_sent": dict(self.book_sent),
+            "book_snapshots": dict(self.book_snapshots),
+            "book_withheld": dict(self.book_withheld),
+            "book_corrupted": dict(self.book_corrupted),
+            "book_served": dict(self.book_served),
         }

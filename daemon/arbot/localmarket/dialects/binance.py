@@ -1,20 +1,30 @@
 """Binance spot: REST /api/v3/* and websocket /ws/<n> (raw frames) or /stream (combined
-frames) with SUBSCRIBE and `<symbol>@bookTicker` streams, as ccxt.pro's binance expects."""
+frames) with SUBSCRIBE and `<symbol>@bookTicker` streams, as ccxt.pro's binance expects;
+order books as Binance keeps them: REST snapshots (/api/v3/depth, `lastUpdateId`) and the
+`<symbol>@depth[@100ms]` diff streams (`depthUpdate` events, update ids `U`..`u`)."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
-from arbot.localmarket.dialect import Dialect, JsonBody, Venue, WsConn
+from arbot.localmarket.books import SIZE_DECIMALS, Book, BookUpdate, Level, decimal
+from arbot.localmarket.dialect import BookSub, Dialect, JsonBody, Venue, WsConn
 from arbot.localmarket.quotes import Quote
+
+DEPTH_STREAMS = ("depth", "depth@100ms", "depth@1000ms")
 
 
 def _num(x: float | None) -> str | None:
     return None if x is None else f"{x:.8f}"
+
+
+def _levels(levels: Sequence[Level], decimals: int) -> list[list[str]]:
+    return [[decimal(p, decimals, 8), decimal(s, SIZE_DECIMALS, 8)] for p, s in levels]
 
 
 class Binance(Dialect):
@@ -158,13 +168,15 @@ class Binance(Dialect):
         return rows[0] if "symbol" in request.query and rows else rows
 
     def depth(self, request: web.Request) -> Any:
-        (q,) = self._quotes(request) or (None,)
-        if q is None:
-            return {"lastUpdateId": 0, "bids": [], "asks": []}
+        if "symbol" not in request.query:
+            raise LookupError("Mandatory parameter 'symbol' was not sent")
+        (symbol,) = self._requested(request)
+        limit = min(int(request.query.get("limit", "100")), 5000)
+        snap = self.server.book_for_rest(symbol)
         return {
-            "lastUpdateId": self.server.seq,
-            "bids": [[_num(q.bid), _num(q.bid_size)]],
-            "asks": [[_num(q.ask), _num(q.ask_size)]],
+            "lastUpdateId": snap.id,
+            "bids": _levels(snap.bids[:limit], snap.decimals),
+            "asks": _levels(snap.asks[:limit], snap.decimals),
         }
 
     def on_open(self, conn: WsConn) -> list[Any]:
@@ -183,10 +195,15 @@ class Binance(Dialect):
             self._subscribe(conn, params)
             return [{"result": None, "id": req_id}]
         if method == "UNSUBSCRIBE":
-            conn.subs.difference_update(("bookTicker", p.split("@")[0].upper()) for p in params)
+            for stream in params:
+                market, _, channel = stream.partition("@")
+                conn.subs.discard((channel, market.upper()))
+                conn.book_subs.pop((channel, self._ids.get(market.upper(), "")), None)
             return [{"result": None, "id": req_id}]
         if method == "LIST_SUBSCRIPTIONS":
-            return [{"result": [f"{s.lower()}@bookTicker" for _, s in conn.subs], "id": req_id}]
+            streams = [f"{m.lower()}@{channel}" for channel, m in conn.subs]
+            streams += [f"{self.market_id(s).lower()}@{ch}" for ch, s in conn.book_subs]
+            return [{"result": streams, "id": req_id}]
         return [
             {"error": {"code": 2, "msg": f"Invalid request: unknown method {method}"}, "id": req_id}
         ]
@@ -194,8 +211,16 @@ class Binance(Dialect):
     def _subscribe(self, conn: WsConn, streams: list[str]) -> None:
         for stream in streams:
             market, _, channel = stream.partition("@")
-            if channel == "bookTicker" and market.upper() in self._ids:
+            symbol = self._ids.get(market.upper())
+            if symbol is None:
+                continue
+            if channel == "bookTicker":
                 conn.subs.add(("bookTicker", market.upper()))
+            elif channel in DEPTH_STREAMS:
+                # Diffs of the whole book (depth 0) from now on; no snapshot on the stream:
+                # clients fetch it over REST.
+                self.server.book(symbol)
+                conn.book_subs[(channel, symbol)] = BookSub(channel, 0, snapshot_due=False)
 
     def frames(self, conn: WsConn, q: Quote) -> list[Any]:
         market_id = self.market_id(q.symbol)
@@ -212,6 +237,31 @@ class Binance(Dialect):
         if self.stamps and q.ts is not None:
             ms = int(q.ts * 1000)
             data = {"e": "bookTicker", **data, "T": ms, "E": ms}
+        return [self._wrap(conn, f"{market_id.lower()}@bookTicker", data)]
+
+    def book_update(
+        self,
+        conn: WsConn,
+        sub: BookSub,
+        book: Book,
+        update: BookUpdate,
+        corrupt: bool,
+    ) -> list[Any]:
+        market_id = self.market_id(book.symbol)
+        data = {
+            "e": "depthUpdate",
+            "E": int(update.ts * 1000),
+            "s": market_id,
+            "U": update.first,
+            "u": update.last,
+            "b": _levels(update.bids, book.decimals),
+            "a": _levels(update.asks, book.decimals),
+        }
+        return [self._wrap(conn, f"{market_id.lower()}@{sub.channel}", data)]
+
+    @staticmethod
+    def _wrap(conn: WsConn, stream: str, data: dict[str, Any]) -> dict[str, Any]:
+        """/stream connections get combined-stream frames, /ws ones the raw payload."""
         if conn.request.path.startswith("/stream"):
-            return [{"stream": f"{market_id.lower()}@bookTicker", "data": data}]
-        return [data]
+            return {"stream": stream, "data": data}
+        return data

@@ -1,16 +1,29 @@
 """Kraken: REST /0/public/* wrapped in {"error":[],"result":...}, websocket v2 (/v2) with
-the `ticker` channel (ccxt's watchBidsAsks subscribes with event_trigger "bbo")."""
+the `ticker` channel (ccxt's watchBidsAsks subscribes with event_trigger "bbo") and the
+`book` channel (a snapshot of the subscribed depth, then updates, each with Kraken's crc32
+`checksum` of the best 10 levels; no sequence numbers), as ccxt.pro's kraken (4.5) uses."""
 
 from __future__ import annotations
 
 import json
 import time
+import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from arbot.localmarket.dialect import Dialect, JsonBody, Venue, WsConn
+from arbot.localmarket.books import (
+    SIZE_DECIMALS,
+    Book,
+    BookUpdate,
+    Level,
+    Snapshot,
+    decimal,
+    price_decimals,
+)
+from arbot.localmarket.dialect import BookSub, Dialect, JsonBody, Venue, WsConn
 from arbot.localmarket.quotes import Quote
 
 # Kraken's legacy asset ids; other assets keep their code.
@@ -22,14 +35,39 @@ def _num(x: float | None) -> str | None:
     return None if x is None else f"{x:.5f}"
 
 
+BOOK_DEPTHS = (10, 25, 100, 500, 1000)
+CHECKSUM_LEVELS = 10
+
+
 def _iso_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _iso(time.time())
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _levels(levels: Sequence[Level], decimals: int) -> list[dict[str, float]]:
+    """v2 sends prices and sizes as JSON numbers."""
+    return [
+        {"price": float(decimal(p, decimals)), "qty": float(decimal(s, SIZE_DECIMALS))}
+        for p, s in levels
+    ]
+
+
+def checksum(snap: Snapshot) -> int:
+    """Kraken's book checksum: crc32 of the best 10 asks then the best 10 bids, each price
+    and size written to the pair's precision without the point and leading zeros, which for
+    whole ticks and lots is their integer text."""
+    levels = [*snap.asks[:CHECKSUM_LEVELS], *snap.bids[:CHECKSUM_LEVELS]]
+    return zlib.crc32("".join(f"{p}{s}" for p, s in levels).encode())
 
 
 class Kraken(Dialect):
     kind = "kraken"
     ws_paths = ("/v2",)
     stamps = False  # v2 ticker frames carry no event time ccxt reads
+    checksums = True
     heartbeat = 1.0
 
     def __init__(self, server: Venue) -> None:
@@ -87,6 +125,7 @@ class Kraken(Dialect):
         result = {}
         for pair_id, symbol in self._pairs.items():
             base, quote = symbol.split("/")
+            decimals = price_decimals(symbol)  # the books' tick: checksums depend on it
             alt = _ALTNAMES.get(base, base) + _ALTNAMES.get(quote, quote)
             result[pair_id] = {
                 "altname": alt,
@@ -97,8 +136,8 @@ class Kraken(Dialect):
                 "quote": _ASSET_IDS.get(quote, quote),
                 "lot": "unit",
                 "cost_decimals": 5,
-                "pair_decimals": 1,
-                "lot_decimals": 8,
+                "pair_decimals": decimals,
+                "lot_decimals": SIZE_DECIMALS,
                 "lot_multiplier": 1,
                 "leverage_buy": [],
                 "leverage_sell": [],
@@ -109,7 +148,7 @@ class Kraken(Dialect):
                 "margin_stop": 40,
                 "ordermin": "0.0001",
                 "costmin": "0.5",
-                "tick_size": "0.1",
+                "tick_size": decimal(1, decimals),
                 "status": "online",
             }
         return self._ok(result)
@@ -141,15 +180,18 @@ class Kraken(Dialect):
         return self._ok(result)
 
     def depth(self, request: web.Request) -> Any:
+        count = int(request.query.get("count", "100"))
         result = {}
         for symbol in self._requested(request):
-            q = self.server.quote_for_rest(symbol)
-            if q is not None:
-                now = int(time.time())
-                result[self.market_id(symbol)] = {
-                    "asks": [[_num(q.ask), _num(q.ask_size), now]],
-                    "bids": [[_num(q.bid), _num(q.bid_size), now]],
-                }
+            snap = self.server.book_for_rest(symbol)
+            ts = int(snap.ts)
+            result[self.market_id(symbol)] = {
+                side: [
+                    [decimal(p, snap.decimals, snap.decimals), decimal(s, SIZE_DECIMALS, 8), ts]
+                    for p, s in levels[:count]
+                ]
+                for side, levels in (("asks", snap.asks), ("bids", snap.bids))
+            }
         return self._ok(result)
 
     def on_open(self, conn: WsConn) -> list[Any]:
@@ -179,7 +221,9 @@ class Kraken(Dialect):
                 {"method": "pong", "req_id": req_id, "time_in": _iso_now(), "time_out": _iso_now()}
             ]
         params = msg.get("params") or {}
-        if method != "subscribe" or params.get("channel") != "ticker":
+        channel = params.get("channel")
+        depth = params.get("depth", BOOK_DEPTHS[0])
+        if method != "subscribe" or channel not in ("ticker", "book") or depth not in BOOK_DEPTHS:
             return [
                 {
                     "error": f"Unsupported: {method}",
@@ -206,17 +250,20 @@ class Kraken(Dialect):
                     }
                 )
                 continue
-            conn.subs.add(("ticker", symbol))
+            result: dict[str, Any] = {"channel": channel}
+            if channel == "book":
+                # A subscription (or a renewed one) gets its snapshot before any update.
+                self.server.book(symbol)
+                conn.book_subs[("book", symbol)] = BookSub("book", depth)
+                result["depth"] = depth
+            else:
+                conn.subs.add(("ticker", symbol))
+                result["event_trigger"] = trigger
             replies.append(
                 {
                     "method": "subscribe",
                     "req_id": req_id,
-                    "result": {
-                        "channel": "ticker",
-                        "event_trigger": trigger,
-                        "snapshot": True,
-                        "symbol": symbol,
-                    },
+                    "result": result | {"snapshot": True, "symbol": symbol},
                     "success": True,
                     "time_in": _iso_now(),
                     "time_out": _iso_now(),
@@ -251,6 +298,34 @@ class Kraken(Dialect):
                 ],
             }
         ]
+
+    def book_snapshot(self, conn: WsConn, sub: BookSub, book: Book) -> list[Any]:
+        snap = book.snapshot(sub.depth)
+        data = {
+            "symbol": book.symbol,
+            "bids": _levels(snap.bids, snap.decimals),
+            "asks": _levels(snap.asks, snap.decimals),
+            "checksum": checksum(snap),
+        }
+        return [{"channel": "book", "type": "snapshot", "data": [data]}]
+
+    def book_update(
+        self,
+        conn: WsConn,
+        sub: BookSub,
+        book: Book,
+        update: BookUpdate,
+        corrupt: bool,
+    ) -> list[Any]:
+        bids, asks = book.view_changes(sub.depth)
+        data = {
+            "symbol": book.symbol,
+            "bids": _levels(bids, book.decimals),
+            "asks": _levels(asks, book.decimals),
+            "checksum": checksum(book.snapshot(CHECKSUM_LEVELS)) ^ int(corrupt),  # bit flipped
+            "timestamp": _iso(update.ts),
+        }
+        return [{"channel": "book", "type": "update", "data": [data]}]
 
     def heartbeat_frame(self) -> Any:
         return {"channel": "heartbeat"}

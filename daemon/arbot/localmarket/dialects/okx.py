@@ -1,18 +1,26 @@
 """OKX v5: REST /api/v5/* wrapped in {"code":"0","data":[...]}, websocket /ws/v5/public
-with `bbo-tbt` and `tickers` channels and OKX's text ping/pong."""
+with `bbo-tbt` and `tickers` channels and OKX's text ping/pong; order books on `books`
+(a snapshot, then incremental updates chained by `seqId`/`prevSeqId`, each with OKX's
+crc32 `checksum` of the best 25 levels) and `books5` (the best 5 levels, whole, each push),
+and over REST (/api/v5/market/books)."""
 
 from __future__ import annotations
 
 import json
 import time
+import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
-from arbot.localmarket.dialect import Dialect, JsonBody, Venue, WsConn
+from arbot.localmarket.books import SIZE_DECIMALS, Book, BookUpdate, Level, Snapshot, decimal
+from arbot.localmarket.dialect import BookSub, Dialect, JsonBody, Venue, WsConn
 from arbot.localmarket.quotes import Quote
 
 CHANNELS = ("bbo-tbt", "tickers")
+BOOK_CHANNELS = {"books": 400, "books5": 5}  # channel -> levels a side it carries
+CHECKSUM_LEVELS = 25
 
 
 def _num(x: float | None) -> str:
@@ -27,8 +35,34 @@ def _ok(data: list[Any]) -> dict[str, Any]:
     return {"code": "0", "msg": "", "data": data}
 
 
+def _level(price: int, size: int, decimals: int) -> list[str]:
+    """[price, size, "0" (deprecated liquidated orders), order count]."""
+    if not size:
+        return [decimal(price, decimals), "0", "0", "0"]
+    return [decimal(price, decimals), decimal(size, SIZE_DECIMALS), "0", str(1 + size % 9)]
+
+
+def _levels(levels: Sequence[Level], decimals: int) -> list[list[str]]:
+    return [_level(p, s, decimals) for p, s in levels]
+
+
+def checksum(snap: Snapshot) -> int:
+    """OKX's book checksum: signed crc32 of 'bidPx:bidSz:askPx:askSz:...' over the best 25
+    levels a side, interleaved, with the prices and sizes as sent."""
+    bids = _levels(snap.bids[:CHECKSUM_LEVELS], snap.decimals)
+    asks = _levels(snap.asks[:CHECKSUM_LEVELS], snap.decimals)
+    parts: list[str] = []
+    for i in range(CHECKSUM_LEVELS):
+        for side in (bids, asks):
+            if i < len(side):
+                parts += side[i][:2]
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
+
+
 class Okx(Dialect):
     kind = "okx"
+    checksums = True
     ws_paths = ("/ws/v5/public",)
 
     def __init__(self, server: Venue) -> None:
@@ -128,12 +162,19 @@ class Okx(Dialect):
         symbol = self._ids.get(request.query.get("instId", ""))
         if symbol is None:
             raise LookupError("Instrument ID does not exist")
-        q = self.server.quote_for_rest(symbol)
-        if q is None:
-            return _ok([])
-        return _ok([self._book(q)])
+        size = min(int(request.query.get("sz", "1")), 400)
+        snap = self.server.book_for_rest(symbol)
+        return _ok(
+            [
+                {
+                    "asks": _levels(snap.asks[:size], snap.decimals),
+                    "bids": _levels(snap.bids[:size], snap.decimals),
+                    "ts": str(int(snap.ts * 1000)),
+                }
+            ]
+        )
 
-    def _book(self, q: Quote) -> dict[str, Any]:
+    def _bbo(self, q: Quote) -> dict[str, Any]:
         return {
             "asks": [[_num(q.ask), _num(q.ask_size), "0", "1"]],
             "bids": [[_num(q.bid), _num(q.bid_size), "0", "1"]],
@@ -154,7 +195,7 @@ class Okx(Dialect):
         replies: list[Any] = []
         for arg in args:
             channel, inst = arg.get("channel"), arg.get("instId", "")
-            if channel not in CHANNELS or inst not in self._ids:
+            if (channel not in CHANNELS and channel not in BOOK_CHANNELS) or inst not in self._ids:
                 replies.append(
                     {
                         "event": "error",
@@ -163,7 +204,13 @@ class Okx(Dialect):
                     }
                 )
                 continue
-            if op == "subscribe":
+            symbol = self._ids[inst]
+            if channel in BOOK_CHANNELS and op == "subscribe":
+                self.server.book(symbol)
+                conn.book_subs[(channel, symbol)] = BookSub(channel, BOOK_CHANNELS[channel])
+            elif channel in BOOK_CHANNELS:
+                conn.book_subs.pop((channel, symbol), None)
+            elif op == "subscribe":
                 conn.subs.add((channel, inst))
             else:
                 conn.subs.discard((channel, inst))
@@ -175,6 +222,56 @@ class Okx(Dialect):
         out: list[Any] = []
         for channel in CHANNELS:
             if (channel, inst) in conn.subs:
-                data = self._book(q) if channel == "bbo-tbt" else self._ticker(q)
+                data = self._bbo(q) if channel == "bbo-tbt" else self._ticker(q)
                 out.append({"arg": {"channel": channel, "instId": inst}, "data": [data]})
         return out
+
+    def book_snapshot(self, conn: WsConn, sub: BookSub, book: Book) -> list[Any]:
+        if sub.channel == "books5":
+            return [self._books5(book)]
+        snap = book.snapshot(sub.depth)
+        data = {
+            "asks": _levels(snap.asks, snap.decimals),
+            "bids": _levels(snap.bids, snap.decimals),
+            "ts": str(int(snap.ts * 1000)),
+            "checksum": checksum(snap),
+            "prevSeqId": -1,
+            "seqId": snap.id,
+        }
+        return [{"arg": self._arg(sub.channel, book), "action": "snapshot", "data": [data]}]
+
+    def book_update(
+        self,
+        conn: WsConn,
+        sub: BookSub,
+        book: Book,
+        update: BookUpdate,
+        corrupt: bool,
+    ) -> list[Any]:
+        if sub.channel == "books5":
+            return [self._books5(book)]
+        bids, asks = book.view_changes(sub.depth)
+        data = {
+            "asks": _levels(asks, book.decimals),
+            "bids": _levels(bids, book.decimals),
+            "ts": str(int(update.ts * 1000)),
+            "checksum": checksum(book.snapshot(CHECKSUM_LEVELS)) ^ int(corrupt),  # bit flipped
+            "prevSeqId": update.first - 1,
+            "seqId": update.last,
+        }
+        return [{"arg": self._arg(sub.channel, book), "action": "update", "data": [data]}]
+
+    def _books5(self, book: Book) -> dict[str, Any]:
+        """books5 pushes carry the whole best 5 levels every time, no action."""
+        snap = book.snapshot(BOOK_CHANNELS["books5"])
+        data = {
+            "asks": _levels(snap.asks, snap.decimals),
+            "bids": _levels(snap.bids, snap.decimals),
+            "instId": self.market_id(book.symbol),
+            "ts": str(int(snap.ts * 1000)),
+            "seqId": snap.id,
+        }
+        return {"arg": self._arg("books5", book), "data": [data]}
+
+    def _arg(self, channel: str, book: Book) -> dict[str, str]:
+        return {"channel": channel, "instId": self.market_id(book.symbol)}
