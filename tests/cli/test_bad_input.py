@@ -23,6 +23,7 @@ import structlog
 from tests.storage.dbops_data import insert_ticks, random_ticks
 
 from arbot.cli import build_parser, common, main
+from arbot.settings import Settings, StorageSettings
 from arbot.storage.schema import init_all
 
 TABLE_CODES = {2, 3, 4, 5}
@@ -277,3 +278,30 @@ def test_a_demo_that_cannot_start_reports_its_own_failure(tmp_path: Path) -> Non
     [line] = done.stderr.strip().splitlines()
     assert '"daemon_failed"' in line and "cannot create data directory" in line
     assert done.stdout.strip().splitlines()[-1] == "demo failed (exit 4): see the error above"
+
+
+def test_writing_commands_do_not_create_the_default_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """replay and backtest without --data-dir, ARBOT_DATA_DIR or a config file refuse a
+    default data dir that does not exist (exit 4, one line) instead of creating it; with
+    --no-store a replay still runs, and an explicit --data-dir is created."""
+    absent = tmp_path / "var-lib-arbot"
+
+    class Defaults(Settings):
+        storage: StorageSettings = StorageSettings(data_dir=absent)
+
+    monkeypatch.setattr(common, "Settings", Defaults)
+    monkeypatch.setattr(common, "config_path", lambda _: tmp_path / "no-such.toml")
+    for name in ("ARBOT_CONFIG", "ARBOT_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    csv = tmp_path / "q.csv"
+    csv.write_text("ts,exchange,symbol,bid,bid_size,ask,ask_size\n1723161254,a,BTC/USDT,1,1,2,1\n")
+    for argv in (["replay", str(csv)], ["backtest", str(csv)]):
+        assert main(argv) == 4, argv
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert f"{absent}: no such data directory, and none was chosen" in line
+        assert "--data-dir" in line and not absent.exists()
+    assert main(["replay", str(csv), "--no-store"]) == 0
+    assert main(["replay", str(csv), "--data-dir", str(tmp_path / "chosen")]) == 0
+    assert (tmp_path / "chosen" / "arbot.db").exists() and not absent.exists()

@@ -23,6 +23,7 @@ from arbot.cli.common import (
     add_config_args,
     input_file,
     iso,
+    require_chosen_data_dir,
     resolve_settings,
     timestamp,
     utc_day,
@@ -163,6 +164,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     combos = combinations(sets)
     runs = [(combo, apply_overrides(base, combo)) for combo in combos]
     source, label, t_from, t_to, exchanges, per_run = _source(args, base)
+    require_chosen_data_dir(args, base, "the results (backtest.db)")
     sweep_id = uuid.uuid4().hex[:12]
     with backend_of(base).open("backtest") as (conn, where):
         with tqdm(total=per_run * len(runs), unit="tick", disable=not sys.stderr.isatty()) as bar:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from arbot.cli.owner import act_as_data_owner
-from arbot.errors import EXIT_USAGE, ArbotError
+from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
 from arbot.settings import Settings, config_path, load_settings
 
 # Upper bounds of counts and look-back windows: far beyond any real use, and low enough that
@@ -163,6 +163,25 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         settings = Settings().with_data_dir(override) if override else Settings()
     act_as_data_owner(settings.storage.data_dir)
     return settings
+
+
+def require_chosen_data_dir(args: argparse.Namespace, settings: Settings, what: str) -> None:
+    """Commands that write (a replay's store, a backtest's results) create a data dir only
+    where one was asked for (--data-dir, ARBOT_DATA_DIR or a config file), never the
+    built-in default /var/lib/arbot by accident."""
+    data_dir = settings.storage.data_dir
+    chosen = (
+        getattr(args, "data_dir", None)
+        or os.environ.get("ARBOT_DATA_DIR")
+        or getattr(args, "config", None)
+        or os.environ.get("ARBOT_CONFIG")
+        or config_path(None).exists()
+    )
+    if not chosen and not data_dir.exists():
+        raise DatabaseError(
+            f"{data_dir}: no such data directory, and none was chosen (no --data-dir, "
+            f"ARBOT_DATA_DIR or config file); give --data-dir DIR for {what}"
+        )
 
 
 def iso(ts: float | None) -> str | None:

@@ -9,7 +9,14 @@ from typing import Any
 
 from tqdm import tqdm
 
-from arbot.cli.common import add_config_args, input_file, iso_ms, positive_int, resolve_settings
+from arbot.cli.common import (
+    add_config_args,
+    input_file,
+    iso_ms,
+    positive_int,
+    require_chosen_data_dir,
+    resolve_settings,
+)
 from arbot.cli.output import emit
 from arbot.models import ExchangeParams
 from arbot.recorded import open_quote_file
@@ -33,6 +40,8 @@ def register(groups: dict[str, Any]) -> None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if not args.no_store:
+        require_chosen_data_dir(args, settings, "the replay's data (or --no-store)")
     source = open_quote_file(args.file)
     params, defaulted = params_for_data(settings.exchanges, source.exchanges)
     with tqdm(total=source.rows, unit="tick", disable=not sys.stderr.isatty()) as bar:
