@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 
 from arbot.conflation import TickFilter, TimestampSeparator
 from arbot.detector import Detector
-from arbot.models import Episode, ExchangeParams, FeedDown, FeedGap, QueueItem, Signal, Tick
+from arbot.models import Book, Episode, ExchangeParams, FeedDown, FeedGap, QueueItem, Signal, Tick
 from arbot.paper import PaperExecutor
 from arbot.records import EpisodesOpen, Output, Record, Resume, SignalFound
 from arbot.settings import Settings
@@ -72,6 +72,7 @@ class Engine:
         self._now = float("-inf")
         self._next_sweep: float | None = None
         self.accepted = 0
+        self.books = 0  # order books passed through (depth > 0)
         self.signals = 0
         self.episodes = 0
 
@@ -109,7 +110,10 @@ class Engine:
                 self._instant(group, now, out)
                 group = self._group = []
                 group_ts = None
-            if isinstance(item, FeedDown):
+            if type(item) is Book:
+                self.books += 1
+                out.books.append(item)
+            elif isinstance(item, FeedDown):
                 at = self._clock(now, item.since)
                 if self.detector is not None:
                     self._episodes(self.detector.on_feed_down(item.exchange, at))
@@ -136,6 +140,9 @@ class Engine:
                     latest = item[7]
                 if keep is None or keep(item):
                     stored.append(separate(item))
+            elif type(item) is Book:
+                self.books += 1
+                out.books.append(item)
             elif isinstance(item, FeedGap):
                 self._records.append(item)
         self.accepted += accepted

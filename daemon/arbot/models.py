@@ -22,6 +22,25 @@ class Tick(NamedTuple):
     received: float
 
 
+Level = tuple[float, float]  # (price, amount)
+
+
+class Book(NamedTuple):
+    """An exchange's order book for one symbol after a change: its top levels each side,
+    best first (bids by falling price, asks by rising price), as ccxt maintains it from the
+    venue's snapshot and deltas. `resync` marks the first book after the feed rebuilt it
+    from a fresh snapshot (a sequence break, a bad checksum, a reconnect): what came before
+    it does not lead up to it. Times as for Tick."""
+
+    exchange: str
+    symbol: str
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    timestamp: float
+    received: float
+    resync: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class FeedDown:
     """An exchange's feed lost its connection at `since`; its quotes must not be used."""
@@ -79,7 +98,7 @@ class Episode:
     close_reason: str
 
 
-QueueItem = Tick | FeedDown | FeedGap
+QueueItem = Tick | Book | FeedDown | FeedGap
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, get_args
 
-from arbot.models import BalanceRow, Episode, ExecutionData, FeedGap, Signal, Tick, TradeParams
+from arbot.models import (
+    BalanceRow,
+    Book,
+    Episode,
+    ExecutionData,
+    FeedGap,
+    Signal,
+    Tick,
+    TradeParams,
+)
 
 IdTable = Literal["arbitrage_signals", "trades"]
 ID_TABLES: tuple[IdTable, ...] = ("arbitrage_signals", "trades")
@@ -88,10 +97,12 @@ RECORD_KINDS = tuple(t.__name__ for t in get_args(Record))
 
 @dataclass(slots=True)
 class Output:
-    """Ticks to store (filtered, separated) and records, in the order they happened."""
+    """Ticks to store (filtered, separated), records and order books (depth > 0), each in
+    the order they happened."""
 
     ticks: list[Tick] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
+    books: list[Book] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arbot.models import Tick
-from arbot.records import SignalFound
+from arbot.engine import Engine
+from arbot.models import Book, Tick
+from arbot.records import Resume, SignalFound
 
 from .helpers import EXCHANGES, SYMBOLS, engine_records
 from .helpers import settings as engine_settings
@@ -105,3 +106,15 @@ def test_rows_of_one_key_and_millisecond_are_all_stored_in_order() -> None:
     _, stored = engine_records(SETTINGS, rows)
     assert [t.bid for t in stored] == [r.bid for r in rows]
     assert [round((t.timestamp - T0) * 1e6) for t in stored] == [0, 1, 2]
+
+
+def test_books_pass_through_in_order_and_do_not_cut_an_instant() -> None:
+    """An order book (depth > 0) goes to the output as it came, counted apart from ticks;
+    with and without detection."""
+    book = Book("a", "BTC/USDT", ((99.9, 1.0),), ((100.1, 2.0),), 10.0, 10.0)
+    ticks = [Tick(x, "BTC/USDT", 99.9, 100.1, 1.0, 2.0, 10.0, 10.0) for x in ("a", "b")]
+    for detect in (True, False):
+        engine = Engine(engine_settings(), {}, Resume({}), paper=False, detect=detect)
+        out = engine.process([ticks[0], book, ticks[1]])
+        assert out.books == [book] and engine.books == 1
+        assert engine.accepted == 2 and len(out.ticks) == 2
