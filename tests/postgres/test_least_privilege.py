@@ -1,7 +1,7 @@
-"""The README's least-privilege roles work as written: the owner migrates, a daemon
-writing as `arbot_writer` (owning nothing) stores ticks into a day with no partition yet,
-and can neither change the schema nor drop partitions (its daily retention job says so in
-one line); the reader only reads."""
+"""The least-privilege roles of docs/operations.md ("Scaling out") work as written: the
+owner migrates, a daemon writing as `arbot_writer` (owning nothing) stores ticks into a day
+with no partition yet, and can neither change the schema nor drop partitions (its daily
+retention job says so in one line); the reader only reads."""
 
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ from arbot.storage.pg.schema import migrate
 from arbot.storage.pg.writer import PgWriter
 from tests.postgres.cluster import Cluster
 
-README = Path(__file__).parents[2] / "README.md"
+OPERATIONS = Path(__file__).parents[2] / "docs" / "operations.md"
 PASSWORD = "wr1ter-Secret"
 
 
 def readme_sql(marker: str) -> list[str]:
-    """The statements of the README's SQL block that follows `marker`."""
-    text = README.read_text(encoding="utf-8")
+    """The statements of docs/operations.md's SQL block that follows `marker`."""
+    text = OPERATIONS.read_text(encoding="utf-8")
     block = text[text.index(marker) :].split("```sql\n", 1)[1].split("```", 1)[0]
     return [s.strip() for s in re.sub(r"--[^\n]*", "", block).split(";") if s.strip()]
 
