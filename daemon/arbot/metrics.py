@@ -95,6 +95,19 @@ class Metrics:
         self.feed_errors = Counter(
             "arbot_feed_errors_total", "Feed errors by kind", ["exchange", "kind"], registry=r
         )
+        self.book_updates = Counter(
+            "arbot_book_updates_total",
+            "Order-book changes of the top `depth` levels received (depth > 0)",
+            ex,
+            registry=r,
+        )
+        self.book_resyncs = Counter(
+            "arbot_book_resyncs_total",
+            "Order books ccxt dropped and rebuilt from a fresh snapshot (a sequence gap, a bad "
+            "checksum; each also a feed_gaps row)",
+            ex,
+            registry=r,
+        )
         self.feed_restarts = Counter(
             "arbot_feed_restarts_total",
             "Feeds restarted after an unexpected error (each also a feed outage and gap row)",
@@ -249,6 +262,8 @@ class Metrics:
         self.reconnects.labels(exchange)
         self.sequence_gaps.labels(exchange)
         self.feed_restarts.labels(exchange)
+        self.book_updates.labels(exchange)
+        self.book_resyncs.labels(exchange)
         self.quotes_dropped.labels(exchange)
         self.feed_up.labels(exchange).set(0)
         self.latency.labels(exchange)

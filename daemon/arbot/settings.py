@@ -99,6 +99,9 @@ class ExchangeSettings(_Section):
     arbitrage_enabled: bool = True
     symbols: Annotated[tuple[str, ...], Lax] = Field(min_length=1)
     mode: Literal["auto", "ws", "rest"] = "auto"
+    # Order-book levels to follow per side (0: best bid/ask only). With N > 0 the feed
+    # follows each symbol's book and takes its quotes from the book's top.
+    depth: int = Field(0, ge=0, le=1000)
     poll_interval: Positive = 2.0
     watch_timeout: Positive = 30.0
     maker_fee: Fraction = 0.001

@@ -7,12 +7,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from arbot.errors import ExchangeSetupError, FatalFeedError, TransientFeedError
-from arbot.feeds.capture import Capture, Received
+from arbot.feeds.capture import BookError, Capture, Received
 from arbot.feeds.urls import rewrite_urls
 from arbot.settings import ExchangeSettings
+
+# Venues whose book stream takes one of a few depths (ccxt raises NotSupported otherwise):
+# the smallest at least `depth` is asked for. Elsewhere no limit is passed and ccxt keeps
+# the venue's full book: Binance's diffs cover every level, and a book ccxt trims to a
+# limit misses the levels that move up into view.
+_BOOK_DEPTHS = {"kraken": (10, 25, 100, 500, 1000)}
 
 # Exchanges whose fetchTickers carries no bid/ask (coinbaseexchange answers from
 # /products/spark-lines): poll them one fetch_ticker per symbol instead.
@@ -86,7 +92,18 @@ class ExchangeClient:
             self.fetch_method = "fetch_tickers"
         else:
             self.fetch_method = "fetch_ticker"
-        self._capture = Capture(self._ex, clock) if capture and self.can_watch else None
+        self.depth = cfg.depth
+        self.book_method = "watch_order_book" if has.get("watchOrderBook") else None
+        watching = self.book_method if self.depth else self.watch_method
+        self._capture = (
+            Capture(self._ex, clock, self.depth, cfg.symbols)
+            if capture and watching is not None
+            else None
+        )
+        # depth > 0: symbols whose book needs a watch call (first, after a resync or a
+        # reconnect); the calls run as tasks, their books arrive through the capture.
+        self._unwatched = set(cfg.symbols)
+        self._book_calls: set[asyncio.Task[None]] = set()
         # Whether a watch call has subscribed on the current connection: from then on the
         # capture receives every quote and watch() only waits for it (a watch_* call costs
         # ~0.3 ms with 20 symbols; one per quote would double the feed's CPU).
@@ -94,7 +111,7 @@ class ExchangeClient:
 
     @property
     def can_watch(self) -> bool:
-        return self.watch_method is not None
+        return (self.book_method if self.depth else self.watch_method) is not None
 
     async def load_markets(self) -> None:
         """Load markets; ExchangeSetupError if a configured symbol is not listed."""
@@ -114,7 +131,7 @@ class ExchangeClient:
         assert self.watch_method is not None
         cap = self._capture
         if cap is not None and cap.items:
-            return self._take(cap)
+            return self._quotes(cap)
         timeout = self.cfg.watch_timeout
         method = getattr(self._ex, self.watch_method)
         try:
@@ -123,7 +140,7 @@ class ExchangeClient:
             async with asyncio.timeout(timeout):
                 if cap is not None and self._subscribed:
                     await cap.arrived.wait()
-                    return self._take(cap)
+                    return self._quotes(cap)
                 result = await self._call(method(list(self.cfg.symbols), {}))
         except TimeoutError:
             await self.close_websockets()
@@ -140,13 +157,67 @@ class ExchangeClient:
             return [(raw, received) for raw in _tickers(result)]
         # The result is the latest quote per symbol; every quote before it is captured.
         self._subscribed = True
+        return self._quotes(cap)
+
+    def _quotes(self, cap: Capture) -> list[Received]:
+        # Without depth the capture queues no BookError.
+        return cast("list[Received]", self._take(cap))
+
+    async def watch_books(self) -> list[Received | BookError]:
+        """depth > 0: the book changes (and ccxt's book errors, BookError: resubscribe
+        with `rewatch`) since the last call, waiting for one; silence for watch_timeout
+        closes the websockets, as watch() does."""
+        cap = self._capture
+        assert cap is not None and self.book_method is not None
+        for symbol in self._unwatched:
+            call = asyncio.create_task(self._watch_book(cap, symbol), name=f"book-{symbol}")
+            self._book_calls.add(call)
+            call.add_done_callback(self._book_calls.discard)
+        self._unwatched.clear()
+        timeout = self.cfg.watch_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await cap.arrived.wait()
+        except TimeoutError:
+            await self.close_websockets()
+            raise TransientFeedError(
+                f"no websocket data for {timeout:g} s", kind="timeout"
+            ) from None
         return self._take(cap)
 
-    def _take(self, cap: Capture) -> list[Received]:
+    def rewatch(self, symbol: str) -> None:
+        """The next watch_books() call watches `symbol`'s book again (ccxt resyncs it)."""
+        self._unwatched.add(symbol)
+
+    async def _watch_book(self, cap: Capture, symbol: str) -> None:
+        # The call's own result is a book the capture took already; its failure (a refused
+        # connection before any book) is the feed's to report.
+        depths = _BOOK_DEPTHS.get(self.cfg.id)
+        limit = next((d for d in depths if d >= self.depth), depths[-1]) if depths else None
+        try:
+            await getattr(self._ex, self.book_method or "")(symbol, limit)
+        except Exception as exc:
+            cap.queue_error(exc)
+
+    async def fetch_books(self) -> list[dict[str, Any]]:
+        """depth > 0, REST: each symbol's book, its best `depth` levels."""
+        timeout = self.cfg.watch_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                books = [
+                    await self._call(self._ex.fetch_order_book(s, self.depth))
+                    for s in self.cfg.symbols
+                ]
+        except TimeoutError:
+            raise TransientFeedError(f"no REST answer in {timeout:g} s", kind="timeout") from None
+        return [_top(book, self.depth) for book in books]
+
+    def _take(self, cap: Capture) -> list[Received | BookError]:
         try:
             return cap.take()
         except Exception as exc:
             self._subscribed = False
+            self._unwatched.update(self.cfg.symbols)
             cap.detach((self._ex.clients or {}).values())
             translated = self._translate(exc)
             if translated is exc:
@@ -177,6 +248,7 @@ class ExchangeClient:
 
     async def close_websockets(self) -> None:
         self._subscribed = False
+        self._unwatched.update(self.cfg.symbols)
         closer = getattr(self._ex, "close_ws_clients", None)
         if closer is not None:
             if self._capture is not None:
@@ -184,6 +256,8 @@ class ExchangeClient:
             await closer()
 
     async def close(self) -> None:
+        for call in list(self._book_calls):
+            call.cancel()
         await self._ex.close()
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
@@ -263,3 +337,14 @@ def _tickers(result: Any) -> list[dict[str, Any]]:
     if "symbol" in result and "bid" in result:
         return [result]
     return list(result.values())
+
+
+def _top(book: dict[str, Any], depth: int) -> dict[str, Any]:
+    """A fetched book as the capture hands one over: its best `depth` levels."""
+    return {
+        "symbol": book.get("symbol"),
+        "bids": tuple((level[0], level[1]) for level in book.get("bids", [])[:depth]),
+        "asks": tuple((level[0], level[1]) for level in book.get("asks", [])[:depth]),
+        "timestamp": book.get("timestamp"),
+        "nonce": book.get("nonce"),
+    }

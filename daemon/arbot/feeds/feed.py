@@ -10,14 +10,14 @@ from typing import Any
 
 from arbot.errors import ExchangeSetupError, FatalFeedError, TransientFeedError
 from arbot.feeds.backoff import Backoff
-from arbot.feeds.capture import Received
+from arbot.feeds.capture import BookError, Received
 from arbot.feeds.ccxt_client import ExchangeClient
 from arbot.feeds.sequence import SequenceCheck
 from arbot.feeds.status import SUPERVISOR_SLACK, FeedStatus
-from arbot.feeds.validate import to_tick
+from arbot.feeds.validate import to_book, to_tick, top_of
 from arbot.logs import error_chain, get_logger
 from arbot.metrics import REJECT_REASONS, Metrics
-from arbot.models import FeedDown, FeedGap, QueueItem
+from arbot.models import FeedDown, FeedGap, Level, QueueItem
 from arbot.settings import ExchangeSettings
 
 Put = Callable[[QueueItem], Awaitable[None]]
@@ -84,6 +84,15 @@ class Feed:
         }
         self._sequence_gaps = metrics.sequence_gaps.labels(self.name)
         self._restarts = metrics.feed_restarts.labels(self.name)
+        self._book_updates = metrics.book_updates.labels(self.name)
+        self._book_resyncs = metrics.book_resyncs.labels(self.name)
+        # depth > 0: symbols whose next book is rebuilt from a snapshot (flagged resync),
+        # the time of each symbol's last book, a gap to record per resyncing symbol, and the
+        # last top of book handed on as a tick.
+        self._fresh = set(self._symbols)
+        self._book_received: dict[str, float] = {}
+        self._resyncing: dict[str, tuple[float, str]] = {}
+        self._tops: dict[str, tuple[Level, Level]] = {}
         self._dropped = metrics.quotes_dropped.labels(self.name)
         self._metrics = metrics
         metrics.init_exchange(self.name)
@@ -112,7 +121,9 @@ class Feed:
         client = ExchangeClient(self.cfg, self._clock, capture=self._capture)
         try:
             await self._load_markets(client)
-            if self.cfg.mode == "rest" or not client.can_watch:
+            if self.cfg.depth:
+                await self._follow_books(client)
+            elif self.cfg.mode == "rest" or not client.can_watch:
                 if self.cfg.mode == "ws":
                     self._log.warning("websocket_unavailable", using="rest")
                 await self._poll_forever(client)
@@ -160,6 +171,80 @@ class Feed:
             await self._emit(raws)
             await self._report_dropped(client)
             self._backoff.reset()
+
+    async def _follow_books(self, client: ExchangeClient) -> None:
+        """depth > 0: each symbol's order book over websockets (REST polling in rest mode or
+        where the venue has no book stream; auto does not fall back to REST yet), its quotes
+        taken from the book's top."""
+        rest = self.cfg.mode == "rest" or not client.can_watch
+        self._metrics.feed_mode.labels(self.name).set(0 if rest else 1)
+        self._log.info("feed_connecting", mode="rest" if rest else "ws", depth=self.cfg.depth)
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                if rest:
+                    received = self._clock()
+                    items: list[Received | BookError] = [
+                        (raw, received) for raw in await client.fetch_books()
+                    ]
+                else:
+                    items = await client.watch_books()
+            except (TransientFeedError, FatalFeedError) as exc:
+                self._fresh.update(self._symbols)  # books are rebuilt after a reconnect
+                await self._failed(exc, "rest" if rest else "ws")
+                continue
+            for item in items:
+                if isinstance(item, BookError):
+                    self._book_dropped(client, item)
+                else:
+                    await self._emit_book(*item)
+            self.status.answered(self._clock())
+            await self._report_dropped(client)
+            self._backoff.reset()
+            if rest:
+                await asyncio.sleep(max(0.0, self.cfg.poll_interval - (loop.time() - started)))
+
+    def _book_dropped(self, client: ExchangeClient, item: BookError) -> None:
+        """ccxt threw `item.symbol`'s book away: watch it again (a fresh snapshot); the
+        changes in between are unknown, so its next book records a gap from the last one."""
+        self._book_resyncs.inc()
+        error = f"{type(item.error).__name__}: {item.error}"
+        self._log.warning("book_resync", symbol=item.symbol, error=error)
+        since = self._book_received.get(item.symbol, self._last_received)
+        if since is not None and item.symbol not in self._resyncing:
+            self._resyncing[item.symbol] = (since, f"book resync {item.symbol}: {error}"[:200])
+        self._fresh.add(item.symbol)
+        client.rewatch(item.symbol)
+
+    async def _emit_book(self, raw: dict[str, Any], received: float) -> None:
+        book = to_book(self.name, raw, received)
+        if isinstance(book, str):
+            self._rejected[book].inc()
+            self._log.debug("book_rejected", reason=book, symbol=raw.get("symbol"))
+            return
+        symbol = book.symbol
+        if symbol not in self._symbols:
+            return
+        await self._resume(received)
+        gap = self._resyncing.pop(symbol, None)
+        if gap is not None:
+            await self._put(FeedGap(self.name, gap[0], received, gap[1]))
+        if symbol in self._fresh:
+            self._fresh.discard(symbol)
+            book = book._replace(resync=True)
+        self._book_received[symbol] = received
+        top = (book.bids[0], book.asks[0])
+        if self._tops.get(symbol) != top:  # a deeper change leaves the quote as it was
+            self._tops[symbol] = top
+            if raw.get("timestamp") is not None:
+                self._metrics.latency.labels(self.name).observe(received - book.timestamp)
+            self._received.inc()
+            await self._put(top_of(book))
+        self._book_updates.inc()
+        await self._put(book)
+        if self._last_received is not None:
+            self._metrics.last_tick.labels(self.name).set(self._last_received)
 
     async def _poll_forever(self, client: ExchangeClient) -> None:
         self._metrics.feed_mode.labels(self.name).set(0)

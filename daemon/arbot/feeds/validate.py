@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from math import isfinite
 from typing import Any
 
-from arbot.models import Tick
+from arbot.models import Book, Tick
 
 # An exchange clock this far ahead of ours is wrong, not fast: such a tick would sort after
 # every honest one and look fresher than it is.
@@ -73,3 +73,57 @@ def to_tick(
         return "stale_timestamp"
     # tuple.__new__ skips NamedTuple's Python-level __new__: half the cost of Tick(...).
     return _new(Tick, (exchange, symbol, bid, ask, bid_size, ask_size, timestamp, received))
+
+
+def to_book(
+    exchange: str,
+    raw: Mapping[str, Any],
+    received: float,
+    max_future: float = MAX_FUTURE_SKEW,
+    max_age: float = MAX_AGE,
+) -> Book | str:
+    """The top of an order book as the capture hands it over (symbol, bids, asks best first,
+    ccxt's millisecond timestamp) -> Book, or one of metrics.REJECT_REASONS: every level a
+    finite positive price and amount, each side strictly ordered, the sides not crossed."""
+    try:
+        symbol = raw["symbol"]
+        bids = tuple((float(p), float(a)) for p, a in raw["bids"])
+        asks = tuple((float(p), float(a)) for p, a in raw["asks"])
+        ts_ms = raw.get("timestamp")
+        timestamp = received if ts_ms is None else float(ts_ms) / 1000.0
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return "malformed"
+    if type(symbol) is not str:
+        return "malformed"
+    if not bids or not asks:
+        return "missing_price"
+    for side, sign in ((bids, -1.0), (asks, 1.0)):
+        previous = None
+        for price, amount in side:
+            if not (isfinite(price) and isfinite(amount)):
+                return "not_finite"
+            if price <= 0.0:
+                return "non_positive"
+            if amount < 0.0:
+                return "negative_size"
+            if previous is not None and (price - previous) * sign <= 0.0:
+                return "malformed"
+            previous = price
+    if asks[0][0] < bids[0][0]:
+        return "crossed"
+    if not isfinite(timestamp):
+        return "malformed"
+    if timestamp - received > max_future:
+        return "future_timestamp"
+    if received - timestamp > max_age:
+        return "stale_timestamp"
+    return Book(exchange, symbol, bids, asks, timestamp, received)
+
+
+def top_of(book: Book) -> Tick:
+    """The book's best bid and ask as the tick the quote feed would have stored."""
+    (bid, bid_size), (ask, ask_size) = book.bids[0], book.asks[0]
+    return _new(
+        Tick,
+        (book.exchange, book.symbol, bid, ask, bid_size, ask_size, book.timestamp, book.received),
+    )
