@@ -63,6 +63,15 @@ def test_hysteresis_keeps_episode_open_then_closes_it() -> None:
     assert d.open_episodes() == 0
 
 
+def test_without_hysteresis_an_edge_that_cannot_open_closes() -> None:
+    """min 0 %, hysteresis 0: a zero edge neither opens an episode nor keeps one open."""
+    d = _opened(min_profit_percent=0.0, hysteresis_percent=0.0)
+    assert d.on_tick(tick("b", 100.01, 100.3, 1.0), 1.0) == []  # 0.01 %: stays open
+    [ep] = episodes(d.on_tick(tick("b", 100.0, 100.3, 2.0), 2.0))  # 0 %: closes
+    assert ep.close_reason == "below_threshold" and d.open_episodes() == 0
+    assert d.on_tick(tick("b", 100.0, 100.3, 3.0), 3.0) == []  # and does not reopen
+
+
 def test_reopening_starts_a_new_episode_with_its_own_key() -> None:
     d = _opened()
     [closed] = episodes(d.on_tick(tick("b", 99.0, 100.3, 1.0), 1.0))

@@ -352,7 +352,9 @@ class Detector:
             out.append(self._close(book, ep, now, "size"))
             return
         pct = 100.0 * (sell.net_bid - buy.net_ask) / buy.net_ask
-        if pct < self._close_pct:
+        # Strict, as opening is: with hysteresis 0 an edge that could not open an episode
+        # (exactly min_profit_percent, a zero edge at min 0) does not keep one open.
+        if not pct > self._close_pct:
             out.append(self._close(book, ep, now, "below_threshold"))
             return
         ep.updates += 1
