@@ -3,18 +3,21 @@ exchange (FeedDown, backoff, reconnect, FeedGap), never the end of the feed task
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
-from arbot.feeds import ccxt_client
+from arbot.feeds import ccxt_client, run_feed
 from arbot.feeds.feed import Feed
 from arbot.localmarket import LocalExchange
 from arbot.metrics import Metrics
-from tests.feeds.conftest import running, settings, symbols_for
+from tests.feeds.conftest import Sink, running, settings, symbols_for
 from tests.helpers import sample
 
 
@@ -129,3 +132,22 @@ async def test_a_crash_of_our_own_code_restarts_the_feed_and_is_counted(
     (gap,) = sink.gaps
     assert gap.reason == "feed crash"
     assert fake.ws_accepted == 2
+
+
+async def test_an_unresolvable_host_suggests_the_offline_demo_once() -> None:
+    """No DNS answer (no internet, as `make run` meets it offline): the feed retries as for
+    any outage, and says once that `make demo` runs without internet."""
+    metrics = Metrics()
+    cfg = settings("binance", "http://arbot-test.invalid", watch_timeout=0.3)
+    with capture_logs() as logs:
+        task = asyncio.create_task(run_feed(cfg, Sink().put, metrics))
+        try:
+            async with asyncio.timeout(20):
+                while sum(e["event"] == "feed_error" for e in logs) < 3:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    hints = [e for e in logs if e["event"] == "exchange_host_not_found"]
+    assert len(hints) == 1 and "make demo" in hints[0]["hint"]

@@ -84,6 +84,7 @@ class Feed:
         }
         self._sequence_gaps = metrics.sequence_gaps.labels(self.name)
         self._restarts = metrics.feed_restarts.labels(self.name)
+        self._offline_hinted = False
         self._book_updates = metrics.book_updates.labels(self.name)
         self._book_resyncs = metrics.book_resyncs.labels(self.name)
         # depth > 0: symbols whose next book is rebuilt from a snapshot (flagged resync),
@@ -301,6 +302,13 @@ class Feed:
             # Retrying cannot fix it, but giving up would silence the exchange for good.
             delay = self._backoff.cap
         self.status.retrying(self._clock() + delay)
+        if not self._offline_hinted and _unresolved(exc):
+            self._offline_hinted = True
+            self._log.warning(
+                "exchange_host_not_found",
+                hint="no DNS answer for the exchange's host: without internet, `make demo` "
+                "(or `arbot demo`) runs the daemon against a built-in local market",
+            )
         self._log.warning(
             "feed_error",
             where=where,
@@ -427,3 +435,16 @@ class Feed:
 
 def _kind(exc: Exception) -> str:
     return exc.kind if isinstance(exc, TransientFeedError) else "fatal"
+
+
+def _unresolved(exc: BaseException) -> bool:
+    """Whether a DNS lookup failed under `exc` (aiohttp's ClientConnectorDNSError, the
+    resolver's gaierror): no internet, or a wrong host name."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if type(seen).__name__ in ("ClientConnectorDNSError", "gaierror"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
