@@ -12,7 +12,16 @@ import sys
 from arbot.logs import configure
 
 # Each part module has `main() -> None` that prints its own table.
-PARTS: tuple[str, ...] = ("layout", "ingest", "detector", "dbops", "latency", "postgres", "capture")
+PARTS: tuple[str, ...] = (
+    "layout",
+    "ingest",
+    "detector",
+    "depth",
+    "dbops",
+    "latency",
+    "postgres",
+    "capture",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -1,6 +1,6 @@
 """Cost per call of the depth math (arbot.detector.depth) on 10-level books: a book pair that
 does not cross (the common case), crosses ending after 2 and 10 levels, and limits that
-bind. `python -m bench.depth` (not a `make bench` part)."""
+bind. `python -m bench depth` (a `make bench` part)."""
 
 from __future__ import annotations
 
