@@ -27,6 +27,23 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("shared-machine")
 
 
+@pytest.fixture(scope="session")
+def _session_umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+@pytest.fixture(autouse=True)
+def _umask_restored(_session_umask: int) -> Iterator[None]:
+    """The CLI tightens the process umask to the service's (cli/owner.py), as a tool run
+    should; a test (or a module fixture) calling it in-process must not leave that to the
+    next test."""
+    os.umask(_session_umask)
+    yield
+    os.umask(_session_umask)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "data"

@@ -182,6 +182,14 @@ def test_unreadable_inputs_get_one_line(service_dir: Path) -> None:
         assert done.returncode == code, (argv, done.stderr)
         [line] = done.stderr.strip().splitlines()
         assert str(locked) in line and ("not readable" in line or "Permission denied" in line)
+    # A folder on the way the user may not enter (a file under /root, say).
+    closed = service_dir.parent / "closed"
+    closed.mkdir(mode=0o700)
+    (closed / "backup.db.gz").write_text("x")
+    done = arbot("db", "restore", str(closed / "backup.db.gz"), *dd, uid=OWNER)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert f"{closed}/backup.db.gz: cannot reach (Permission denied)" in line
 
 
 @pytest.mark.skipif(shutil.which("systemd-sysusers") is None, reason="needs systemd-sysusers")

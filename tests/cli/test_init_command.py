@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -205,3 +208,21 @@ def test_a_newer_file_is_refused_before_any_file_is_created(
     bump_version(db_path(initialised, "backtest"), "backtest")
     refused(config, initialised, capsys, db_path(initialised, "backtest"))
     assert not db_path(initialised, "arbot").exists()
+
+
+def test_tools_create_files_under_the_service_umask(tmp_path: Path) -> None:
+    """Run from a shell with umask 022, `arbot db init` still creates what the service
+    (UMask=0027) would: nothing readable by others."""
+    data = tmp_path / "data"
+    script = (
+        "import os, sys; os.umask(0o022); from arbot.cli import main; "
+        f"sys.exit(main(['db', 'init', '--data-dir', {str(data)!r}]))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARBOT_")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, check=False)
+    assert done.returncode == 0
+    created = [data, *data.rglob("*")]
+    assert len(created) > 4
+    assert all(p.stat().st_mode & 0o007 == 0 for p in created), [
+        (str(p), oct(p.stat().st_mode)) for p in created
+    ]

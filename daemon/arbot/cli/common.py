@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import stat
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -123,9 +124,13 @@ def utc_day(text: str) -> date:
 def input_file(text: str) -> Path:
     """An existing, readable regular file (what it holds is checked by its reader)."""
     path = Path(text)
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such file")
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(f"{text}: no such file") from None
+    except OSError as exc:  # a folder on the way that this user may not enter
+        raise argparse.ArgumentTypeError(f"{text}: cannot reach ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
         raise argparse.ArgumentTypeError(f"{text}: not a regular file")
     if not os.access(path, os.R_OK):
         raise argparse.ArgumentTypeError(f"{text}: not readable (permission denied)")

@@ -33,8 +33,14 @@ def user_name(uid: int) -> str | None:
         return None
 
 
+# systemd/arbot.service's UMask=: what the tools create, the service could have created.
+SERVICE_UMASK = 0o027
+
+
 def act_as_data_owner(data_dir: Path) -> None:
-    """Become the owner of `data_dir` when root; refuse when another non-owner."""
+    """Become the owner of `data_dir` when root; refuse when another non-owner. Files are
+    created under the service unit's umask (at least 027), whoever runs the tool."""
+    os.umask(os.umask(SERVICE_UMASK) | SERVICE_UMASK)
     euid = os.geteuid()
     # Root creating a new data dir takes the owner of the tree it goes into; anyone else
     # is only refused over an existing directory (a missing one is the command's to report).
