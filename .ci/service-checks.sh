@@ -26,7 +26,8 @@ need promtool prometheus
 [ -x .venv/bin/arbot ] || make install
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sed "s#^ExecStart=/usr/local/bin/arbot #ExecStart=$PWD/.venv/bin/arbot #" \
+sed -e "s#^ExecStart=/usr/local/bin/arbot #ExecStart=$PWD/.venv/bin/arbot #" \
+  -e "s#^ExecReload=/usr/local/bin/arbot #ExecReload=$PWD/.venv/bin/arbot #" \
   systemd/arbot.service >"$tmp/arbot.service"
 grep -q "^ExecStart=$PWD/.venv/bin/arbot " "$tmp/arbot.service" || {
   echo "service-checks: ExecStart of systemd/arbot.service is not /usr/local/bin/arbot" >&2

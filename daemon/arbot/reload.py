@@ -5,7 +5,11 @@ running one and logs one error line; nothing here can stop the daemon."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from arbot import logs
@@ -71,20 +75,37 @@ class Reloader:
     """Holds the running configuration; `reload()` (on SIGHUP) loads a new one with `load`
     and hands it to the hooks, after applying the log level itself."""
 
-    def __init__(self, load: Callable[[], Settings], current: Settings) -> None:
+    def __init__(
+        self, load: Callable[[], Settings], current: Settings, verdicts: Path | None = None
+    ) -> None:
+        """`verdicts`: a file each reload's outcome is written to, for `arbot reload` (what
+        systemctl reload runs) to report."""
         self.current = current
         self._load = load
+        self._verdicts = verdicts
         self.hooks: list[OnReload] = []
         self._log = logs.get_logger(component="reload")
 
     async def reload(self) -> None:
+        started = time.time()
         self._log.info("reload_requested")
         try:
             new = await asyncio.to_thread(self._load)
         except ArbotError as exc:
             self._log.error("reload_failed", error=str(exc), kept="running configuration")
+            self._verdict(started, {"ok": False, "error": str(exc)})
             return
-        self.apply(new)
+        restart = self.apply(new)
+        self._verdict(started, {"ok": True, "restart_required": restart})
+
+    def _verdict(self, started: float, outcome: dict[str, Any]) -> None:
+        if self._verdicts is None:
+            return
+        record = {"pid": os.getpid(), "started": started, **outcome}
+        try:
+            write_verdict(self._verdicts, record)
+        except OSError as exc:  # the reload itself is done; only its report is lost
+            self._log.warning("reload_verdict_not_written", error=str(exc))
 
     def apply(self, new: Settings) -> list[str]:
         """Apply `new`; return the changed keys that need a restart (also logged)."""
@@ -107,3 +128,18 @@ class Reloader:
         )
         self.current = new
         return restart
+
+
+def write_verdict(path: Path, record: dict[str, Any]) -> None:
+    """Replace `path` atomically: a reader sees the previous verdict or this one."""
+    part = path.with_name(f".{path.name}.{os.getpid()}")
+    part.write_text(json.dumps(record), encoding="utf-8")
+    part.replace(path)
+
+
+def read_verdict(path: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from arbot.localmarket import LocalExchange
 from tests.integration.process import DaemonProcess, eventually
 from tests.reliability.config import daemon_doc, free_port, write_config
+from tests.reliability.daemon import arbot_command
 
 PORT = free_port()  # metrics are off; the key must still be a valid address, and one value
 
@@ -152,3 +154,45 @@ def test_hooks_apply_keys_and_the_rest_need_a_restart() -> None:
     assert "detector.min_profit_percent" in restart
     assert [e["event"] for e in logged] == ["reload_hook_failed", "config_reloaded"]
     assert reloader.current is new
+
+
+async def test_arbot_reload_reports_the_daemons_verdict(tmp_path: Path) -> None:
+    """What systemctl reload runs (systemd/arbot.service ExecReload=): SIGHUP, then the
+    verdict of that reload: exit 0 when applied, 3 with the error when refused, and one
+    line (exit 4) when no daemon holds the data dir."""
+    config = tmp_path / "arbot.toml"
+    data = tmp_path / "data"
+    async with LocalExchange("binance", rate=20) as fake:
+        write_config(config, doc(data, fake))
+        daemon = await DaemonProcess.start(config, 0, {})
+        reader = asyncio.create_task(daemon.read_logs())
+        try:
+            await eventually(lambda: daemon.find("feed_up"), daemon.tail)
+            write_config(config, doc(data, fake, detector={"min_profit_percent": 0.4}))
+            ok = await arbot_reload(config)
+            assert ok.returncode == 0, ok.stderr
+            assert ok.stdout.startswith(f"arbot: reload applied (pid {daemon.proc.pid})")
+            write_config(config, doc(data, fake, detector={"min_profit_percent": "x"}))
+            # Given the file, the tool itself finds the error (and sends nothing) ...
+            early = await arbot_reload(config)
+            assert early.returncode == 3 and "detector.min_profit_percent" in early.stderr
+            # ... given only the data dir, the daemon's verdict says it.
+            bad = await arbot_reload(None, "--data-dir", str(data), "--pid", str(daemon.proc.pid))
+            assert bad.returncode == 3, bad.stderr
+            [line] = bad.stderr.strip().splitlines()
+            assert "reload refused" in line and "detector.min_profit_percent" in line
+            daemon.terminate()
+            assert await daemon.wait() == 0
+        finally:
+            await daemon.reap()
+            reader.cancel()
+    gone = await arbot_reload(None, "--data-dir", str(data))
+    assert gone.returncode == 4 and "no daemon holds" in gone.stderr, gone.stderr
+
+
+async def arbot_reload(config: Path | None, *extra: str) -> subprocess.CompletedProcess[str]:
+    given = ["--config", str(config)] if config else []
+    argv = [*arbot_command("reload", *given, "--timeout", "30"), *extra]
+    return await asyncio.to_thread(
+        subprocess.run, argv, capture_output=True, text=True, timeout=60, check=False
+    )

@@ -52,3 +52,22 @@ def _read_pid(fd: int) -> str:
         if text:
             return f" (pid {int(text)})"
     return ""
+
+
+def lock_holder(data_dir: Path) -> int | None:
+    """The pid of the process holding the lock now, or None: none holds it (the pid a
+    stopped daemon left in the file is not answered; it may belong to another process by
+    now)."""
+    try:
+        fd = os.open(lock_path(data_dir), os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with contextlib.suppress(OSError, ValueError):
+                return int(os.pread(fd, 32, 0).decode().strip())
+        return None
+    finally:
+        os.close(fd)
