@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Mapping
@@ -19,9 +20,11 @@ from pathlib import Path
 from typing import TextIO
 
 from arbot.app import run_daemon
+from arbot.errors import ConfigError, DatabaseError
 from arbot.localmarket import LocalExchange
 from arbot.localmarket.demo import demo_exchanges, replay_exchanges
 from arbot.metrics import Metrics
+from arbot.overrides import apply_overrides, stored
 from arbot.settings import (
     BackupSettings,
     MetricsSettings,
@@ -31,6 +34,7 @@ from arbot.settings import (
     StorageSettings,
 )
 from arbot.storage.connection import db_path
+from arbot.storage.lockfile import lock_holder
 from arbot.storage.sqlite.stats import database_stats
 
 REPORT_EVERY = 10.0  # seconds between progress lines
@@ -80,7 +84,7 @@ async def run_demo(
     async with AsyncExitStack() as stack:
         for fake in venues.values():
             await stack.enter_async_context(fake)
-        settings = demo_settings(data_dir, venues, metrics_listen)
+        settings = _with_overrides(demo_settings(data_dir, venues, metrics_listen))
         _print_banner(settings, out)
         async with asyncio.TaskGroup() as tg:
             reporter = tg.create_task(_report(metrics, out))
@@ -107,6 +111,38 @@ async def run_demo(
         file=out,
     )
     return code
+
+
+def check_free(data_dir: Path, listen: str) -> None:
+    """The data dir and the metrics address are free, or one error in the demo's own terms
+    (its flags): the daemon's messages name systemd and config keys the demo has not got.
+    Before anything starts."""
+    holder = lock_holder(data_dir)
+    if holder is not None:
+        raise DatabaseError(
+            f"--data-dir {data_dir}: in use by a running arbot (pid {holder}); stop it, or "
+            "give the demo another --data-dir"
+        )
+    host, port = listen.rsplit(":", 1)
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as exc:
+            raise ConfigError(
+                f"--metrics-listen {listen}: cannot listen ({exc.strerror}); give another, "
+                "e.g. --metrics-listen 127.0.0.1:0 (any free port)"
+            ) from None
+
+
+def _with_overrides(settings: Settings) -> Settings:
+    """The demo's settings with the data dir's `arbot config set` overrides on top, as the
+    daemon applies them to its file."""
+    rows = stored(settings.storage.data_dir)
+    if not rows:
+        return settings
+    doc = settings.model_dump(mode="json")
+    return apply_overrides(doc, [(r.path, r.value) for r in rows], "the demo's settings")
 
 
 def _program() -> str:

@@ -135,10 +135,11 @@ def _lock_holder(data_dir: Path) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from arbot.demo import run_demo
+    from arbot.demo import check_free, run_demo
     from arbot.runner import run_until_signalled
 
     logs.configure("auto", args.log_level)
+    check_free(args.data_dir.resolve(), args.metrics_listen)
     return run_until_signalled(
         lambda stop: run_demo(args.data_dir.resolve(), stop, args.duration, args.metrics_listen)
     )
