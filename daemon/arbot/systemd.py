@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from arbot.logs import get_logger
 
 # Used for STATUS= updates when systemd asks for no watchdog.
-STATUS_INTERVAL = 10.0
+STATUS_INTERVAL = 2.0  # seconds between STATUS= lines
 
 
 class Notifier:
@@ -62,17 +62,23 @@ async def keep_alive(
 ) -> None:
     """Until cancelled: send WATCHDOG=1 at half the watchdog period while `stuck()` finds
     nothing stuck, so systemd restarts a wedged daemon but not one whose exchanges are
-    merely unreachable; send STATUS= with live figures every round. Running on the event
+    merely unreachable; send STATUS= with live figures every STATUS_INTERVAL (and with each
+    ping), so `systemctl status` follows the feeds within seconds. Running on the event
     loop, it also stops pinging when the loop is blocked."""
     if not notifier.enabled:
         return
-    interval = notifier.watchdog_interval or STATUS_INTERVAL
+    watchdog = notifier.watchdog_interval
+    interval = min(watchdog, STATUS_INTERVAL) if watchdog is not None else STATUS_INTERVAL
+    loop = asyncio.get_running_loop()
     log = get_logger(component="systemd")
     withheld = False
+    next_ping = loop.time()
     while True:
-        why = stuck() if notifier.watchdog_interval is not None else None
+        why = stuck() if watchdog is not None else None
         if why is None:
-            ping = ("WATCHDOG=1",) if notifier.watchdog_interval is not None else ()
+            ping: tuple[str, ...] = ()
+            if watchdog is not None and loop.time() >= next_ping:
+                ping, next_ping = ("WATCHDOG=1",), loop.time() + watchdog
             notifier.notify(*ping, f"STATUS={status()}")
             if withheld:
                 log.info("watchdog_resumed")

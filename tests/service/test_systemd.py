@@ -110,3 +110,31 @@ async def test_watchdog_pings_only_while_nothing_is_stuck(
             await asyncio.gather(task, return_exceptions=True)
             notifier.close()
     assert [e["event"] for e in logged] == ["watchdog_withheld", "watchdog_resumed"]
+
+
+async def test_status_follows_within_the_status_interval_not_the_watchdog_period(
+    listener: tuple[str, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the unit's 60 s watchdog (a ping every 30 s), a feed going down showed in
+    `systemctl status` up to 30 s late: STATUS= now follows every STATUS_INTERVAL, pings
+    keep their own period."""
+    monkeypatch.setattr("arbot.systemd.STATUS_INTERVAL", 0.01)
+    path, sock = listener
+    sock.setblocking(False)
+    notifier = Notifier(path, watchdog_usec=60_000_000)
+    line = ["feeds live 3/3"]
+    loop = asyncio.get_running_loop()
+
+    async def next_message() -> bytes:
+        return await asyncio.wait_for(loop.sock_recv(sock, 4096), 5)
+
+    task = asyncio.create_task(keep_alive(notifier, lambda: None, lambda: line[0]))
+    try:
+        assert await next_message() == b"WATCHDOG=1\nSTATUS=feeds live 3/3"
+        line[0] = "feeds live 2/3"
+        while (message := await next_message()) != b"STATUS=feeds live 2/3":
+            assert message == b"STATUS=feeds live 3/3"  # no second ping within 30 s
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        notifier.close()
