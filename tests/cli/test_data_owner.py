@@ -192,6 +192,35 @@ def test_unreadable_inputs_get_one_line(service_dir: Path) -> None:
     assert f"{closed}/backup.db.gz: cannot reach (Permission denied)" in line
 
 
+def test_root_initialising_the_service_dir_makes_it_the_services(tmp_path: Path) -> None:
+    """`sudo arbot db init` before the unit's first start: the data dir is created owned by
+    the service user (here `nobody` in place of `arbot`, the path in place of
+    /var/lib/arbot), mode 0750, and everything in it is the service's."""
+    top = Path(tempfile.mkdtemp(prefix="arbot-service-", dir="/tmp"))
+    top.chmod(0o755)  # as /var/lib is
+    try:
+        service = top / "var-lib-arbot"
+        python, pythonpath = runtime()
+        if not python:
+            pytest.skip("no Python that a non-root user can run")
+        script = (
+            "import sys; from pathlib import Path; from arbot.cli import main, owner; "
+            f"owner.SERVICE_DATA_DIR = Path({str(service)!r}); owner.SERVICE_USER = 'nobody'; "
+            f"sys.exit(main(['db', 'init', '--data-dir', {str(service)!r}]))"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ARBOT_")}
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        done = subprocess.run(
+            [python, "-c", script], capture_output=True, text=True, env=env, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert service.stat().st_mode & 0o777 == 0o750
+        assert set(owners(service).values()) == {OWNER}
+    finally:
+        shutil.rmtree(top)
+
+
 @pytest.mark.skipif(shutil.which("systemd-sysusers") is None, reason="needs systemd-sysusers")
 def test_the_shipped_sysusers_file_creates_the_unit_user(tmp_path: Path) -> None:
     """systemd/arbot.sysusers makes the static user the unit runs as (User=/Group=)."""

@@ -35,6 +35,26 @@ def user_name(uid: int) -> str | None:
 
 # systemd/arbot.service's UMask=: what the tools create, the service could have created.
 SERVICE_UMASK = 0o027
+# The unit's StateDirectory= and User= (systemd/arbot.service, systemd/arbot.sysusers).
+SERVICE_DATA_DIR = Path("/var/lib/arbot")
+SERVICE_USER = "arbot"
+
+
+def _make_service_dir(data_dir: Path) -> None:
+    """Root running a tool (`arbot db init`) before the service's first start: the data dir
+    is created as the service's, owned by its user with StateDirectoryMode=, not root's;
+    then the tool acts as that user like on any later run."""
+    if data_dir.absolute() != SERVICE_DATA_DIR:
+        return
+    try:
+        user = pwd.getpwnam(SERVICE_USER)
+    except KeyError:  # the unit is not installed (no sysusers entry): root's as before
+        return
+    try:
+        data_dir.mkdir(mode=0o750, parents=True)
+        os.chown(data_dir, user.pw_uid, user.pw_gid)
+    except OSError as exc:
+        raise DatabaseError(f"{data_dir}: cannot create data directory: {exc.strerror}") from None
 
 
 def act_as_data_owner(data_dir: Path) -> None:
@@ -42,6 +62,8 @@ def act_as_data_owner(data_dir: Path) -> None:
     created under the service unit's umask (at least 027), whoever runs the tool."""
     os.umask(os.umask(SERVICE_UMASK) | SERVICE_UMASK)
     euid = os.geteuid()
+    if euid == 0 and not data_dir.exists():
+        _make_service_dir(data_dir)
     # Root creating a new data dir takes the owner of the tree it goes into; anyone else
     # is only refused over an existing directory (a missing one is the command's to report).
     where = existing_ancestor(data_dir) if euid == 0 else data_dir
