@@ -186,8 +186,21 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.books_committed = Counter(
+            "arbot_books_committed_total",
+            "Order books durably committed to the database (depth > 0)",
+            registry=r,
+        )
+        self.books_dropped = Counter(
+            "arbot_books_dropped_total",
+            "Order books not stored, by reason (each covered by a feed_gaps row)",
+            ["reason"],
+            registry=r,
+        )
         self.storage_backlog = Gauge(
-            "arbot_storage_backlog_ticks", "Ticks waiting to be committed", registry=r
+            "arbot_storage_backlog_ticks",
+            "Ticks and order books waiting to be committed",
+            registry=r,
         )
         self.records_dropped = Counter(
             "arbot_records_dropped_total",

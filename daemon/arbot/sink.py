@@ -1,18 +1,22 @@
 """Between the engine and a database: a bounded backlog and the task that commits it.
 
 The engine hands every output to `put`, which never waits, so detection keeps pace with the
-feeds whatever the database does. `run` cuts batches (storage.batch_size ticks, or
-storage.linger_ms after the first waiting item) and commits them one at a time through a
-BatchWriter (the SQLite Writer, or another backend's); a batch that fails is retried by
-the writer until it commits. While commits fail the backlog grows, up to
-storage.backlog_max_ticks; past it, by storage.backlog_overflow:
+feeds whatever the database does. `run` cuts batches (storage.batch_size ticks and as many
+order books, or storage.linger_ms after the first waiting item) and commits them one at a
+time through a BatchWriter (the SQLite Writer, or another backend's); a batch that fails is
+retried by the writer until it commits. While commits fail the backlog grows, up to
+storage.backlog_max_ticks ticks and books together; past it, by storage.backlog_overflow:
   conflate  only the latest tick per exchange+symbol waits; every tick replaced is counted
-            in arbot_ticks_dropped_total{reason="storage_backlog"} and, once there is room
-            again, a feed_gaps row per exchange covers the span of what was dropped;
+            in arbot_ticks_dropped_total{reason="storage_backlog"}. Books likewise: all the
+            waiting ones are conflated to the latest per exchange+symbol, and so are those
+            put until that latest one is taken into a batch; each replaced is counted in
+            arbot_books_dropped_total{reason="storage_backlog"} and the book kept is marked
+            `resync`, so it is stored as a snapshot. Once there is room again, a feed_gaps
+            row per exchange covers the span of what was dropped;
   block     `room()` does not return until there is room: the caller (and so the feeds)
             waits, nothing is dropped, detection pauses.
 Records (signals, episodes, trades, gaps) are never dropped: a few per second at most.
-Accounting: every tick put is committed, dropped (counted), or still waiting.
+Accounting: every tick and book put is committed, dropped (counted), or still waiting.
 """
 
 from __future__ import annotations
@@ -20,21 +24,25 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
+from typing import TypeVar
 
 from arbot.metrics import Metrics
-from arbot.models import FeedGap, Tick
+from arbot.models import Book, FeedGap, Tick
 from arbot.records import Output, Record
 from arbot.settings import StorageSettings
 from arbot.storage.batches import BatchWriter
 
 DROP_REASON = "storage_backlog"
+T = TypeVar("T")
+Key = tuple[str, str]  # (exchange, symbol)
 
 
 @dataclass(slots=True)
 class _Dropped:
     first: float
     last: float
-    count: int
+    ticks: int = 0
+    books: int = 0
 
 
 class StorageSink:
@@ -52,7 +60,12 @@ class StorageSink:
         self._chunks: deque[list[Tick]] = deque()
         self._count = 0  # ticks in _chunks
         self._records: list[Record] = []
-        self._latest: dict[tuple[str, str], Tick] = {}  # overflow: latest tick per key
+        self._latest: dict[Key, Tick] = {}  # overflow: latest tick per key
+        # Books as the engine's lists, like ticks; past the bound, all of them are conflated
+        # here, so a key's books stay in order (a book taken later must be a later one).
+        self._book_chunks: deque[list[Book]] = deque()
+        self._book_count = 0  # books in _book_chunks
+        self._latest_books: dict[Key, Book] = {}
         self._dropped: dict[str, _Dropped] = {}
         self._wakeup = asyncio.Event()
         self._room = asyncio.Event()
@@ -60,28 +73,39 @@ class StorageSink:
         self._closing = False
         self._stopped = asyncio.Event()
         self.dropped = 0
+        """Ticks dropped (past the bound, conflated)."""
+        self.books_dropped = 0
+        """Books dropped (past the bound, conflated)."""
 
     @property
     def backlog(self) -> int:
-        """Ticks waiting to be committed."""
-        return self._count + len(self._latest)
+        """Ticks and books waiting to be committed."""
+        return self._count + len(self._latest) + self._book_count + len(self._latest_books)
 
     def put(self, out: Output) -> None:
         """Take the engine's output; never waits."""
         ticks = out.ticks
         if ticks:
-            room = self._bound - self._count
+            room = self._bound - self._count - self._book_count
             if room < len(ticks) and not self._block:
                 self._overflow(ticks[max(room, 0) :])
                 ticks = ticks[: max(room, 0)]
             if ticks:
                 self._chunks.append(ticks)
                 self._count += len(ticks)
+        books = out.books
+        if books:
+            waiting = self._count + self._book_count + len(books)
+            if self._latest_books or (waiting > self._bound and not self._block):
+                self._conflate_books(books)
+            else:
+                self._book_chunks.append(books)
+                self._book_count += len(books)
         if out.records:
             self._records.extend(out.records)
-        if self._count >= self._bound:
+        if self._count + self._book_count >= self._bound:
             self._room.clear()
-        if self._count or self._records:
+        if self._count or self._book_count or self._records or self._latest_books:
             self._wakeup.set()
 
     async def room(self) -> None:
@@ -99,14 +123,14 @@ class StorageSink:
     async def _commit_until_closed(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if not (self._count or self._records or self._latest):
+            if not self.backlog and not self._records:
                 if self._closing:
                     return
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
             first_at = loop.time()
-            while self._count < self._batch_size and not self._closing:
+            while max(self._count, self._book_count) < self._batch_size and not self._closing:
                 left = first_at + self._linger - loop.time()
                 if left <= 0:
                     break
@@ -125,35 +149,31 @@ class StorageSink:
         await self._stopped.wait()
 
     async def _commit_one(self) -> None:
-        ticks = self._cut(self._batch_size)
+        ticks = _cut(self._chunks, self._batch_size)
+        self._count -= len(ticks)
+        books = _cut(self._book_chunks, self._batch_size)
+        self._book_count -= len(books)
         records, self._records = self._records, []
+        waiting = self._count + self._book_count
+        conflated = False
         # More keys than the bound must not keep the latest ticks out for good.
-        if self._latest and (not self._count or self._count + len(self._latest) < self._bound):
+        if self._latest and (not waiting or waiting + len(self._latest) < self._bound):
             ticks.extend(self._latest.values())
             self._latest.clear()
+            conflated = True
+        # While books are conflated none wait in _book_chunks: these are the newest.
+        if self._latest_books and (not waiting or waiting + len(self._latest_books) < self._bound):
+            books.extend(self._latest_books.values())
+            self._latest_books.clear()
+            conflated = True
+        if conflated:
             records.extend(self._gaps())
-        self.writer.add(ticks, records)
+        self.writer.add(ticks, records, books)
         self._metrics.storage_backlog.set(self.backlog)
         await self.writer.flush()
-        if self._count < self._bound:
+        if self._count + self._book_count < self._bound:
             self._room.set()
         self._metrics.storage_backlog.set(self.backlog)
-
-    def _cut(self, n: int) -> list[Tick]:
-        """Up to n ticks from the front of the backlog."""
-        batch: list[Tick] = []
-        chunks = self._chunks
-        while chunks and len(batch) < n:
-            chunk = chunks[0]
-            need = n - len(batch)
-            if len(chunk) <= need:
-                batch.extend(chunk)
-                chunks.popleft()
-            else:
-                batch.extend(chunk[:need])
-                chunks[0] = chunk[need:]
-        self._count -= len(batch)
-        return batch
 
     def _overflow(self, ticks: list[Tick]) -> None:
         latest = self._latest
@@ -165,27 +185,70 @@ class StorageSink:
             if old is None:
                 continue
             dropped += 1
-            span = self._dropped.get(old[0])
-            if span is None:
-                self._dropped[old[0]] = _Dropped(old[6], old[6], 1)
-            else:
-                span.first = min(span.first, old[6])
-                span.last = max(span.last, old[6])
-                span.count += 1
+            self._span(old[0], old[6]).ticks += 1
         if dropped:
             self.dropped += dropped
             self._metrics.ticks_dropped.labels(DROP_REASON).inc(dropped)
 
+    def _conflate_books(self, books: list[Book]) -> None:
+        """Keep only the latest book per key of those waiting and `books`; the one kept in
+        place of others is marked resync (it does not follow from the stored ones)."""
+        if not self._latest_books:
+            waiting = _cut(self._book_chunks, self._book_count)
+            self._book_count = 0
+            books = waiting + books
+        latest = self._latest_books
+        dropped = 0
+        for book in books:
+            key = (book[0], book[1])
+            old = latest.get(key)
+            if old is None:
+                latest[key] = book
+                continue
+            dropped += 1
+            self._span(old[0], old[4]).books += 1
+            latest[key] = book._replace(resync=True)
+        if dropped:
+            self.books_dropped += dropped
+            self._metrics.books_dropped.labels(DROP_REASON).inc(dropped)
+
+    def _span(self, exchange: str, at: float) -> _Dropped:
+        span = self._dropped.get(exchange)
+        if span is None:
+            span = self._dropped[exchange] = _Dropped(at, at)
+        else:
+            span.first = min(span.first, at)
+            span.last = max(span.last, at)
+        return span
+
     def _gaps(self) -> list[Record]:
-        gaps: list[Record] = [
-            FeedGap(
-                exchange,
-                span.first,
-                span.last,
-                f"{DROP_REASON}: {span.count} ticks not stored while the database "
-                "could not be written",
+        gaps: list[Record] = []
+        for exchange, span in sorted(self._dropped.items()):
+            what = [f"{span.ticks} ticks"] if span.ticks else []
+            what += [f"{span.books} books"] if span.books else []
+            gaps.append(
+                FeedGap(
+                    exchange,
+                    span.first,
+                    span.last,
+                    f"{DROP_REASON}: {' and '.join(what)} not stored while the database "
+                    "could not be written",
+                )
             )
-            for exchange, span in sorted(self._dropped.items())
-        ]
         self._dropped.clear()
         return gaps
+
+
+def _cut(chunks: deque[list[T]], n: int) -> list[T]:
+    """Up to n items from the front of a backlog of lists."""
+    batch: list[T] = []
+    while chunks and len(batch) < n:
+        chunk = chunks[0]
+        need = n - len(batch)
+        if len(chunk) <= need:
+            batch.extend(chunk)
+            chunks.popleft()
+        else:
+            batch.extend(chunk[:need])
+            chunks[0] = chunk[need:]
+    return batch

@@ -1,11 +1,13 @@
-"""`arbot query ...`: price history, spread statistics, signals, daily performance.
-Read-only connections; a table (--wide for every column), or JSON with --json."""
+"""`arbot query ...`: price history, spread statistics, signals, daily performance, an
+order book as stored. Read-only connections; a table (--wide for every column), or JSON
+with --json."""
 
 from __future__ import annotations
 
 import argparse
 import time
 from collections.abc import Callable
+from itertools import zip_longest
 from typing import Any, TypeVar
 
 from arbot.cli.common import (
@@ -22,6 +24,7 @@ from arbot.cli.common import (
     timestamp,
 )
 from arbot.cli.output import Column, exact, fixed, note, print_json, print_mapping, print_table
+from arbot.models import Book
 from arbot.storage.backend import backend_of
 from arbot.storage.queries import Queries, Table
 
@@ -67,6 +70,16 @@ def register(groups: dict[str, Any]) -> None:
     add_config_args(p, json_output=True)
     p.add_argument("--days", type=days, default=30, help="look-back window in days (30)")
     p.set_defaults(handler=cmd_performance)
+
+    p = q.add_parser("book", help="an order book as stored at a time (its last change before)")
+    add_config_args(p, json_output=True)
+    p.add_argument("--exchange", required=True, help="exchange name as configured")
+    p.add_argument("--symbol", required=True, help="unified symbol, e.g. BTC/USDT")
+    p.add_argument("--at", type=timestamp, metavar="TIME",
+                   help="time (UNIX s or ISO, UTC); default now")  # fmt: skip
+    p.add_argument("--levels", type=positive_int, metavar="N",
+                   help="at most this many levels a side (all)")  # fmt: skip
+    p.set_defaults(handler=cmd_book)
 
 
 def _run(args: argparse.Namespace, work: Callable[[Queries], T]) -> T:
@@ -238,3 +251,62 @@ def cmd_performance(args: argparse.Namespace) -> int:
         ),
     )
     return 0
+
+
+BOOK_COLUMNS = (
+    Column("bid_amount", "bid amount", exact),
+    Column("bid", "bid", exact),
+    Column("ask", "ask", exact),
+    Column("ask_amount", "ask amount", exact),
+)
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    at = args.at if args.at is not None else time.time()
+    settings = resolve_settings(args)
+    book = backend_of(settings).book_at(args.exchange, args.symbol, at)
+    if book is None:
+
+        def known(q: Queries) -> None:
+            check_known(q, "exchanges", args.exchange)
+            check_known(q, "symbols", args.symbol)
+
+        _run(args, known)
+    if args.json:
+        print_json(
+            {"exchange": args.exchange, "symbol": args.symbol, "at": at,
+             "book": None if book is None else _book_json(book, args.levels)}
+        )  # fmt: skip
+        return 0
+    if book is None:
+        print(f"no book of {args.exchange} {args.symbol} stored at or before {iso_ms(at)}")
+        return 0
+    print_mapping(
+        {
+            "exchange": book.exchange,
+            "symbol": book.symbol,
+            "time (UTC)": iso_ms(book.timestamp),
+            "received (UTC)": iso_ms(book.received),
+            "resync": "yes: rebuilt by the feed, or books before it not stored"
+            if book.resync
+            else "no",
+        }
+    )
+    print()
+    sides = book.bids[: args.levels], book.asks[: args.levels]
+    rows = [
+        {"bid_amount": bid[1], "bid": bid[0], "ask": ask[0], "ask_amount": ask[1]}
+        for bid, ask in zip_longest(*sides, fillvalue=(None, None))
+    ]
+    print_table(rows, BOOK_COLUMNS, wide=True)
+    return 0
+
+
+def _book_json(book: Book, levels: int | None) -> dict[str, Any]:
+    return {
+        "timestamp": book.timestamp,
+        "received": book.received,
+        "resync": book.resync,
+        "bids": [list(level) for level in book.bids[:levels]],
+        "asks": [list(level) for level in book.asks[:levels]],
+    }

@@ -2,10 +2,10 @@
 
 Everything that differs between SQLite (four files in the data dir) and PostgreSQL (one
 server database; the data dir keeps config.db, the lock file and backups) is a method here:
-the writer of ticks and records, connections for commands, the analysis queries, the
-database commands (init, prune, rollup, backup, restore, stats, explain, maintain), the
-tick source of a backtest and the daemon's daily jobs. The rest of ArBot asks the backend
-and never tests which one it is."""
+the writer of ticks, books and records, connections for commands, the analysis queries and
+stored order books, the database commands (init, prune, rollup, backup, restore, stats,
+explain, maintain), the tick source of a backtest and the daemon's daily jobs. The rest of
+ArBot asks the backend and never tests which one it is."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from arbot.metrics import Metrics
-from arbot.models import Tick
+from arbot.models import Book, Tick
 from arbot.rollup import DailyRollup
 from arbot.settings import Settings
 from arbot.storage.batches import BatchWriter
+from arbot.storage.books import read_book
 from arbot.storage.jobs import Job, JobRuns
 from arbot.storage.portable import Conn
 from arbot.storage.queries import Queries
@@ -89,6 +90,12 @@ class Backend(ABC):
     @abstractmethod
     def reader(self) -> AbstractContextManager[Queries]:
         """The analysis queries over the stored data (which must exist), read-only."""
+
+    def book_at(self, exchange: str, symbol: str, at: float) -> Book | None:
+        """The stored order book of (exchange, symbol) as it was at `at` (after its last
+        stored change at or before `at`), rebuilt from the reader; None if there is none."""
+        with self.reader() as q:
+            return read_book(q.conn, exchange, symbol, at)
 
     @abstractmethod
     def init(self, now: float) -> Report: ...

@@ -1,9 +1,9 @@
 """What the SQLite and the PostgreSQL writer share (the contract the storage sink uses):
-ticks and records are buffered on the event loop; `flush()` cuts a batch and returns the coroutine
-that commits it in one transaction on the writer's own thread. A batch failing for a reason
-of the environment is rolled back and retried with capped exponential backoff until it
-commits, never dropped; a record failing for a reason no retry can fix is dropped and
-logged, the rest of its batch kept. Batches commit in the order they were cut.
+ticks, order books and records are buffered on the event loop; `flush()` cuts a batch and
+returns the coroutine that commits it in one transaction on the writer's own thread. A batch
+failing for a reason of the environment is rolled back and retried with capped exponential
+backoff until it commits, never dropped; a record failing for a reason no retry can fix is
+dropped and logged, the rest of its batch kept. Batches commit in the order they were cut.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
-from arbot.models import Tick
+from arbot.models import Book, Tick
 from arbot.records import Record, Resume
 
 FIRST_RETRY_DELAY = 0.05
@@ -29,6 +29,7 @@ FIRST_RETRY_DELAY = 0.05
 class Batch:
     ticks: list[Tick]
     records: list[Record]
+    books: list[Book] = field(default_factory=list)
 
 
 class RecordFailed(Exception):
@@ -54,10 +55,13 @@ class BatchWriter(ABC):
         self._what = what
         self._ticks: list[Tick] = []
         self._records: list[Record] = []
+        self._books: list[Book] = []
         self._closed = False
         self._log = get_logger(component=thread.removeprefix("arbot-"))
         self.committed = 0
         """Ticks committed (a repeated key replaces its row and counts again)."""
+        self.books_committed = 0
+        """Order books committed (one at the instant of an earlier one replaces it, and counts)."""
         self.attempts = 0
         """Write attempts that ended, committed or failed (the watchdog's sign of life)."""
         self.records_dropped: Counter[str] = Counter()
@@ -99,20 +103,24 @@ class BatchWriter(ABC):
 
     @property
     def pending(self) -> int:
-        """Ticks plus records waiting for the next flush."""
-        return len(self._ticks) + len(self._records)
+        """Ticks, books and records waiting for the next flush."""
+        return len(self._ticks) + len(self._books) + len(self._records)
 
-    def add(self, ticks: Iterable[Tick], records: Iterable[Record] = ()) -> None:
-        """Ticks and records for the next batch; records are written after its ticks, in
-        order (a retry writes them again after a rollback: they carry explicit ids)."""
+    def add(
+        self, ticks: Iterable[Tick], records: Iterable[Record] = (), books: Iterable[Book] = ()
+    ) -> None:
+        """Ticks, records and books for the next batch; records are written after its ticks
+        and books, in order (a retry writes them again after a rollback: they carry explicit
+        ids). Books of one exchange and symbol must come in the order they happened."""
         self._ticks.extend(ticks)
         self._records.extend(records)
+        self._books.extend(books)
 
     def flush(self) -> Coroutine[Any, Any, None]:
         """Cut the batch NOW (everything added so far) and return the coroutine that commits
         it; it completes once committed. Await it (or make it a task)."""
-        batch = Batch(self._ticks, self._records)
-        self._ticks, self._records = [], []
+        batch = Batch(self._ticks, self._records, self._books)
+        self._ticks, self._records, self._books = [], [], []
         return self._commit(batch)
 
     async def close(self) -> None:
@@ -126,7 +134,7 @@ class BatchWriter(ABC):
         self._thread.shutdown(wait=True)
 
     async def _commit(self, batch: Batch) -> None:
-        if not batch.ticks and not batch.records:
+        if not batch.ticks and not batch.records and not batch.books:
             return
         loop = asyncio.get_running_loop()
         async with self._lock:
@@ -164,6 +172,7 @@ class BatchWriter(ABC):
                         kind=kind,
                         error=self._describe(exc),
                         rows=len(batch.ticks),
+                        books=len(batch.books),
                         attempt=failures,
                         retry_in=round(delay, 3),
                     )
@@ -180,5 +189,7 @@ class BatchWriter(ABC):
             )
         self.committed += len(batch.ticks)
         self._metrics.ticks_committed.inc(len(batch.ticks))
+        self.books_committed += len(batch.books)
+        self._metrics.books_committed.inc(len(batch.books))
         self._metrics.batch_rows.observe(len(batch.ticks))
         self._metrics.flush_seconds.observe(seconds)

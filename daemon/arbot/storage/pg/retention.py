@@ -1,6 +1,7 @@
 """Retention on PostgreSQL: archive each complete day of ticks older than the retention
-window into 1h OHLCV bars, then drop that day's partition whole (no row-by-row DELETE);
-delete old rows of the other tables.
+window into 1h OHLCV bars, then drop that day's partition whole (no row-by-row DELETE), and
+the day's order-book partition with it (each key's next day starts with a snapshot, so the
+days kept still rebuild); delete old rows of the other tables.
 
 Crash safety: a day's bars, the watermark `archive_state.archived_until` and the DROP of its
 partition commit in ONE transaction, so a day is archived exactly once and dropped only
@@ -24,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from arbot.settings import RetentionSettings
+from arbot.storage.pg.books_sql import drop_book_partition
 from arbot.storage.pg.partitions import DAY, day_of, partition_days
 
 HOUR = 3600
@@ -81,6 +83,7 @@ class PruneReport:
     bars_written: int = 0
     archived_until: int | None = None
     partitions_dropped: list[str] = field(default_factory=list)
+    book_partitions_dropped: list[str] = field(default_factory=list)
     rows_deleted: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -118,7 +121,10 @@ def archive_and_drop(
                 report.bars_written += max(cur.rowcount, 0)
                 conn.execute(_WATERMARK, (TIMEFRAME, end))
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+            books = drop_book_partition(conn, name)
         report.partitions_dropped.append(name)
+        if books is not None:
+            report.book_partitions_dropped.append(books)
     report.archived_until = archived_until(conn)
     return report
 

@@ -1,19 +1,21 @@
 """The batch writer into PostgreSQL, with the SQLite Writer's contract (both are
-storage.batches.BatchWriter): `add` ticks and the engine's records, `flush()` cuts a batch
-and returns the coroutine committing it in one transaction; a failing batch is retried with capped
-exponential backoff until it commits, never dropped; while it retries the caller's await
-does not return (backpressure). The first connection migrates the schema, creates the
-partitions ahead and takes this shard's advisory lock (a second daemon for the shard is
-refused); a server unreachable at start-up is waited for, a wrong password is fatal.
+storage.batches.BatchWriter): `add` ticks, order books and the engine's records, `flush()`
+cuts a batch and returns the coroutine committing it in one transaction; a failing batch is
+retried with capped exponential backoff until it commits, never dropped; while it retries
+the caller's await does not return (backpressure). The first connection migrates the schema,
+creates the partitions ahead and takes this shard's advisory lock (a second daemon for the
+shard is refused); a server unreachable at start-up is waited for, a wrong password is fatal.
 
-Ticks go in by binary COPY on a dedicated thread: psycopg releases the GIL while the server
-works, so the event loop keeps running. COPY cannot upsert, so a batch that meets a key
-already stored (a retry after a commit whose acknowledgement was lost, or replayed data)
-is rolled back and written again through a staging table with INSERT ... ON CONFLICT DO
-UPDATE: the later quote wins, as with the SQLite writer's INSERT OR REPLACE, and nothing is
-ever duplicated. Symbol/exchange ids and the day's partition are created in their own
-short transactions before the batch (harmless if the batch then fails), so the batch never
-holds a lock on the partitioned parent that would stall the other shards' writers.
+Ticks and book rows (storage/book_rows.py) go in by binary COPY on a dedicated thread:
+psycopg releases the GIL while the server works, so the event loop keeps running. COPY
+cannot upsert, so a batch that meets a key already stored (a retry after a commit whose
+acknowledgement was lost, or replayed data) is rolled back and written again with INSERT
+... ON CONFLICT DO UPDATE (ticks through a staging table): the later quote wins, as with the
+SQLite writer's INSERT OR REPLACE, and nothing is ever duplicated. A book row the writer
+knows to replace a stored one (a later book of the same instant) goes in that way at once.
+Symbol/exchange ids and the day's partition are created in their own short transactions
+before the batch (harmless if the batch then fails), so the batch never holds a lock on the
+partitioned parent that would stall the other shards' writers.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from psycopg import errors as pgerrors
 
 from arbot.errors import ConfigError
 from arbot.metrics import Metrics
-from arbot.models import Tick
+from arbot.models import Book, Tick
 from arbot.records import Resume
 from arbot.settings import PostgresSettings, Settings, ShardSettings
 from arbot.storage.batches import FIRST_RETRY_DELAY, Batch, BatchWriter, RecordFailed
 from arbot.storage.gaps import last_receive_times
+from arbot.storage.pg.books_sql import PgBooks
 from arbot.storage.pg.connect import is_operator_error, open_connection
 from arbot.storage.pg.errors import error_kind, is_transient, one_line
 from arbot.storage.pg.partitions import day_of, ensure_ahead, ensure_days
@@ -58,6 +61,7 @@ UPSERT_SQL = (
 )
 Row = tuple[float, float, float, float | None, float | None, int, int, int]
 _TS = itemgetter(6)  # a Tick's timestamp
+_BOOK_TS = itemgetter(4)  # a Book's
 # A batch spanning more days than this (a sparse replay) gets partitions for the days its
 # ticks fall on only, not for every day in between.
 MAX_DAY_SPAN = 7
@@ -86,6 +90,7 @@ class PgWriter(BatchWriter):
         self._symbols: dict[str, int] = {}
         self._exchanges: dict[str, int] = {}
         self._days: set[int] = set()
+        self._book_rows = PgBooks()
         self._started = False  # migrated and first took the shard lock
 
     @classmethod
@@ -145,18 +150,21 @@ class PgWriter(BatchWriter):
     def _write(self, batch: Batch) -> None:
         try:
             conn = self._connection()
-            self._ensure_partitions(conn, batch.ticks)
+            self._ensure_partitions(conn, [*map(_TS, batch.ticks), *map(_BOOK_TS, batch.books)])
+            self._ensure_book_names(conn, batch.books)
             try:
                 self._copy(conn, batch)
             except pgerrors.UniqueViolation:
                 rows = _last_per_key(list(self._convert(batch.ticks)))
                 self._transaction(conn, batch, iter(rows), upsert=True)
-        except psycopg.Error as exc:
-            if is_transient(exc):
+        except BaseException as exc:
+            self._book_rows.encoder.rollback()
+            if isinstance(exc, psycopg.Error) and is_transient(exc):
                 # A broken or unknown-state session, or a partition dropped by retention
                 # since we cached it: start afresh (the new session forgets the days).
                 self._disconnect()
             raise
+        self._book_rows.encoder.commit()
 
     def _copy(self, conn: psycopg.Connection[Any], batch: Batch) -> None:
         ticks = batch.ticks
@@ -183,6 +191,9 @@ class PgWriter(BatchWriter):
                         copy.write_row(row)
                 if upsert:
                     conn.execute(UPSERT_SQL)
+            if batch.books:
+                books = self._book_rows
+                books.write(conn, batch.books, self._symbols, self._exchanges, upsert=upsert)
             for index, record in enumerate(batch.records):
                 try:
                     self._records_sql.write(conn, record)
@@ -191,15 +202,13 @@ class PgWriter(BatchWriter):
                         raise
                     raise RecordFailed(index, exc) from exc
 
-    def _ensure_partitions(self, conn: psycopg.Connection[Any], ticks: list[Tick]) -> None:
-        """The day partitions the ticks fall on (from the first and last ts, or each tick's
-        for a batch spanning more than MAX_DAY_SPAN days)."""
-        if not ticks:
+    def _ensure_partitions(self, conn: psycopg.Connection[Any], times: list[float]) -> None:
+        """The day partitions the ticks and books fall on (from the first and last time, or
+        each one's for a batch spanning more than MAX_DAY_SPAN days)."""
+        if not times:
             return
-        first, last = day_of(min(map(_TS, ticks))), day_of(max(map(_TS, ticks)))
-        span = (
-            range(first, last + 1) if last - first <= MAX_DAY_SPAN else map(day_of, map(_TS, ticks))
-        )
+        first, last = day_of(min(times)), day_of(max(times))
+        span = range(first, last + 1) if last - first <= MAX_DAY_SPAN else map(day_of, times)
         days = set(span) - self._days
         if days:
             ensure_days(conn, days)
@@ -212,6 +221,11 @@ class PgWriter(BatchWriter):
             (ts, bid, ask, bid_size, ask_size, round((received - ts) * 1000), sid[s], eid[e])
             for e, s, bid, ask, bid_size, ask_size, ts, received in ticks
         )
+
+    def _ensure_book_names(self, conn: psycopg.Connection[Any], books: list[Book]) -> None:
+        if books:
+            self._ensure_names(conn, self._symbols, "symbols", {b.symbol for b in books})
+            self._ensure_names(conn, self._exchanges, "exchanges", {b.exchange for b in books})
 
     @staticmethod
     def _ensure_names(

@@ -62,6 +62,7 @@ class SqliteBackend(Backend):
             return {
                 "bars_written": report.bars_written,
                 "ticks_deleted": report.ticks_deleted,
+                "books_deleted": report.books_deleted,
                 "rows_deleted": sum(report.rows_deleted.values()),
                 "seconds": round(report.seconds, 3),
             }
@@ -127,6 +128,7 @@ class SqliteBackend(Backend):
                 "bars_written": report.bars_written,
                 "archived_until": report.archived_until,
                 "ticks_deleted": report.ticks_deleted,
+                "books_deleted": report.books_deleted,
                 **{f"{table}_deleted": n for table, n in report.rows_deleted.items()},
                 "seconds": round(report.seconds, 3),
             }

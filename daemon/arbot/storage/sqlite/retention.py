@@ -17,6 +17,10 @@ FIRST_VALUE/LAST_VALUE windows mixed with GROUP BY return one arbitrary row's va
 group, not the first/last of the hour; and it takes open from the bid but close from the ask.
 A tick arriving with a timestamp already below the watermark (days late) is deleted without
 being archived: the watermark never moves back.
+Order books older than tickers_days are deleted too (not archived), per exchange and symbol
+up to its last snapshot at or before the cutoff: what remains starts with a snapshot, so it
+still rebuilds from the cutoff on (that snapshot and up to 60 s of deltas stay); a key with
+nothing newer than the cutoff loses all its rows.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from arbot.errors import DatabaseError
 from arbot.settings import RetentionSettings
 from arbot.storage.connection import Pragmas
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite.books_sql import delete_books_before
 from arbot.storage.sqlite.ticks import first_tick_time
 from arbot.storage.transaction import immediate
 
@@ -100,6 +105,7 @@ class PruneReport:
     archive_seconds: float = 0.0
     archived_until: int | None = None
     ticks_deleted: int = 0
+    books_deleted: int = 0
     rows_deleted: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -249,6 +255,7 @@ def _prune(
         report.ticks_deleted = delete_ticks_before(
             arbot, report.archived_until, settings.chunk_rows, pause
         )
+    report.books_deleted = delete_books_before(arbot, cutoff, settings.chunk_rows, pause)
     for policy in POLICIES:
         cutoff = now - float(getattr(settings, policy.setting)) * DAY
         report.rows_deleted[policy.table] = delete_old_rows(

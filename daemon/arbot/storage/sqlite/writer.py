@@ -1,12 +1,13 @@
 """The one writer connection to arbot.db.
 
-Ticks and the engine's records are buffered on the event loop and committed as one
-transaction per batch on a dedicated thread: one thread hop per batch, never per row (a hop
-costs ~150-200 µs, an insert ~3 µs a row). A crash loses at most the batch in flight.
-Ticks go in as multi-row INSERTs of up to MAX_ROWS_PER_STATEMENT rows rather than
-`executemany`: sqlite3 runs each statement's whole insert without the GIL, so the event loop
-keeps working on the other core, whereas `executemany` takes the GIL back after every row
-and, beside a busy event loop, waits for it each time (measured in `make bench`).
+Ticks, order books and the engine's records are buffered on the event loop and committed as
+one transaction per batch on a dedicated thread: one thread hop per batch, never per row (a
+hop costs ~150-200 µs, an insert ~3 µs a row). A crash loses at most the batch in flight.
+Ticks and book rows (storage/book_rows.py) go in as multi-row INSERTs of up to
+MAX_ROWS_PER_STATEMENT rows rather than `executemany`: sqlite3 runs each statement's whole
+insert without the GIL, so the event loop keeps working on the other core, whereas
+`executemany` takes the GIL back after every row and, beside a busy event loop, waits for
+it each time (measured in `make bench`).
 A batch that fails with a database error (locked, disk full, I/O, read-only, ...) is rolled
 back and retried with capped exponential backoff until it commits; it is never dropped.
 While it retries the caller's `await` does not return; the daemon's sink (sink.py) keeps
@@ -19,8 +20,8 @@ import contextlib
 import functools
 import itertools
 import sqlite3
-from collections.abc import Mapping, Sequence
-from typing import cast
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TypeVar, cast
 
 from arbot.metrics import Metrics
 from arbot.models import Tick
@@ -30,6 +31,7 @@ from arbot.storage.batches import Batch, BatchWriter, RecordFailed
 from arbot.storage.connection import Pragmas
 from arbot.storage.gaps import last_receive_times
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite.books_sql import BOOK_PARAMS, SqliteBooks, insert_books_sql
 from arbot.storage.sqlite.ids import NameIds
 from arbot.storage.sqlite.records_sql import resume_state, write_record
 
@@ -46,6 +48,7 @@ SWITCH_INTERVAL = 0.001
 
 TICK_COLUMNS = "symbol_id, ts, exchange_id, bid, ask, bid_size, ask_size, recv_delta_ms"
 TICK_PARAMS = 8
+T = TypeVar("T")
 
 
 def _encoded(value: str) -> str:
@@ -108,9 +111,10 @@ class Writer(BatchWriter):
         self._conn = conn
         self._symbols = NameIds(conn, "symbols")
         self._exchanges = NameIds(conn, "exchanges")
+        self._book_rows = SqliteBooks(self._symbols, self._exchanges)
         variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        fits = max(1, min(MAX_ROWS_PER_STATEMENT, variables // TICK_PARAMS))
-        self._max_rows = 1 << (fits.bit_length() - 1)
+        self._max_rows = _max_rows(variables, TICK_PARAMS)
+        self._max_book_rows = _max_rows(variables, BOOK_PARAMS)
 
     @classmethod
     def open(cls, settings: StorageSettings, metrics: Metrics) -> Writer:
@@ -139,6 +143,10 @@ class Writer(BatchWriter):
             conn.execute("BEGIN IMMEDIATE")
             if batch.ticks:
                 self._insert(conn, batch.ticks)
+            if batch.books:
+                rows = self._book_rows.rows(conn, batch.books)
+                for chunk in _chunks(rows, self._max_book_rows):
+                    conn.execute(insert_books_sql(len(chunk)), list(itertools.chain(*chunk)))
             for index, record in enumerate(batch.records):
                 try:
                     write_record(conn, record)
@@ -150,6 +158,7 @@ class Writer(BatchWriter):
         except BaseException:
             self._symbols.rollback()
             self._exchanges.rollback()
+            self._book_rows.encoder.rollback()
             if conn.in_transaction:
                 # Fails only if SQLite already rolled back by itself (e.g. after an I/O error).
                 with contextlib.suppress(sqlite3.Error):
@@ -157,15 +166,10 @@ class Writer(BatchWriter):
             raise
         self._symbols.commit()
         self._exchanges.commit()
+        self._book_rows.encoder.commit()
 
     def _insert(self, conn: sqlite3.Connection, ticks: list[Tick]) -> None:
-        """`ticks` in statements of power-of-two sizes, largest first."""
-        start = 0
-        while start < len(ticks):
-            left = len(ticks) - start
-            size = min(self._max_rows, 1 << (left.bit_length() - 1))
-            chunk = ticks[start : start + size]
-            start += size
+        for chunk in _chunks(ticks, self._max_rows):
             conn.execute(insert_ticks_sql(len(chunk)), self._params(conn, chunk))
 
     def _params(self, conn: sqlite3.Connection, chunk: list[Tick]) -> list[object]:
@@ -183,6 +187,21 @@ class Writer(BatchWriter):
                 self._symbols.get_or_insert(conn, t.symbol)
             return self._params(conn, chunk)
         return params
+
+
+def _max_rows(variables: int, params: int) -> int:
+    """The largest power of two of rows a statement may take (see MAX_ROWS_PER_STATEMENT)."""
+    fits = max(1, min(MAX_ROWS_PER_STATEMENT, variables // params))
+    return 1 << (fits.bit_length() - 1)
+
+
+def _chunks(rows: list[T], max_rows: int) -> Iterator[list[T]]:
+    """`rows` in slices of power-of-two sizes, largest first."""
+    start = 0
+    while start < len(rows):
+        size = min(max_rows, 1 << ((len(rows) - start).bit_length() - 1))
+        yield rows[start : start + size]
+        start += size
 
 
 def _names(fields: list[object]) -> list[str]:
