@@ -153,12 +153,6 @@ class _Daemon:
         s = self.settings
         if not self.exchanges:
             raise ConfigError("exchanges: no exchange is enabled; add an [[exchanges]] table")
-        deep = [e.name for e in self.exchanges if e.depth]
-        if deep:  # the feed follows books, but nothing downstream keeps them yet
-            raise ConfigError(
-                f"exchanges.{deep[0]}.depth: order books are not stored by the daemon yet "
-                "(docs/operations.md: Order books); set depth = 0"
-            )
         feeds.check_exchanges(self.exchanges)
         data_dir = s.storage.data_dir
         make_data_dir(data_dir)

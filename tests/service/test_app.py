@@ -13,7 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from arbot.app import run_daemon
-from arbot.errors import EXIT_CONFIG, EXIT_DATABASE, EXIT_EXCHANGE
+from arbot.errors import EXIT_DATABASE, EXIT_EXCHANGE
 from arbot.localmarket import LocalExchange
 from arbot.metrics import Metrics
 from arbot.settings import Settings, parse_settings
@@ -141,17 +141,6 @@ async def test_unlisted_symbol_stops_with_exit_5_naming_it(
     # One final line with the real exit code, not daemon_stopped exit_code=0 before it.
     assert logs[-1] is failed[0] and failed[0]["exit_code"] == EXIT_EXCHANGE
     assert not [e for e in logs if e["event"] == "daemon_stopped"]
-
-
-async def test_order_books_are_refused_until_the_daemon_stores_them(tmp_path: Path) -> None:
-    """depth > 0 would follow books that nothing downstream keeps: exit 3 naming the key."""
-    fake = LocalExchange("okx")  # never started: the refusal comes before any feed
-    settings = daemon_settings(tmp_path / "data", {"okx": fake}, depth=5)
-    with capture_logs() as logs:
-        code = await run_daemon(settings, asyncio.Event().wait(), Metrics())
-    assert code == EXIT_CONFIG
-    (failed,) = [e for e in logs if e["event"] == "daemon_failed"]
-    assert failed["error"].startswith("exchanges.okx.depth: order books are not stored")
 
 
 async def test_foreign_database_file_exits_4_untouched(tmp_path: Path) -> None:
