@@ -31,6 +31,8 @@ from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.metrics_server import MetricsServer
 from arbot.models import ExchangeParams
+from arbot.notify.service import Notifications, NotifyingSink
+from arbot.notify.targets import Target, load_targets
 from arbot.pipeline import Pipeline
 from arbot.records import Resume
 from arbot.reload import Reloader, applies_live, changed_keys
@@ -94,6 +96,7 @@ class _Stages:
     writer: BatchWriter
     monitor: FlowMonitor
     feeds: FeedSet
+    notify: Notifications
 
 
 class _Daemon:
@@ -132,6 +135,7 @@ class _Daemon:
         applied = {k for k in changed if applies_live(k)}
         stages.feeds.apply(old.enabled_exchanges, new.enabled_exchanges)
         applied |= {k for k in changed if k.split(".")[0] == "exchanges"}
+        applied |= stages.notify.reload(new.notify, changed)
         self.settings = new
         self.exchanges = new.enabled_exchanges
         return applied
@@ -154,6 +158,7 @@ class _Daemon:
         if not self.exchanges:
             raise ConfigError("exchanges: no exchange is enabled; add an [[exchanges]] table")
         feeds.check_exchanges(self.exchanges)
+        targets = load_targets(s.notify)  # a token file readable by others stops here (exit 3)
         data_dir = s.storage.data_dir
         make_data_dir(data_dir)
         with acquire_daemon_lock(data_dir):
@@ -166,7 +171,7 @@ class _Daemon:
             async with AsyncExitStack() as stack:
                 stack.push_async_callback(self._close_writer, writer)
                 resume = await asyncio.to_thread(writer.resume_state)
-                stages = self._build(writer, params, resume)
+                stages = self._build(writer, params, resume, targets)
                 if s.metrics.enabled:
                     server = self._metrics_server(stages)
                     await server.start()
@@ -190,11 +195,17 @@ class _Daemon:
             conn.close()
 
     def _build(
-        self, writer: BatchWriter, params: Mapping[str, ExchangeParams], resume: Resume
+        self,
+        writer: BatchWriter,
+        params: Mapping[str, ExchangeParams],
+        resume: Resume,
+        targets: tuple[Target, ...],
     ) -> _Stages:
         s = self.settings
         engine = Engine(s, params, resume, paper=s.paper.enabled, detect=s.detector.enabled)
-        sink = StorageSink(writer, s.storage, self.metrics)
+        after = s.metrics.storage_degraded_after
+        notify = Notifications(targets, self.metrics, self.clock, storage_after=after)
+        sink = NotifyingSink(notify, writer, s.storage, self.metrics)
         pipeline = Pipeline(engine, sink, self.metrics)
         self.metrics.queue_capacity.set(s.storage.queue_size)
         self.metrics.shard_info.labels(str(s.shard.index), str(s.shard.count)).set(1)
@@ -209,8 +220,9 @@ class _Daemon:
             queue_full=queue.full,
             storage=writer.retrying,
         )
+        notify.watch(monitor.feeds, writer.retrying)
         feedset = FeedSet(queue, monitor, self.metrics, self.clock, self.last_ticks)
-        self._stages = _Stages(queue, pipeline, sink, writer, monitor, feedset)
+        self._stages = _Stages(queue, pipeline, sink, writer, monitor, feedset, notify)
         return self._stages
 
     async def _serve(self, stop: Awaitable[object], stages: _Stages) -> int:
@@ -231,6 +243,7 @@ class _Daemon:
                 tg.create_task(self._watch_stop(stop), name="stop-trigger"),
                 tg.create_task(run_daily_jobs(s, self.metrics, self.clock), name="daily-jobs"),
                 tg.create_task(self._sample(stages), name="flow-sample"),
+                tg.create_task(stages.notify.run(), name="notify"),
                 tg.create_task(
                     keep_alive(self.notifier, stuck, lambda: monitor.status(self.clock())),
                     name="systemd",

@@ -30,7 +30,7 @@ TABLE_CODES = {2, 3, 4, 5}
 # Commands that create a missing data directory (a missing one is not a mistake there).
 CREATING = {"db init", "db restore", "demo", "run", "replay", "backtest"}
 # Commands that never open the data dir's arbot.db (a foreign one there is not their business).
-NOT_READING_ARBOT_DB = {"db restore", "backtest"}
+NOT_READING_ARBOT_DB = {"db restore", "backtest", "notify list", "notify test"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ STRING_VALUES = {
     "set": ["=", "x", "detector.nope=1", "detector.min_profit_percent=abc"],
     "key": ["nope", "detector.nope", "exchanges.nope.taker_fee"],
     "value": ["abc", "-1", "[1"],
+    "target": ["nope", "0"],
 }
 SKIPPED = (argparse._HelpAction, argparse._VersionAction, argparse._StoreTrueAction)
 

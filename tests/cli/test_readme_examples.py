@@ -31,6 +31,7 @@ SKIPPED = {
     "arbot run": "connects to the real exchanges (make run); tests/integration run the daemon",
     "arbot demo": "runs for a minute; tests/localmarket/test_demo.py runs it",
     "arbot reload": "signals a running daemon; tests/service/test_reload.py runs it",
+    "arbot notify test": "sends to the configured services; tests/notify/test_cli.py runs it",
 }
 AUGUST_8 = 1_723_075_200.0  # 2024-08-08 00:00 UTC
 # The counts when the README was split into docs/ (37 examples, 31 run), so that moving text

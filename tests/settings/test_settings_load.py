@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from arbot.cli.common import resolve_settings
-from arbot.settings import DEFAULT_CONFIG, Settings, config_path, load_settings
+from arbot.settings import DEFAULT_CONFIG, NotifyTarget, Settings, config_path, load_settings
 
 SHIPPED = Path(__file__).parents[2] / "config" / "arbot.toml"
 
@@ -41,12 +41,15 @@ def test_the_shipped_example_names_every_setting() -> None:
     missing = [
         f"{name}.{key}"
         for name, field in Settings.model_fields.items()
-        if name != "exchanges"
+        if name not in ("exchanges", "notify")
         for key in field.annotation.model_fields  # type: ignore[union-attr]
         if not re.search(rf"^#? ?{key} = ", sections.get(name, ""), re.M)
         and f"[{name}.{key}." not in text
     ]
     assert not missing, missing
+    notify = text.partition("# [[notify]]\n")[2]
+    absent = [k for k in NotifyTarget.model_fields if not re.search(rf"^# {k} = ", notify, re.M)]
+    assert not absent, absent
 
 
 def test_the_shipped_example_states_the_defaults() -> None:

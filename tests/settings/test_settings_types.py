@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from arbot.errors import ConfigError
-from arbot.settings import ExchangeSettings, Settings, parse_settings
+from arbot.settings import ExchangeSettings, NotifyTarget, Settings, parse_settings
 
 SOURCE = "/etc/arbot/arbot.toml"
 EXCHANGE = {"id": "binance", "symbols": ["BTC/USDT"]}
+# Arrays of tables, each checked through a valid first entry.
+ENTRIES: dict[str, dict[str, Any]] = {"exchanges": EXCHANGE, "notify": {"urls_env": "URLS"}}
 
 
 def kind(annotation: Any) -> str:
@@ -39,14 +41,16 @@ def kind(annotation: Any) -> str:
 
 
 def known_keys() -> list[tuple[tuple[str | int, ...], str]]:
-    """Every leaf key of the settings (exchanges through a valid first entry), with its kind."""
+    """Every leaf key of the settings (exchanges and notify targets through a valid first
+    entry), with its kind."""
     keys: list[tuple[tuple[str | int, ...], str]] = [(("exchanges",), "array")]
+    keys.append((("notify",), "array"))
     for section, field in Settings.model_fields.items():
         model = field.annotation
         if isinstance(model, type) and issubclass(model, BaseModel):
             keys += [((section, k), kind(f.annotation)) for k, f in model.model_fields.items()]
-    fields = ExchangeSettings.model_fields.items()
-    keys += [(("exchanges", 0, k), kind(f.annotation)) for k, f in fields]
+    for section, entry in (("exchanges", ExchangeSettings), ("notify", NotifyTarget)):
+        keys += [((section, 0, k), kind(f.annotation)) for k, f in entry.model_fields.items()]
     return keys
 
 
@@ -87,8 +91,8 @@ def is_number(text: str) -> bool:
 
 def document(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
     """A config that is valid except for `value` at `path`."""
-    if path[0] == "exchanges" and len(path) == 3:
-        return {"exchanges": [{**EXCHANGE, str(path[2]): value}]}
+    if len(path) == 3:
+        return {str(path[0]): [{**ENTRIES[str(path[0])], str(path[2]): value}]}
     if len(path) == 1:
         return {str(path[0]): value}
     return {str(path[0]): {str(path[1]): value}}

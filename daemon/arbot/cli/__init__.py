@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "arbot.cli.replay",
     "arbot.cli.backtest",
     "arbot.cli.config",
+    "arbot.cli.notify",
 )
 
 
