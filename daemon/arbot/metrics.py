@@ -202,6 +202,13 @@ class Metrics:
             "Ticks and order books waiting to be committed",
             registry=r,
         )
+        self.notifications = Counter(
+            "arbot_notifications_total",
+            "Notification messages by target, event and result (delivered, failed: given up "
+            "after max_age, dropped: queue full, folded: into an 'N more' message)",
+            ["target", "event", "result"],
+            registry=r,
+        )
         self.records_dropped = Counter(
             "arbot_records_dropped_total",
             "Records (signals, episodes, trades, ...) that could not be stored, by kind",
