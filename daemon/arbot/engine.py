@@ -5,10 +5,13 @@ source of the items, the clock and the sink. Per call to `process`:
 
 * Ticks are grouped into instants: a run of consecutive ticks with the same exchange
   timestamp is one instant (a replay file's rows of one second; a `fetch_tickers` batch).
-  Every quote of an instant is applied before the detector evaluates, in (book, exchange)
-  order, so the result does not depend on the order of rows within a timestamp. A group at
-  the end of a call stays open when the caller says more may follow (`complete=False`), so
-  a group cut by a chunk boundary is still one instant.
+  An order book (depth > 0) belongs to the instant of its timestamp like a tick (the feed
+  puts it right after the top-of-book tick of the same change); a book of another
+  timestamp starts an instant of its own. Every quote and book of an instant is applied
+  before the detector evaluates, in (book, exchange) order, so the result does not depend
+  on the order of rows within a timestamp. A group at the end of a call stays open when
+  the caller says more may follow (`complete=False`), so a group cut by a chunk boundary
+  is still one instant.
 * `now` is the caller's clock or, when None, the data's clock: the latest receive time seen.
   Staleness, fill waits and sweeps use it, so a replay is a pure function of (input,
   settings). The daemon too runs its ticks on the data's clock (its wall clock only moves
@@ -69,10 +72,11 @@ class Engine:
         self._separator = TimestampSeparator()
         self._separate = self._separator.stored_form
         self._group: list[Tick] = []
+        self._group_books: list[Book] = []  # the order books of the open instant
         self._now = float("-inf")
         self._next_sweep: float | None = None
         self.accepted = 0
-        self.books = 0  # order books passed through (depth > 0)
+        self.books = 0  # order books seen (depth > 0)
         self.signals = 0
         self.episodes = 0
 
@@ -93,36 +97,42 @@ class Engine:
         if self.detector is None:
             return self._store_only(items, now)
         out = Output()
-        group = self._group
-        group_ts = group[0][6] if group else None
+        group, books = self._group, self._group_books
+        group_ts = group[0][6] if group else books[0][4] if books else None
         accepted = 0
         for item in items:
             if type(item) is Tick:
                 accepted += 1
                 if item[6] != group_ts:
-                    if group:
-                        self._instant(group, now, out)
+                    if group or books:
+                        self._instant(group, now, out, books)
                         group = self._group = []
                     group_ts = item[6]
                 group.append(item)
                 continue
-            if group:
-                self._instant(group, now, out)
-                group = self._group = []
-                group_ts = None
             if type(item) is Book:
                 self.books += 1
                 out.books.append(item)
-            elif isinstance(item, FeedDown):
+                if item[4] != group_ts:
+                    if group or books:
+                        self._instant(group, now, out, books)
+                        group = self._group = []
+                    group_ts = item[4]
+                books.append(item)
+                continue
+            if group or books:
+                self._instant(group, now, out, books)
+                group = self._group = []
+                group_ts = None
+            if isinstance(item, FeedDown):
                 at = self._clock(now, item.since)
                 if self.detector is not None:
                     self._episodes(self.detector.on_feed_down(item.exchange, at))
             elif isinstance(item, FeedGap):
                 self._records.append(item)
         self.accepted += accepted
-        if complete and group:
-            self._instant(group, now, out)
-            self._group = []
+        if complete:
+            self._flush(now, out)
         self._drain(out)
         return out
 
@@ -154,9 +164,7 @@ class Engine:
         """Time passed without ticks: evaluate a waiting group, sweep stale episodes, let
         pending paper trades time out."""
         out = Output()
-        if self._group:
-            self._instant(self._group, now, out)
-            self._group = []
+        self._flush(now, out)
         now = self._clock(now, now)
         if self._next_sweep is None or now >= self._next_sweep:
             self._sweep(now)
@@ -170,9 +178,7 @@ class Engine:
         (`keep_open`, the daemon) or close them with `reason` (end of a replay's input);
         pending paper trades fail as stale."""
         out = Output()
-        if self._group:
-            self._instant(self._group, now, out)
-            self._group = []
+        self._flush(now, out)
         at = self._clock(now, self._now)
         if self.detector is not None:
             if keep_open:
@@ -198,10 +204,22 @@ class Engine:
         self._now = max(self._now, t)
         return self._now
 
-    def _instant(self, group: list[Tick], now: float | None, out: Output) -> None:
+    def _flush(self, now: float | None, out: Output) -> None:
+        """Evaluate the instant waiting for more of its rows, if any."""
+        if self._group or self._group_books:
+            self._instant(self._group, now, out, self._group_books)
+            self._group = []
+
+    def _instant(
+        self, group: list[Tick], now: float | None, out: Output, books: list[Book]
+    ) -> None:
+        """Evaluate one instant; `books` is emptied (the list stays the engine's)."""
         single = len(group) == 1
         if now is None:
-            now = group[0][7] if single else max(t[7] for t in group)
+            if books:
+                now = max([t.received for t in group] + [b.received for b in books])
+            else:
+                now = group[0][7] if single else max(t[7] for t in group)
         if now > self._now:
             self._now = now
         at = self._now
@@ -213,7 +231,13 @@ class Engine:
             # of other keys' rows; rows of one key keep theirs.
             paper.on_instant(group if single else sorted(group, key=_key), at)
         if detector is not None:
-            found = detector.on_tick(group[0], at) if single else detector.on_instant(group, at)
+            if books:
+                found = detector.on_instant(group, at, books)
+                books.clear()
+            elif single:
+                found = detector.on_tick(group[0], at)
+            else:
+                found = detector.on_instant(group, at)
             for o in found:
                 if isinstance(o, Signal):
                     self._signal(o, at)

@@ -64,8 +64,26 @@ TrendDirection = Literal["widening", "narrowing", "stable"]
 
 
 @dataclass(frozen=True, slots=True)
+class BookTrade:
+    """A signal's trade through both legs' order books: `quantity` base units (q*, the most
+    profitable amount) bought at `buy_vwap` and sold at `sell_vwap` (average prices through
+    the books, before fees), and `size_edges`: (notional, net edge in percent) at each of
+    detector.sizes' quote notionals, the edge None where a book is too thin."""
+
+    quantity: float
+    buy_vwap: float
+    sell_vwap: float
+    size_edges: tuple[tuple[float, float | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Signal:
-    """A cross-exchange opportunity: buy on `buy_exchange` at its ask, sell on `sell_exchange`."""
+    """A cross-exchange opportunity: buy on `buy_exchange` at its ask, sell on `sell_exchange`.
+
+    Prices and sizes are the top of book's. With order books on both legs (exchanges with
+    depth > 0) `book_trade` is the trade through them, and `profit` and `profit_percent`
+    are its; without, it is None and profit is size · edge.
+    """
 
     symbol: str
     buy_exchange: str
@@ -80,11 +98,14 @@ class Signal:
     trend_direction: TrendDirection
     timestamp: float
     episode_key: str
+    # One field, not four: every signal pays for each field it is built with.
+    book_trade: BookTrade | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Episode:
-    """An opportunity's life from open to close, persisted when it closes."""
+    """An opportunity's life from open to close, persisted when it closes. `peak_profit` is
+    the best executable profit (quote currency) seen while both legs had order books."""
 
     key: str
     symbol: str
@@ -96,6 +117,7 @@ class Episode:
     updates: int
     signals: int
     close_reason: str
+    peak_profit: float | None = None
 
 
 QueueItem = Tick | Book | FeedDown | FeedGap

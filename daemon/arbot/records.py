@@ -72,6 +72,7 @@ class OpenEpisodeState:
     signals: int
     last_signal_percent: float
     last_signal_at: float
+    peak_profit: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

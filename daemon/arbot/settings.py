@@ -6,7 +6,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -149,6 +149,11 @@ class DetectorSettings(_Section):
     trend_halflife: Positive = 10.0
     trend_threshold_percent: float = Field(0.01, ge=0)
     quote_groups: Annotated[tuple[Annotated[tuple[str, ...], Lax], ...], Lax] = ()
+    # With order books on both legs (exchanges.depth > 0): signals report the net edge at
+    # each of these quote-currency notionals, and an opportunity opens only when its best
+    # executable trade makes at least min_profit_quote.
+    sizes: Annotated[tuple[Positive, ...], Lax] = ()
+    min_profit_quote: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> DetectorSettings:
@@ -232,6 +237,44 @@ class ServiceSettings(_Section):
     flow_window: Positive = 30.0
 
 
+NotifyEvent = Literal[
+    "opportunity", "episode_closed", "feed_down", "feed_up", "storage", "daily_summary"
+]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)
+
+
+class NotifyTarget(_Section):
+    """One [[notify]] target: its Apprise URLs come from a file or an environment variable,
+    never from this file (they carry tokens); the rest says what it is told."""
+
+    name: str = ""  # default: its position, "1", "2", ...
+    urls_file: Annotated[Path, Lax] | None = None  # one URL a line; mode 0600 (checked)
+    urls_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    events: Annotated[tuple[NotifyEvent, ...], Lax] = NOTIFY_EVENTS
+    # Opportunities (and closed episodes, by their peak) below these are not told.
+    min_profit_percent: float = Field(0.0, ge=0)
+    min_profit_quote: float = Field(0.0, ge=0)
+    # Empty: all. An opportunity needs both legs among `exchanges`.
+    symbols: Annotated[tuple[str, ...], Lax] = ()
+    exchanges: Annotated[tuple[str, ...], Lax] = ()
+    # "auto": a JSON body for json:// and jsons:// webhooks, plain text elsewhere.
+    format: Literal["auto", "text", "json"] = "auto"
+    # Messages a minute; what comes beyond is folded into one "N more" message.
+    rate_limit: int = Field(10, ge=1, le=1000)
+    # Messages waiting while the service is slow or down; beyond, they are dropped (counted).
+    queue_size: int = Field(100, ge=1, le=100_000)
+    # A message not delivered within this many seconds is given up (counted as failed).
+    max_age: Positive = 3600.0
+    # A feed is told down once it has been down this long (a reconnect blip is not).
+    feed_down_after: float = Field(60.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NotifyTarget:
+        if (self.urls_file is None) == (self.urls_env is None):
+            raise ValueError("give exactly one of urls_file or urls_env (never URLs here)")
+        return self
+
+
 class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     exchanges: Annotated[tuple[ExchangeSettings, ...], Lax] = ()
@@ -244,6 +287,19 @@ class Settings(_Section):
     service: ServiceSettings = ServiceSettings()
     postgresql: PostgresSettings = PostgresSettings()
     shard: ShardSettings = ShardSettings()
+    notify: Annotated[tuple[NotifyTarget, ...], Lax] = ()
+
+    @field_validator("notify")
+    @classmethod
+    def _name_targets(cls, v: tuple[NotifyTarget, ...]) -> tuple[NotifyTarget, ...]:
+        named = tuple(
+            t if t.name else t.model_copy(update={"name": str(i)}) for i, t in enumerate(v, 1)
+        )
+        names = [t.name for t in named]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"notify target name {name!r} is used twice")
+        return named
 
     @field_validator("exchanges")
     @classmethod

@@ -13,7 +13,10 @@ from tests.storage.dbops_data import insert_ticks, random_ticks
 
 from arbot.cli import main
 from arbot.cli.output import TABLE_WIDTH
+from arbot.models import BookTrade, Signal
+from arbot.records import SignalFound
 from arbot.storage.schema import open_database
+from arbot.storage.sqlite.records_sql import write_records
 
 NOW = time.time()
 
@@ -121,3 +124,34 @@ def test_rollup_table_has_units(data_dir: Path, capsys: pytest.CaptureFixture[st
     assert main(["db", "rollup", "--date", "2024-08-08", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
     assert "profit (quote)" in out and "avg trade duration (s)" in out and "win rate %" in out
+
+
+def test_signals_through_books_show_their_executable_trade(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A signal sized through order books: its quantity, VWAPs and net % at sizes, in
+    JSON and in the wide table; a signal at the top of book has none."""
+    books = Signal(
+        "BTC/USDT", "okx", "binance", 100.0, 100.6, 0.1597, 0.3192, 0.3, 0.3, 0.8, "stable",
+        NOW - 60, "k1", BookTrade(0.5, 100.0, 100.52, ((20.0, 0.399), (10_000.0, None))),
+    )  # fmt: skip
+    top = Signal(
+        "BTC/USDT", "okx", "kraken", 100.0, 100.3, 0.2, 0.2, 1.0, 1.0, 0.9, "stable", NOW - 30, "k2"
+    )
+    conn = open_database(data_dir, "arbot")
+    with conn:
+        write_records(conn, [SignalFound(1, books), SignalFound(2, top)])
+    conn.close()
+    dd = ["--data-dir", str(data_dir)]
+    assert main(["query", "signals", "--json", *dd]) == 0
+    newest, found = json.loads(capsys.readouterr().out)["signals"]
+    assert (newest["quantity"], newest["size_edges"]) == (None, None)
+    assert (found["quantity"], found["buy_vwap"], found["sell_vwap"]) == (0.5, 100.0, 100.52)
+    assert (found["profit"], found["profit_percent"]) == (0.1597, 0.3192)
+    assert found["size_edges"] == [
+        {"notional": 20.0, "edge_percent": 0.399},
+        {"notional": 10_000.0, "edge_percent": None},
+    ]
+    assert main(["query", "signals", "--wide", *dd]) == 0
+    out = capsys.readouterr().out
+    assert "book qty" in out and "20:0.3990 10000:-" in out

@@ -1,15 +1,19 @@
 """`arbot query`'s analysis queries give the same answers on both backends for the same
 data (the spec's inserts): price history, spreads with median and stdev, signals and their
-totals, daily performance."""
+totals, daily performance; signals found through order books with their executable trade."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from arbot.metrics import Metrics
+from arbot.models import BookTrade, Episode, Signal
+from arbot.records import EpisodesOpen, OpenEpisodeState, SignalFound
 from arbot.settings import PostgresSettings
 from arbot.storage.backend import backend_of
 from arbot.storage.queries import Queries
@@ -80,3 +84,47 @@ def test_same_answers_of_the_same_types_on_both_backends(
     for key, value in got.items():
         assert value == approximate(expected[key]), key
         assert types(value) == types(expected[key]), key
+
+
+BOOK_SIGNAL = Signal(
+    "BTC/USDT", "okx", "binance", 100.0, 100.6, 0.1597, 0.3192, 0.3, 0.3, 0.8, "stable",
+    NOW - 30, "k1", BookTrade(0.5, 100.0, 100.52, ((20.0, 0.399), (10_000.0, None))),
+)  # fmt: skip
+TOP_SIGNAL = Signal(
+    "BTC/USDT", "okx", "kraken", 100.0, 100.3, 0.2, 0.2, 1.0, 1.0, 0.9, "stable", NOW - 20, "k2"
+)
+EPISODE = Episode("k1", "BTC/USDT", "okx", "binance", NOW - 30, NOW - 10, 0.399, 3, 1, "depth",
+                  peak_profit=0.1597)  # fmt: skip
+LEFT_OPEN = OpenEpisodeState(
+    "k3", "BTC/USDT", "okx", "BTC/USDT", "binance", "BTC/USDT", NOW - 5, 0.3, 1, 1, 0.3,
+    NOW - 5, 0.25,
+)  # fmt: skip
+
+
+async def test_signals_through_books_keep_their_trade_on_both_backends(
+    backend: Backend, metrics: Metrics
+) -> None:
+    """Written by the batch writer, read by `arbot query signals`: a signal through books
+    with its quantity, VWAPs and edges at sizes, one at the top of book without; an
+    episode's peak executable profit, also across a restart; pruned with its signal."""
+    writer = backend.writer(metrics)
+    sid = (await asyncio.to_thread(writer.resume_state)).first_ids["arbitrage_signals"]
+    found = [SignalFound(sid, BOOK_SIGNAL), SignalFound(sid + 1, TOP_SIGNAL)]
+    writer.add([], [*found, EPISODE, EpisodesOpen((LEFT_OPEN,))])
+    await writer.close()
+    with backend_of(backend.settings).reader() as q:
+        top, books = q.list_signals(NOW - 3600)
+    assert (top["sell_exchange"], top["quantity"], top["size_edges"]) == ("kraken", None, None)
+    assert (top["buy_vwap"], top["sell_vwap"]) == (None, None)
+    assert books["profit"] == 0.1597 and books["profit_percent"] == 0.3192
+    assert (books["quantity"], books["buy_vwap"], books["sell_vwap"]) == (0.5, 100.0, 100.52)
+    assert books["size_edges"] == [
+        {"notional": 20.0, "edge_percent": 0.399},
+        {"notional": 10_000.0, "edge_percent": None},
+    ]
+    assert backend.rows("SELECT peak_profit FROM signal_episodes") == [(0.1597,)]
+    again = await asyncio.to_thread(backend.writer(metrics).resume_state)
+    assert again.episodes == (LEFT_OPEN,)
+    # Retention deletes signals: their executable trade goes with them.
+    backend.rows("DELETE FROM arbitrage_signals")
+    assert backend.rows("SELECT count(*) FROM signal_book_trades") == [(0,)]

@@ -173,3 +173,26 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 def test_a_directory_is_not_a_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=rf"^{tmp_path}: cannot read config file"):
         load_settings(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "why"),
+    [
+        ("[detector]\nsizes = [1000.0, 0]\n", "detector.sizes[1]", "greater than 0"),
+        ("[detector]\nsizes = [-5.0]\n", "detector.sizes[0]", "greater than 0"),
+        ("[detector]\nmin_profit_quote = -1\n", "detector.min_profit_quote", "greater than or"),
+    ],
+)
+def test_detector_sizes_and_min_profit_quote_are_checked(
+    tmp_path: Path, toml: str, key: str, why: str
+) -> None:
+    message = load_error(tmp_path, toml)
+    assert message.startswith(f"{key}: "), message
+    assert why in message
+
+
+def test_detector_sizes_are_quote_notionals(tmp_path: Path) -> None:
+    path = tmp_path / "arbot.toml"
+    path.write_text("[detector]\nsizes = [1000, 2500.5]\nmin_profit_quote = 2\n", "utf-8")
+    detector = load_settings(path).detector
+    assert (detector.sizes, detector.min_profit_quote) == ((1000.0, 2500.5), 2.0)

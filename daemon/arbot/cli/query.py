@@ -187,6 +187,11 @@ SIGNAL_COLUMNS = (
     Column("sell_size", "sell size", exact),
     Column("trend_direction", "trend"),
     Column("executed"),
+    # Through order books (depth > 0): the executable trade, profit and net % above are its.
+    Column("quantity", "book qty"),
+    Column("buy_vwap", "buy vwap"),
+    Column("sell_vwap", "sell vwap"),
+    Column("size_edges", "net % at sizes"),
 )
 
 
@@ -225,6 +230,12 @@ def cmd_signals(args: argparse.Namespace) -> int:
     for r in rows:
         r["time"] = iso(r["timestamp"])
         r["executed"] = "yes" if r["executed"] else "no"
+        if r["size_edges"] is not None:
+            r["size_edges"] = " ".join(
+                f"{e['notional']:g}:"
+                + ("-" if e["edge_percent"] is None else f"{e['edge_percent']:.4f}")
+                for e in r["size_edges"]
+            )
     print_table(rows, SIGNAL_COLUMNS, wide=args.wide)
     return 0
 

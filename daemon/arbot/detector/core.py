@@ -11,6 +11,11 @@ world has premium_baseline = 0.03 and its prices are divided by 1.03):
 A leg is usable only if its quote is at most max_quote_age old (receive time against
 `now`), its venue is not in a feed gap, and both legs' exchange timestamps are within
 max_leg_skew. A quote without sizes is never a leg (its depth is unknown).
+
+Where both legs also have an order book as fresh (exchanges with depth > 0), the trade is
+sized through the books instead of the top of book's size (books.py): the episode logic
+keeps running on the top of book's edge, the books decide whether there is a trade worth
+opening or holding, and signals carry its profit.
 """
 
 # Hot path: a plain `if` costs less than a call to max()/min().
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from arbot.detector.books import DepthEdge, current_books, held
+from arbot.detector.episodes import closed_state, left_open, resumed
 from arbot.detector.scoring import best_spread, confidence, trade_size, update_trend
 from arbot.detector.state import (
     INF,
@@ -30,6 +37,7 @@ from arbot.detector.state import (
     book_symbol,
     quote_group_names,
 )
+from arbot.models import Book as OrderBook
 from arbot.models import Episode, ExchangeParams, Signal, Tick
 from arbot.records import OpenEpisodeState
 from arbot.settings import DetectorSettings
@@ -50,9 +58,13 @@ class Detector:
     falls below min_profit_percent − hysteresis_percent, a leg goes stale, skews, loses its
     size, or its venue's feed goes down. It emits a Signal when it opens, then only when
     the profit improved by improve_step_percent over the last signal or `cooldown` seconds
-    passed since it; an Episode when it closes. Legs are re-checked on every tick of the
-    symbol; an episode whose legs stop updating closes at the next tick of its symbol, or
-    at `sweep(now)`, which the daemon calls periodically.
+    passed since it; an Episode when it closes. Where both legs have fresh order books the
+    books replace the size condition: opening needs a trade through them at
+    min_profit_percent worth min_profit_quote, staying open one at min_profit_percent −
+    hysteresis_percent (else it closes as "depth"), and a signal the former. Legs are
+    re-checked on every tick (or book) of the symbol; an episode whose legs stop updating
+    closes at the next tick of its symbol, or at `sweep(now)`, which the daemon calls
+    periodically.
     """
 
     def __init__(self, settings: DetectorSettings, params: Mapping[str, ExchangeParams]) -> None:
@@ -79,6 +91,7 @@ class Detector:
         self._cooldown = settings.cooldown
         self._halflife = settings.trend_halflife
         self._trend_threshold = settings.trend_threshold_percent
+        self._depth = DepthEdge(settings)
 
     def on_tick(self, tick: Tick, now: float) -> list[Output]:
         """Update the tick's quote, re-check the symbol's open episodes, and open the best
@@ -90,16 +103,25 @@ class Detector:
         self._scan(q, now, out)
         return out
 
-    def on_instant(self, ticks: Sequence[Tick], now: float) -> list[Output]:
-        """Ticks of one instant (same timestamp): every quote is updated first, then each
-        touched book is evaluated once, quotes in (book, exchange) order, so the result does
-        not depend on the order of the ticks (of different exchanges or symbols)."""
-        if len(ticks) == 1:
+    def on_instant(
+        self, ticks: Sequence[Tick], now: float, books: Sequence[OrderBook] = ()
+    ) -> list[Output]:
+        """Ticks and order books of one instant (same timestamp): every quote and book is
+        updated first, then each touched book is evaluated once, quotes in (book, exchange)
+        order, so the result does not depend on the order of the items (of different
+        exchanges or symbols)."""
+        if len(ticks) == 1 and not books:
             return self.on_tick(ticks[0], now)
         touched: dict[Quote, None] = {}
         for tick in ticks:
             q = self._update(tick, now)
             if q is not None:
+                touched[q] = None
+        for ob in books:
+            q = self._quote(ob.exchange, ob.symbol)
+            if q is not None:
+                q.order_book = ob
+                q.book.last_now = now
                 touched[q] = None
         ordered = sorted(touched, key=_quote_order)
         out: list[Output] = []
@@ -186,6 +208,7 @@ class Detector:
             return []
         for q in venue.quotes:
             q.received = -INF
+            q.order_book = None
         return self._close_where(
             lambda ep: ep.buy.venue is venue or ep.sell.venue is venue, now, "feed_down"
         )
@@ -241,24 +264,7 @@ class Detector:
 
     def open_state(self) -> list[OpenEpisodeState]:
         """The open episodes, to persist at a stop and `resume` at the next start."""
-        return [
-            OpenEpisodeState(
-                ep.key,
-                ep.symbol,
-                ep.buy.venue.name,
-                ep.buy.symbol,
-                ep.sell.venue.name,
-                ep.sell.symbol,
-                ep.opened_at,
-                ep.peak,
-                ep.updates,
-                ep.signals,
-                ep.last_signal_pct,
-                ep.last_signal_at,
-            )
-            for book in self._active
-            for ep in book.episodes.values()
-        ]
+        return [left_open(ep) for book in self._active for ep in book.episodes.values()]
 
     def resume(self, states: Iterable[OpenEpisodeState], now: float) -> list[Episode]:
         """Reopen episodes a previous run left open. Each waits max_quote_age for fresh quotes
@@ -269,15 +275,10 @@ class Detector:
             buy = self._quote(st.buy_exchange, st.buy_symbol)
             sell = self._quote(st.sell_exchange, st.sell_symbol)
             if buy is None or sell is None or buy.book is not sell.book:
-                closed.append(_closed_state(st, now, "not_resumed"))
+                closed.append(closed_state(st, now, "not_resumed"))
                 continue
             book = buy.book
-            ep = OpenEpisode(st.symbol, buy, sell, st.peak_profit_percent, st.opened_at)
-            ep.key = st.key
-            ep.updates, ep.signals = st.updates, st.signals
-            ep.last_signal_pct, ep.last_signal_at = st.last_signal_percent, st.last_signal_at
-            ep.resume_by = now + self._max_age
-            book.episodes[(buy, sell)] = ep
+            book.episodes[(buy, sell)] = resumed(st, buy, sell, now + self._max_age)
             self._active[book] = None
             self._open += 1
         return closed
@@ -328,7 +329,15 @@ class Detector:
 
     def _try_open(self, book: Book, buy: Quote, sell: Quote, now: float, out: list[Output]) -> None:
         pct = 100.0 * (sell.net_bid - buy.net_ask) / buy.net_ask
-        if not pct > self._min_pct or trade_size(buy, sell) <= 0.0:
+        if not pct > self._min_pct:
+            return
+        books = None
+        if buy.order_book is not None and sell.order_book is not None:
+            books = current_books(buy, sell, now - self._max_age)
+        if books is None:
+            if trade_size(buy, sell) <= 0.0:
+                return
+        elif not self._depth.opens(buy, sell, books):
             return
         symbol = buy.symbol if buy.symbol == sell.symbol else book.key
         ep = OpenEpisode(symbol, buy, sell, pct, now)
@@ -347,8 +356,12 @@ class Detector:
         if abs(buy.ts - sell.ts) > self._skew:
             out.append(self._close(book, ep, now, "skew"))
             return
+        # Two attribute tests, no call, where there are no books (the common case).
+        books = None
+        if buy.order_book is not None and sell.order_book is not None:
+            books = current_books(buy, sell, cutoff)
         size = trade_size(buy, sell)
-        if size <= 0.0:
+        if size <= 0.0 and books is None:
             out.append(self._close(book, ep, now, "size"))
             return
         pct = 100.0 * (sell.net_bid - buy.net_ask) / buy.net_ask
@@ -357,41 +370,62 @@ class Detector:
         if not pct > self._close_pct:
             out.append(self._close(book, ep, now, "below_threshold"))
             return
+        trade = None
+        if books is not None:
+            holds, trade = self._depth.measure(ep, books, pct)
+            if not holds:
+                out.append(self._close(book, ep, now, "depth"))
+                return
         ep.updates += 1
         ep.peak = max(ep.peak, pct)
         trend = update_trend(ep, pct, now, self._halflife, self._trend_threshold)
         due = pct >= ep.last_signal_pct + self._step or now - ep.last_signal_at >= self._cooldown
         if not (pct > self._min_pct and due):
             return
+        if books is None:
+            quantity, level = size, min(buy.ask_size or 0.0, sell.bid_size or 0.0)
+        elif trade is None:
+            return  # the books hold no trade worth signalling now
+        else:
+            quantity, level = trade.quantity, held(books)
+        conf = confidence(
+            buy,
+            sell,
+            quantity,
+            level,
+            open_for=now - ep.opened_at,
+            now=now,
+            max_quote_age=self._max_age,
+            max_leg_skew=self._skew,
+            horizon=self._halflife,
+        )
+        if trade is None or books is None:
+            out.append(
+                Signal(
+                    symbol=ep.symbol,
+                    buy_exchange=buy.venue.name,
+                    sell_exchange=sell.venue.name,
+                    buy_price=buy.ask,
+                    sell_price=sell.bid,
+                    profit=size * (sell.net_bid - buy.net_ask),
+                    profit_percent=pct,
+                    buy_size=size,
+                    sell_size=size,
+                    confidence=conf,
+                    trend_direction=trend,
+                    timestamp=now,
+                    episode_key=ep.key,
+                )
+            )
+        else:
+            out.append(
+                self._depth.signal(
+                    ep, books, trade, size=size, confidence=conf, trend=trend, now=now
+                )
+            )
         ep.signals += 1
         ep.last_signal_pct = pct
         ep.last_signal_at = now
-        out.append(
-            Signal(
-                symbol=ep.symbol,
-                buy_exchange=buy.venue.name,
-                sell_exchange=sell.venue.name,
-                buy_price=buy.ask,
-                sell_price=sell.bid,
-                profit=size * (sell.net_bid - buy.net_ask),
-                profit_percent=pct,
-                buy_size=size,
-                sell_size=size,
-                confidence=confidence(
-                    buy,
-                    sell,
-                    size,
-                    open_for=now - ep.opened_at,
-                    now=now,
-                    max_quote_age=self._max_age,
-                    max_leg_skew=self._skew,
-                    horizon=self._halflife,
-                ),
-                trend_direction=trend,
-                timestamp=now,
-                episode_key=ep.key,
-            )
-        )
 
     def _close(self, book: Book, ep: OpenEpisode, now: float, reason: str) -> Episode:
         del book.episodes[(ep.buy, ep.sell)]
@@ -409,6 +443,7 @@ class Detector:
             updates=ep.updates,
             signals=ep.signals,
             close_reason=reason,
+            peak_profit=ep.peak_profit,
         )
 
     def _close_where(self, match: _Match, now: float, reason: str) -> list[Episode]:
@@ -418,18 +453,3 @@ class Detector:
                 if match(ep):
                     closed.append(self._close(book, ep, now, reason))
         return closed
-
-
-def _closed_state(st: OpenEpisodeState, now: float, reason: str) -> Episode:
-    return Episode(
-        key=st.key,
-        symbol=st.symbol,
-        buy_exchange=st.buy_exchange,
-        sell_exchange=st.sell_exchange,
-        opened_at=st.opened_at,
-        closed_at=now,
-        peak_profit_percent=st.peak_profit_percent,
-        updates=st.updates,
-        signals=st.signals,
-        close_reason=reason,
-    )

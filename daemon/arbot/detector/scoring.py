@@ -7,7 +7,8 @@ confidence  = freshness · agreement · depth · persistence, each in [0.5, 1]:
   freshness   = 1 − ½ · min(1, oldest leg age / max_quote_age)
   agreement   = 1 − ½ · min(1, |ts_buy − ts_sell| / max_leg_skew)
   depth       = min(1, min(ask_size_buy, bid_size_sell) / (2 · size))   (1 when the top of
-                book holds twice the trade, ½ when the trade would take all of it)
+                book holds twice the trade, ½ when the trade would take all of it); with
+                order books on both legs, of q* against what the books hold (books.held)
   persistence = ½ + ½ · min(1, time open / trend_halflife)
 trend       = compare profit_percent with the time-decayed EWMA of the episode's earlier
               profit_percent values (weight of the new value 1 − 2^(−Δt / trend_halflife)):
@@ -44,6 +45,7 @@ def confidence(
     buy: Quote,
     sell: Quote,
     size: float,
+    level: float,
     *,
     open_for: float,
     now: float,
@@ -51,10 +53,10 @@ def confidence(
     max_leg_skew: float,
     horizon: float,
 ) -> float:
+    """`level`: the base amount the legs hold for a trade of `size`."""
     oldest = now - min(buy.received, sell.received)
     freshness = 1.0 - 0.5 * min(1.0, max(0.0, oldest) / max_quote_age)
     agreement = 1.0 - 0.5 * min(1.0, abs(buy.ts - sell.ts) / max_leg_skew)
-    level = min(buy.ask_size or 0.0, sell.bid_size or 0.0)
     depth = min(1.0, level / (2.0 * size))
     persistence = 0.5 + 0.5 * min(1.0, max(0.0, open_for) / horizon)
     return freshness * agreement * depth * persistence

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from arbot.models import Book as OrderBook
 from arbot.models import ExchangeParams
 
 INF = float("inf")
@@ -31,7 +32,16 @@ class Venue:
     proceeds of selling one unit = bid · (1 − taker) / (1 + premium_baseline),
     cost of buying one unit     = ask · (1 + taker) / (1 + premium_baseline)."""
 
-    __slots__ = ("ask_mult", "bid_mult", "max_amount", "min_amount", "name", "quotes")
+    __slots__ = (
+        "ask_mult",
+        "bid_mult",
+        "max_amount",
+        "min_amount",
+        "name",
+        "premium",
+        "quotes",
+        "taker",
+    )
 
     def __init__(self, params: ExchangeParams) -> None:
         self.name = params.exchange
@@ -44,12 +54,15 @@ class Venue:
         self.ask_mult = (1.0 + params.taker_fee) / base
         self.min_amount = params.min_trade_amount
         self.max_amount = params.max_trade_amount
+        self.taker = params.taker_fee
+        self.premium = params.premium_baseline
 
 
 class Quote:
     """The latest quote of one (exchange, symbol). `net_bid` / `net_ask` are the adjusted,
     fee-inclusive unit proceeds / cost; a quote without sizes gets −inf / +inf so it never
-    wins a comparison (its depth is unknown, so it is never traded)."""
+    wins a comparison (its depth is unknown, so it is never traded). `order_book` is the
+    latest book of the (exchange, symbol) when its feed follows one (depth > 0)."""
 
     __slots__ = (
         "ask",
@@ -59,6 +72,7 @@ class Quote:
         "book",
         "net_ask",
         "net_bid",
+        "order_book",
         "received",
         "symbol",
         "ts",
@@ -77,6 +91,7 @@ class Quote:
         self.received = -INF
         self.net_bid = -INF
         self.net_ask = INF
+        self.order_book: OrderBook | None = None
 
 
 class Book:
@@ -97,7 +112,8 @@ class Book:
 
 
 class OpenEpisode:
-    """An opportunity (symbol, buy exchange, sell exchange) from its opening to its close."""
+    """An opportunity (symbol, buy exchange, sell exchange) from its opening to its close.
+    `peak_profit`: the best executable profit while both legs had books (else None)."""
 
     __slots__ = (
         "buy",
@@ -108,6 +124,7 @@ class OpenEpisode:
         "last_signal_pct",
         "opened_at",
         "peak",
+        "peak_profit",
         "resume_by",
         "sell",
         "signals",
@@ -125,6 +142,7 @@ class OpenEpisode:
         self.key = f"{symbol}|{legs}|{now:.6f}"
         self.opened_at = now
         self.peak = pct
+        self.peak_profit: float | None = None
         self.updates = 0
         self.signals = 0
         self.last_signal_pct = -INF

@@ -4,6 +4,7 @@ dicts and lists of the same Python types) are handled here."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -72,7 +73,9 @@ class Queries:
         min_profit_percent: float | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """Signals newer than `since`, newest first; `exchange` matches either leg."""
+        """Signals newer than `since`, newest first; `exchange` matches either leg. A signal
+        found through order books has its executable trade (quantity, buy_vwap, sell_vwap,
+        size_edges: [{notional, edge_percent}, ...]); None elsewhere."""
         params = {
             "since": since,
             "symbol": symbol,
@@ -83,6 +86,11 @@ class Queries:
         rows = self._dicts(self._sql.signals, params)
         for row in rows:
             row["executed"] = bool(row["executed"])  # SQLite stores 0/1
+            edges = row["size_edges"]
+            if edges is not None:
+                row["size_edges"] = [
+                    {"notional": n, "edge_percent": e} for n, e in json.loads(edges)
+                ]
         return rows
 
     def spread_analysis(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from arbot.models import Episode, ExecutionData, Signal, TradeParams, iso_utc
 from arbot.records import OpenEpisodeState
 
@@ -26,6 +28,16 @@ def signal_row(signal_id: int | None, s: Signal) -> tuple[object, ...]:
     )
 
 
+def book_trade_row(signal_id: int, s: Signal) -> tuple[object, ...] | None:
+    """The signal's trade through order books (signal_book_trades); None for a signal at
+    the top of book."""
+    t = s.book_trade
+    if t is None:
+        return None
+    edges = json.dumps(t.size_edges, separators=(",", ":")) if t.size_edges else None
+    return (signal_id, t.quantity, t.buy_vwap, t.sell_vwap, edges)
+
+
 def episode_row(e: Episode) -> tuple[object, ...]:
     return (
         e.key,
@@ -39,6 +51,7 @@ def episode_row(e: Episode) -> tuple[object, ...]:
         e.signals,
         e.close_reason,
         iso_utc(e.closed_at),
+        e.peak_profit,
     )
 
 
@@ -88,4 +101,5 @@ def open_episode_row(st: OpenEpisodeState) -> tuple[object, ...]:
         st.signals,
         st.last_signal_percent,
         st.last_signal_at,
+        st.peak_profit,
     )

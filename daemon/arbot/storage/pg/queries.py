@@ -12,14 +12,16 @@ _PRICE_HISTORY = {
     ORDER BY timestamp {order} LIMIT %(limit)s"""
     for order in ("ASC", "DESC")
 }
-_SIGNALS = """SELECT timestamp, symbol, buy_exchange, sell_exchange, buy_price, sell_price,
-       buy_size, sell_size, profit, profit_percent, confidence, trend_direction, executed
-FROM arbitrage_signals
-WHERE timestamp > %(since)s
-  AND (%(symbol)s::text IS NULL OR symbol = %(symbol)s)
-  AND (%(exchange)s::text IS NULL OR buy_exchange = %(exchange)s OR sell_exchange = %(exchange)s)
-  AND (%(min_profit)s::float8 IS NULL OR profit_percent >= %(min_profit)s)
-ORDER BY timestamp DESC
+_SIGNALS = """SELECT s.timestamp, s.symbol, s.buy_exchange, s.sell_exchange, s.buy_price,
+       s.sell_price, s.buy_size, s.sell_size, s.profit, s.profit_percent, s.confidence,
+       s.trend_direction, s.executed, d.quantity, d.buy_vwap, d.sell_vwap, d.size_edges
+FROM arbitrage_signals AS s LEFT JOIN signal_book_trades AS d ON d.signal_id = s.id
+WHERE s.timestamp > %(since)s
+  AND (%(symbol)s::text IS NULL OR s.symbol = %(symbol)s)
+  AND (%(exchange)s::text IS NULL OR s.buy_exchange = %(exchange)s
+       OR s.sell_exchange = %(exchange)s)
+  AND (%(min_profit)s::float8 IS NULL OR s.profit_percent >= %(min_profit)s)
+ORDER BY s.timestamp DESC
 LIMIT %(limit)s"""
 _STATISTICS = """SELECT count(*), count(CASE WHEN executed THEN 1 END), avg(profit_percent),
     max(profit_percent), avg(confidence) FROM arbitrage_signals WHERE timestamp > %s"""

@@ -25,6 +25,7 @@ from arbot.records import (
 )
 from arbot.settings import ShardSettings
 from arbot.storage.rows import (
+    book_trade_row,
     episode_row,
     execution_row,
     open_episode_row,
@@ -41,9 +42,11 @@ _INSERT_SIGNAL = """INSERT INTO arbitrage_signals (id, symbol, buy_exchange, sel
     buy_price, sell_price, profit, profit_percent, buy_size, sell_size, confidence,
     trend_direction, timestamp, created_at)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+_INSERT_BOOK_TRADE = """INSERT INTO signal_book_trades (signal_id, quantity, buy_vwap,
+    sell_vwap, size_edges) VALUES (%s, %s, %s, %s, %s)"""
 _INSERT_EPISODE = """INSERT INTO signal_episodes (episode_key, symbol, buy_exchange,
     sell_exchange, opened_at, closed_at, peak_profit_percent, updates, signals, close_reason,
-    created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    created_at, peak_profit) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT (episode_key) DO NOTHING"""
 _INSERT_TRADE = """INSERT INTO trades (id, signal_id, symbol, buy_exchange, sell_exchange,
     planned_buy_price, planned_sell_price, quantity, planned_profit, status, started_at)
@@ -60,12 +63,15 @@ _INSERT_BALANCE = """INSERT INTO balances (exchange, asset, free_balance, locked
     free_balance = EXCLUDED.free_balance, locked_balance = EXCLUDED.locked_balance"""
 _OPEN_COLUMNS = (
     "episode_key, symbol, buy_exchange, buy_symbol, sell_exchange, sell_symbol, opened_at, "
-    "peak_profit_percent, updates, signals, last_signal_percent, last_signal_at"
+    "peak_profit_percent, updates, signals, last_signal_percent, last_signal_at, peak_profit"
 )
 
 
 def _signal(conn: Conn, r: SignalFound) -> None:
     conn.execute(_INSERT_SIGNAL, signal_row(r.id, r.signal))
+    book_trade = book_trade_row(r.id, r.signal)
+    if book_trade is not None:
+        conn.execute(_INSERT_BOOK_TRADE, book_trade)
 
 
 def _episode(conn: Conn, e: Episode) -> None:
@@ -119,7 +125,7 @@ class RecordWriter:
         conn.execute("DELETE FROM open_episodes WHERE shard = %s", (self.shard.index,))
         conn.cursor().executemany(
             f"INSERT INTO open_episodes ({_OPEN_COLUMNS}, shard) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [(*open_episode_row(st), self.shard.index) for st in r.episodes],
         )
 

@@ -16,16 +16,18 @@ LIMIT :limit
 """
 
 # Newest first: what someone looking at recent signals wants. The optional filters are
-# constant SQL (`:x IS NULL OR ...`), so one statement serves every combination.
+# constant SQL (`:x IS NULL OR ...`), so one statement serves every combination. A signal
+# found through order books has its trade through them in signal_book_trades.
 _SIGNALS = """
-SELECT timestamp, symbol, buy_exchange, sell_exchange, buy_price, sell_price, buy_size,
-       sell_size, profit, profit_percent, confidence, trend_direction, executed
-FROM arbitrage_signals
-WHERE timestamp > :since
-  AND (:symbol IS NULL OR symbol = :symbol)
-  AND (:exchange IS NULL OR buy_exchange = :exchange OR sell_exchange = :exchange)
-  AND (:min_profit IS NULL OR profit_percent >= :min_profit)
-ORDER BY timestamp DESC
+SELECT s.timestamp, s.symbol, s.buy_exchange, s.sell_exchange, s.buy_price, s.sell_price,
+       s.buy_size, s.sell_size, s.profit, s.profit_percent, s.confidence, s.trend_direction,
+       s.executed, d.quantity, d.buy_vwap, d.sell_vwap, d.size_edges
+FROM arbitrage_signals AS s LEFT JOIN signal_book_trades AS d ON d.signal_id = s.id
+WHERE s.timestamp > :since
+  AND (:symbol IS NULL OR s.symbol = :symbol)
+  AND (:exchange IS NULL OR s.buy_exchange = :exchange OR s.sell_exchange = :exchange)
+  AND (:min_profit IS NULL OR s.profit_percent >= :min_profit)
+ORDER BY s.timestamp DESC
 LIMIT :limit
 """
 

@@ -31,14 +31,15 @@ from arbot.storage.sqlite.ids import next_free_id
 
 _OPEN_COLUMNS = (
     "episode_key, symbol, buy_exchange, buy_symbol, sell_exchange, sell_symbol, opened_at, "
-    "peak_profit_percent, updates, signals, last_signal_percent, last_signal_at"
+    "peak_profit_percent, updates, signals, last_signal_percent, last_signal_at, peak_profit"
 )
 
 
 def _episodes_open(conn: sqlite3.Connection, r: EpisodesOpen) -> None:
     conn.execute("DELETE FROM open_episodes")
     conn.executemany(
-        f"INSERT INTO open_episodes ({_OPEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO open_episodes ({_OPEN_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [open_episode_row(st) for st in r.episodes],
     )
 
@@ -67,10 +68,7 @@ def write_records(conn: sqlite3.Connection, records: Iterable[Record]) -> None:
 def resume_state(conn: sqlite3.Connection) -> Resume:
     """First free ids, the last balance snapshot and the open episodes left in arbot.db."""
     rows = conn.execute(f"SELECT {_OPEN_COLUMNS} FROM open_episodes ORDER BY opened_at").fetchall()
-    episodes = tuple(
-        OpenEpisodeState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11])
-        for r in rows
-    )
+    episodes = tuple(OpenEpisodeState(*r) for r in rows)
     return Resume(
         first_ids={table: next_free_id(conn, table) for table in ID_TABLES},
         balances=trades.latest_balances(conn),

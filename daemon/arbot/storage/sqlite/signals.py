@@ -18,18 +18,21 @@ from typing import Any
 import aiosqlite
 
 from arbot.models import Episode, Signal
-from arbot.storage.rows import episode_row, signal_row
+from arbot.storage.rows import book_trade_row, episode_row, signal_row
 
 _INSERT_SIGNAL = """INSERT INTO arbitrage_signals (id, symbol, buy_exchange, sell_exchange,
     buy_price, sell_price, profit, profit_percent, buy_size, sell_size, confidence,
     trend_direction, timestamp, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
+_INSERT_BOOK_TRADE = """INSERT INTO signal_book_trades (signal_id, quantity, buy_vwap,
+    sell_vwap, size_edges) VALUES (?, ?, ?, ?, ?)"""
+
 # A key seen again is the same episode (a file replayed twice): keep the first row.
 _INSERT_EPISODE = """INSERT INTO signal_episodes (episode_key, symbol, buy_exchange,
     sell_exchange, opened_at, closed_at, peak_profit_percent, updates, signals, close_reason,
-    created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    created_at, peak_profit)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT(episode_key) DO NOTHING"""
 
 _MARK_EXECUTED = "UPDATE arbitrage_signals SET executed = TRUE WHERE id = ?"
@@ -41,6 +44,9 @@ STATISTICS = """SELECT count(*), count(CASE WHEN executed THEN 1 END), avg(profi
 
 def insert_signal(conn: sqlite3.Connection, signal_id: int, signal: Signal) -> None:
     conn.execute(_INSERT_SIGNAL, signal_row(signal_id, signal))
+    book_trade = book_trade_row(signal_id, signal)
+    if book_trade is not None:
+        conn.execute(_INSERT_BOOK_TRADE, book_trade)
 
 
 def insert_episode(conn: sqlite3.Connection, episode: Episode) -> None:
@@ -80,9 +86,12 @@ class SignalManager:
     async def save_signal(self, signal: Signal) -> int:
         async with aiosqlite.connect(self.db_path) as conn:
             cur = await conn.execute(_INSERT_SIGNAL, signal_row(None, signal))
-            await conn.commit()
             if cur.lastrowid is None:
                 raise LookupError(f"{self.db_path}: signal insert returned no id")
+            book_trade = book_trade_row(cur.lastrowid, signal)
+            if book_trade is not None:
+                await conn.execute(_INSERT_BOOK_TRADE, book_trade)
+            await conn.commit()
             return cur.lastrowid
 
     async def mark_signal_executed(self, signal_id: int) -> None:
