@@ -17,7 +17,6 @@ from arbot.notify import messages
 from arbot.notify.adapter import Channel
 from arbot.notify.targets import Scrubber, Target, load_targets
 from arbot.settings import Settings, config_path
-from arbot.storage.connection import require_databases
 
 LIST_COLUMNS = ("name", "urls", "source", "events", "filters", "format", "rate_limit")
 
@@ -37,7 +36,6 @@ def register(groups: dict[str, Any]) -> None:
 def _targets(args: argparse.Namespace) -> tuple[Settings, tuple[Target, ...]]:
     """The daemon's targets, read as the data's owner would read them (under sudo)."""
     settings = resolve_settings(args)
-    require_databases(settings.storage.data_dir)
     return settings, load_targets(settings.notify)
 
 
