@@ -124,7 +124,12 @@ def test_signals_only_above_threshold_with_fresh_aligned_legs(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(steps, min_size=8, max_size=40), st.lists(venue_params, min_size=3, max_size=3))
+@given(
+    st.lists(steps, min_size=8, max_size=40),
+    # Distinct (fee, baseline): two venues quoting the same price at the same cost are a
+    # tie the detector breaks by name, which a relabelling rightly changes.
+    st.lists(venue_params, min_size=3, max_size=3, unique=True),
+)
 def test_swapping_exchange_names_swaps_roles(
     seq: list[Step], vp: list[tuple[float, float]]
 ) -> None:
