@@ -184,3 +184,20 @@ def test_min_profit_quote_and_sizes_apply_on_reconfigure() -> None:
     d.reconfigure(settings(min_profit_quote=0.15, sizes=(20.0,)), venues, 1.0)
     [sig] = signals(feed(d, a_book(1.0), b_book(1.0)))
     assert [n for n, _ in book_trade(sig).size_edges] == [20.0]
+
+
+def test_books_with_an_unchanged_top_keep_the_quote_fresh() -> None:
+    """A depth feed sends a tick only when the top changes: books whose top is still the
+    quote's confirm it, so a lasting opportunity is not closed as stale after max_quote_age;
+    a book of another top does not, and nor does anything after a feed-down."""
+    d = with_books(max_quote_age=5.0, cooldown=1000.0)
+    assert signals(feed(d, a_book(0.0), b_book(0.0)))
+    for t in (3.0, 6.0, 9.0, 12.0):  # only deeper levels change: books, no ticks
+        out = feed(d, a_book(t), b_book(t), ticks=False)
+        assert not episodes(out), t
+    assert d.open_episodes() == 1
+    # A book whose top is not the quote's (its tick is missing) confirms nothing: a's quote
+    # stays at 12 while b's is confirmed at 15, more than max_leg_skew apart.
+    moved = book("a", ((99.9, 1.0),), ((100.05, 0.5),) + A_ASKS[1:], 15.0)
+    [ep] = episodes(d.on_instant([], 15.0, [moved, b_book(15.0)]))
+    assert ep.close_reason == "skew" and ep.updates == 5

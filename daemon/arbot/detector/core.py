@@ -122,6 +122,12 @@ class Detector:
             if q is not None:
                 q.order_book = ob
                 q.book.last_now = now
+                # A depth feed sends a tick only when the top changes: a book with the
+                # quote's top confirms the quote is still current (never one a feed-down
+                # excluded, received -inf).
+                if q.received != -INF and ob.received > q.received and _same_top(q, ob):
+                    q.received = ob.received
+                    q.ts = ob.timestamp
                 touched[q] = None
         ordered = sorted(touched, key=_quote_order)
         out: list[Output] = []
@@ -453,3 +459,15 @@ class Detector:
                 if match(ep):
                     closed.append(self._close(book, ep, now, reason))
         return closed
+
+
+def _same_top(q: Quote, ob: OrderBook) -> bool:
+    return (
+        bool(ob.bids and ob.asks)
+        and ob.bids[0] == (q.bid, q.bid_size)
+        and ob.asks[0]
+        == (
+            q.ask,
+            q.ask_size,
+        )
+    )

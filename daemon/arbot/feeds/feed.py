@@ -192,7 +192,10 @@ class Feed:
                 else:
                     items = await client.watch_books()
             except (TransientFeedError, FatalFeedError) as exc:
-                self._fresh.update(self._symbols)  # books are rebuilt after a reconnect
+                # Books are rebuilt after a reconnect, and their first top is a tick again
+                # (the feed's down marked its quotes unusable).
+                self._fresh.update(self._symbols)
+                self._tops.clear()
                 await self._failed(exc, "rest" if rest else "ws")
                 continue
             for item in items:
@@ -216,6 +219,7 @@ class Feed:
         if since is not None and item.symbol not in self._resyncing:
             self._resyncing[item.symbol] = (since, f"book resync {item.symbol}: {error}"[:200])
         self._fresh.add(item.symbol)
+        self._tops.pop(item.symbol, None)
         client.rewatch(item.symbol)
 
     async def _emit_book(self, raw: dict[str, Any], received: float) -> None:
