@@ -198,6 +198,6 @@ def test_books_with_an_unchanged_top_keep_the_quote_fresh() -> None:
     assert d.open_episodes() == 1
     # A book whose top is not the quote's (its tick is missing) confirms nothing: a's quote
     # stays at 12 while b's is confirmed at 15, more than max_leg_skew apart.
-    moved = book("a", ((99.9, 1.0),), ((100.05, 0.5),) + A_ASKS[1:], 15.0)
+    moved = book("a", ((99.9, 1.0),), ((100.05, 0.5), *A_ASKS[1:]), 15.0)
     [ep] = episodes(d.on_instant([], 15.0, [moved, b_book(15.0)]))
     assert ep.close_reason == "skew" and ep.updates == 5
