@@ -35,7 +35,7 @@ REJECT_REASONS = (
     "stale_timestamp",
     "malformed",
 )
-WRITE_ERROR_KINDS = ("locked", "disk_full", "io", "other")
+WRITE_ERROR_KINDS = ("locked", "disk_full", "io", "auth", "permission", "other")
 
 
 class _ProcessCollector(ProcessCollector):

@@ -2,13 +2,15 @@
 ticks, order books and records are buffered on the event loop; `flush()` cuts a batch and
 returns the coroutine that commits it in one transaction on the writer's own thread. A batch
 failing for a reason of the environment is rolled back and retried with capped exponential
-backoff until it commits, never dropped; a record failing for a reason no retry can fix is
-dropped and logged, the rest of its batch kept. Batches commit in the order they were cut.
+backoff until it commits, never dropped (one log line when the failure starts or changes
+kind, one when it ends); a record failing for a reason no retry can fix is dropped and
+logged, the rest of its batch kept. Batches commit in the order they were cut.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -30,6 +32,10 @@ class Batch:
     ticks: list[Tick]
     records: list[Record]
     books: list[Book] = field(default_factory=list)
+
+
+class WaitCancelled(Exception):
+    """A start-up wait for the database ended by `BatchWriter.cancel_wait` (a stop)."""
 
 
 class RecordFailed(Exception):
@@ -67,6 +73,7 @@ class BatchWriter(ABC):
         self.records_dropped: Counter[str] = Counter()
         """Records that could not be stored, by kind (record type name)."""
         self._failing: tuple[float, str] | None = None  # (monotonic since, last error)
+        self._cancel = threading.Event()
 
     @abstractmethod
     def resume_state(self) -> Resume:
@@ -93,9 +100,19 @@ class BatchWriter(ABC):
     def _describe(self, exc: Exception) -> str:
         return str(exc)
 
+    def cancel_wait(self) -> None:
+        """End a start-up wait for the database (resume_state, last_received) with
+        WaitCancelled: the daemon was told to stop. Thread-safe."""
+        self._cancel.set()
+
+    def _pause(self, seconds: float) -> None:
+        """Between start-up attempts: sleep, or raise WaitCancelled once cancelled."""
+        if self._cancel.wait(seconds):
+            raise WaitCancelled
+
     def retrying(self) -> tuple[float, str] | None:
-        """While a batch fails and is retried: (seconds since its first failure, the last
-        error); else None."""
+        """While a batch fails and is retried, or the start-up waits for the database:
+        (seconds since its first failure, the last error); else None."""
         if self._failing is None:
             return None
         since, error = self._failing
@@ -163,19 +180,20 @@ class BatchWriter(ABC):
                     if kind is None:
                         raise
                     failures += 1
+                    changed = self._failing is None or self._failing[1].partition(":")[0] != kind
                     self._failing = (failing_since, f"{kind}: {self._describe(exc)}")
                     self._metrics.write_errors.labels(kind).inc()
                     self._metrics.writer_retrying.set(1)
-                    # RateLimiter in logs.py collapses repeats of the same error to one per 10 s.
-                    self._log.warning(
-                        "batch_write_failed",
-                        kind=kind,
-                        error=self._describe(exc),
-                        rows=len(batch.ticks),
-                        books=len(batch.books),
-                        attempt=failures,
-                        retry_in=round(delay, 3),
-                    )
+                    if changed:  # /healthz and write_errors follow every attempt
+                        self._log.warning(
+                            "batch_write_failed",
+                            kind=kind,
+                            error=self._describe(exc),
+                            rows=len(batch.ticks),
+                            books=len(batch.books),
+                            attempt=failures,
+                            retry_in=round(delay, 3),
+                        )
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self._retry_max)
             seconds = time.perf_counter() - started

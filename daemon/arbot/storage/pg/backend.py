@@ -1,14 +1,18 @@
 """The PostgreSQL backend: one server database (schema from postgresql.conninfo) holds what
 the four SQLite files hold; the data dir keeps config.db, the lock file and backups. Each
-shard daemon holds its shard (storage/pg/shard.py); backups are pg_dump's job."""
+shard daemon holds its shard (storage/pg/shard.py); backups are pg_dump's job. A server
+error met by a command (a right the role lacks, a table gone) is one line, never a
+traceback."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
+
+import psycopg
 
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
@@ -18,11 +22,21 @@ from arbot.storage.backend import Backend, Db, Report, TickRange
 from arbot.storage.jobs import ROLLUP_AT, Job, check
 from arbot.storage.pg import commands, jobs, ticks
 from arbot.storage.pg.connect import connect
+from arbot.storage.pg.errors import command_error
 from arbot.storage.pg.queries import SQL
 from arbot.storage.pg.schema import check_schema, describe, migrate
 from arbot.storage.pg.writer import PgWriter
 from arbot.storage.portable import Conn
 from arbot.storage.queries import Queries
+
+
+@contextmanager
+def _one_line() -> Iterator[None]:
+    """Around a command's work (also as a decorator): psycopg's errors as one line."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise command_error(exc) from None
 
 
 class PgBackend(Backend):
@@ -67,32 +81,38 @@ class PgBackend(Backend):
 
     @contextmanager
     def open(self, db: Db) -> Iterator[tuple[Conn, str]]:
-        with connect(self.settings.postgresql) as conn:
+        with _one_line(), connect(self.settings.postgresql) as conn:
             migrate(conn)
             yield conn, describe(conn)
 
     @contextmanager
     def reader(self) -> Iterator[Queries]:
-        with connect(self.settings.postgresql) as conn:
+        with _one_line(), connect(self.settings.postgresql) as conn:
             check_schema(conn)
             yield Queries(conn, SQL)
 
+    @_one_line()
     def init(self, now: float) -> Report:
         return Report(commands.init(self.settings, now))
 
+    @_one_line()
     def prune(self, now: float) -> Report:
         return Report(commands.prune(self.settings, now))
 
+    @_one_line()
     def rollup(self, day: date) -> DailyRollup:
         return commands.rollup(self.settings, day)
 
+    @_one_line()
     def stats(self, now: float) -> dict[str, Any]:
         return commands.stats(self.settings)
 
+    @_one_line()
     def explain(self, sql: str, db: str) -> tuple[Any, str]:
         text = commands.explain(self.settings, sql)
         return {"plan": text.splitlines()}, text
 
+    @_one_line()
     def maintain(
         self, now: float, *, reindex: bool, vacuum: bool, vacuum_threshold: float
     ) -> list[dict[str, Any]]:
@@ -106,11 +126,13 @@ class PgBackend(Backend):
     def restore(self, file: Path, db: str, now: float) -> NoReturn:
         raise commands.refuse_file_command("restore")
 
+    @_one_line()
     def tick_range(self, start: float, end: float) -> TickRange:
         server = self.settings.postgresql
         exchanges, count, where = ticks.tick_range_info(server, start, end)
 
-        def read() -> Iterable[Tick]:
-            return ticks.read_ticks(server, start, end)
+        def read() -> Iterator[Tick]:
+            with _one_line():
+                yield from ticks.read_ticks(server, start, end)
 
         return TickRange(exchanges, count, where, read)

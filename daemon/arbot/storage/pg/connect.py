@@ -4,6 +4,7 @@ conninfo we build, a log line or an error message."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import psycopg
@@ -11,18 +12,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from arbot.errors import ConfigError, DatabaseError
 from arbot.settings import PostgresSettings
-
-# Messages of connection failures only an operator can fix (libpq gives no SQLSTATE for
-# them): exit with the configuration code instead of retrying forever.
-_OPERATOR_ERRORS = (
-    "password authentication failed",
-    "no password supplied",
-    "authentication failed",
-    "does not exist",
-    "no pg_hba.conf entry",
-    "certificate",
-    "permission denied",
-)
+from arbot.storage.pg.errors import login_refused, one_line
 
 
 def conninfo_of(s: PostgresSettings, *, statement_timeout: bool = True) -> str:
@@ -60,20 +50,27 @@ def password(s: PostgresSettings) -> str | None:
         ) from None
 
 
-def connect_error(exc: psycopg.Error, secret: str | None) -> ConfigError | DatabaseError:
-    """One line naming what failed; ConfigError when only an operator can help."""
-    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    if secret:
-        text = text.replace(secret, "***")
-    if any(words in text.lower() for words in _OPERATOR_ERRORS):
-        return ConfigError(f"postgresql: cannot connect: {text}")
-    return DatabaseError(f"postgresql: cannot connect: {text}")
+def target(s: PostgresSettings) -> str:
+    """Which database as which role, for messages (libpq names the host or socket)."""
+    try:
+        given = conninfo_to_dict(s.conninfo)
+    except psycopg.ProgrammingError:
+        return "PostgreSQL"
+    database = given.get("dbname") or os.environ.get("PGDATABASE")
+    user = given.get("user") or os.environ.get("PGUSER")
+    words = [f'database "{database}"' if database else "the default database"]
+    if user:
+        words.append(f'as "{user}"')
+    return " ".join(words)
 
 
-def is_operator_error(exc: BaseException) -> bool:
-    return isinstance(exc, psycopg.OperationalError) and isinstance(
-        connect_error(exc, None), ConfigError
-    )
+def connect_error(
+    exc: psycopg.Error, s: PostgresSettings, secret: str | None
+) -> ConfigError | DatabaseError:
+    """One line naming the database, the role, the host or socket and what failed (never
+    the password); ConfigError when only an operator can help."""
+    text = f"postgresql: cannot connect to {target(s)}: {one_line(exc, secret)}"
+    return ConfigError(text) if login_refused(exc) else DatabaseError(text)
 
 
 def open_connection(
@@ -94,4 +91,4 @@ def connect(s: PostgresSettings, *, statement_timeout: bool = True) -> psycopg.C
     try:
         return open_connection(s, statement_timeout=statement_timeout)
     except psycopg.Error as exc:
-        raise connect_error(exc, password(s)) from None
+        raise connect_error(exc, s, password(s)) from None

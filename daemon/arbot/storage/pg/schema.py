@@ -4,12 +4,13 @@ once; a database with a newer schema, or someone else's tables, is refused untou
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
 import psycopg
 
-from arbot.errors import DatabaseError
+from arbot.errors import ConfigError, DatabaseError
 
 # pg_advisory_xact_lock key of migrations ('ARBM').
 MIGRATION_LOCK = 0x4152424D
@@ -84,3 +85,47 @@ def describe(conn: psycopg.Connection[Any]) -> str:
     """The database and schema `conn` works in, for messages: PostgreSQL db/schema."""
     row = conn.execute("SELECT current_database(), current_schema()").fetchone() or ("?", "?")
     return f"PostgreSQL {row[0]}/{row[1]}"
+
+
+def check_rights(
+    conn: psycopg.Connection[Any],
+    tables: Mapping[str, Sequence[str]],
+    who: str,
+    *,
+    functions: Sequence[str] = (),
+    temporary: bool = False,
+) -> None:
+    """Raise ConfigError naming each right on `tables` (those that exist), `functions` and
+    temporary tables (`temporary`) that the session's role lacks, in one line."""
+    names = [t for t, privileges in tables.items() for _ in privileges]
+    privileges = [p for ps in tables.values() for p in ps]
+    missing = conn.execute(
+        "SELECT r.t, r.p FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS r(t, p, n) "
+        "WHERE to_regclass(r.t) IS NOT NULL AND NOT has_table_privilege(r.t, r.p) "
+        "ORDER BY r.n",
+        (names, privileges),
+    ).fetchall()
+    lacks: dict[str, list[str]] = {}
+    for table, privilege in missing:
+        lacks.setdefault(privilege, []).append(table)
+    for function in functions:
+        (ok,) = conn.execute(
+            "SELECT to_regprocedure(%s) IS NULL OR has_function_privilege(%s, 'EXECUTE')",
+            (function, function),
+        ).fetchone() or (True,)
+        if not ok:
+            lacks.setdefault("EXECUTE", []).append(function)
+    if temporary:
+        (ok,) = conn.execute(
+            "SELECT has_database_privilege(current_database(), 'TEMPORARY')"
+        ).fetchone() or (True,)
+        if not ok:
+            lacks.setdefault("TEMPORARY", []).append("the database")
+    if not lacks:
+        return
+    (role,) = conn.execute("SELECT current_user").fetchone() or ("?",)
+    rights = "; ".join(f"{p} on {', '.join(on)}" for p, on in lacks.items())
+    raise ConfigError(
+        f"postgresql: role {role} lacks {rights}, which {who} needs; grant them as the "
+        "owner (docs/operations.md, Least-privilege roles)"
+    )

@@ -2,9 +2,13 @@
 storage.batches.BatchWriter): `add` ticks, order books and the engine's records, `flush()`
 cuts a batch and returns the coroutine committing it in one transaction; a failing batch is
 retried with capped exponential backoff until it commits, never dropped; while it retries
-the caller's await does not return (backpressure). The first connection migrates the schema,
-creates the partitions ahead and takes this shard's advisory lock (a second daemon for the
-shard is refused); a server unreachable at start-up is waited for, a wrong password is fatal.
+the caller's await does not return (backpressure). The first connection checks the role's
+rights, migrates the schema, creates the partitions ahead and takes this shard's advisory
+lock (a second daemon for the shard is refused). At start-up a server that cannot be
+reached is waited for (until `cancel_wait`), while a login refused or a missing right stops
+the start (ConfigError, one line naming it). Once running, those are outages like a server
+restart: a password rotated or a right revoked keeps the batch retrying, password_file
+re-read at each reconnect, until an operator fixes it.
 
 Ticks and book rows (storage/book_rows.py) go in by binary COPY on a dedicated thread:
 psycopg releases the GIL while the server works, so the event loop keeps running. COPY
@@ -28,7 +32,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pgerrors
 
-from arbot.errors import ConfigError
+from arbot.errors import ArbotError, ConfigError, DatabaseError
 from arbot.metrics import Metrics
 from arbot.models import Book, Tick
 from arbot.records import Resume
@@ -36,11 +40,18 @@ from arbot.settings import PostgresSettings, Settings, ShardSettings
 from arbot.storage.batches import FIRST_RETRY_DELAY, Batch, BatchWriter, RecordFailed
 from arbot.storage.gaps import last_receive_times
 from arbot.storage.pg.books_sql import PgBooks
-from arbot.storage.pg.connect import is_operator_error, open_connection
-from arbot.storage.pg.errors import error_kind, is_transient, one_line
+from arbot.storage.pg.connect import connect_error, open_connection, password
+from arbot.storage.pg.errors import (
+    INSUFFICIENT_PRIVILEGE,
+    error_kind,
+    is_outage,
+    is_transient,
+    login_refused,
+    one_line,
+)
 from arbot.storage.pg.partitions import day_of, ensure_ahead, ensure_days
 from arbot.storage.pg.records_sql import RecordWriter
-from arbot.storage.pg.schema import migrate
+from arbot.storage.pg.schema import check_rights, migrate
 from arbot.storage.pg.shard import ShardTaken, lock_shard
 
 T = TypeVar("T")
@@ -62,6 +73,24 @@ UPSERT_SQL = (
 Row = tuple[float, float, float, float | None, float | None, int, int, int]
 _TS = itemgetter(6)  # a Tick's timestamp
 _BOOK_TS = itemgetter(4)  # a Book's
+# The rights the writer uses, table by table (what the role lacks is named at start-up,
+# not found by the first batch that needs it). UPDATE where rows are upserted or updated;
+# SELECT where it reads, or an upsert or UPDATE names a column.
+WRITER_RIGHTS = {
+    "arbot_schema": ("SELECT",),
+    "symbols": ("SELECT", "INSERT"),
+    "exchanges": ("SELECT", "INSERT"),
+    "ticks": ("SELECT", "INSERT", "UPDATE"),
+    "books": ("SELECT", "INSERT", "UPDATE"),
+    "arbitrage_signals": ("SELECT", "INSERT", "UPDATE"),
+    "signal_book_trades": ("INSERT",),
+    "signal_episodes": ("INSERT",),
+    "trades": ("SELECT", "INSERT", "UPDATE"),
+    "balances": ("SELECT", "INSERT", "UPDATE"),
+    "feed_gaps": ("INSERT",),
+    "open_episodes": ("SELECT", "INSERT", "DELETE"),
+}
+WRITER_FUNCTIONS = ("ensure_tick_partition(double precision)",)
 # A batch spanning more days than this (a sparse replay) gets partitions for the days its
 # ticks fall on only, not for every day in between.
 MAX_DAY_SPAN = 7
@@ -113,19 +142,46 @@ class PgWriter(BatchWriter):
         return self._before_writing(lambda conn: last_receive_times(conn, exchanges))
 
     def _before_writing(self, read: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """`read` on the writer's connection, waiting for the server as resume_state says."""
+        """`read` on the writer's connection, waiting for the server as resume_state says;
+        WaitCancelled once `cancel_wait` is called. One log line per distinct error."""
         delay = FIRST_RETRY_DELAY
-        while True:
-            try:
-                return self._thread.submit(self._read, read).result()
-            except psycopg.Error as exc:
-                if is_operator_error(exc):
-                    raise ConfigError(f"postgresql: cannot connect: {one_line(exc)}") from None
-                if not is_transient(exc):
-                    raise
-                self._log.warning("postgresql_unavailable", error=one_line(exc), retry_in=delay)
-                time.sleep(delay)
+        since, logged = time.monotonic(), ""
+        try:
+            while True:
+                self._pause(0)
+                try:
+                    return self._thread.submit(self._read, read).result()
+                except psycopg.Error as exc:
+                    if not is_transient(exc):
+                        raise self._start_error(exc) from None
+                    error = one_line(exc)
+                    self._failing = (since, f"{error_kind(exc)}: {error}")
+                    if error != logged:
+                        self._log.warning("postgresql_unavailable", error=error, retry_in=delay)
+                        logged = error
+                self._pause(delay)
                 delay = min(delay * 2, self._retry_max)
+        finally:
+            self._failing = None
+
+    def _start_error(self, exc: psycopg.Error) -> ArbotError:
+        """Before anything was written, what only an operator can fix stops the start
+        (exit 3 for credentials and rights; no restart loop under systemd)."""
+        if login_refused(exc):
+            return connect_error(exc, self._settings, self._secret())
+        if exc.sqlstate == INSUFFICIENT_PRIVILEGE:
+            return ConfigError(f"postgresql: {self._role()}: {one_line(exc)}")
+        return DatabaseError(f"postgresql: {one_line(exc)}")
+
+    def _secret(self) -> str | None:
+        try:
+            return password(self._settings)
+        except ConfigError:
+            return None
+
+    def _role(self) -> str:
+        user = psycopg.conninfo.conninfo_to_dict(self._settings.conninfo).get("user")
+        return f"role {user}" if user else "the role"
 
     def _read(self, read: Callable[[psycopg.Connection[Any]], T]) -> T:
         try:
@@ -136,14 +192,17 @@ class PgWriter(BatchWriter):
             raise
 
     def _retry_kind(self, exc: Exception) -> str | None:
+        if not self._started:  # the first connection: refuse to start, as resume_state
+            if isinstance(exc, psycopg.Error) and not is_transient(exc):
+                raise self._start_error(exc) from None
+        elif isinstance(exc, ConfigError):
+            return "auth"  # password_file unreadable at a reconnect: being replaced?
         if not isinstance(exc, psycopg.Error):
             return None
-        if is_operator_error(exc):
-            raise ConfigError(f"postgresql: {one_line(exc)}") from None
-        return error_kind(exc) if is_transient(exc) else None
+        return error_kind(exc) if is_outage(exc) else None
 
     def _describe(self, exc: Exception) -> str:
-        return one_line(exc)
+        return one_line(exc, self._secret())
 
     # --- on the writer thread ---------------------------------------------------------
 
@@ -159,9 +218,10 @@ class PgWriter(BatchWriter):
                 self._transaction(conn, batch, iter(rows), upsert=True)
         except BaseException as exc:
             self._book_rows.encoder.rollback()
-            if isinstance(exc, psycopg.Error) and is_transient(exc):
-                # A broken or unknown-state session, or a partition dropped by retention
-                # since we cached it: start afresh (the new session forgets the days).
+            if isinstance(exc, psycopg.Error) and is_outage(exc):
+                # A broken or unknown-state session, a partition dropped by retention since
+                # we cached it, a right revoked: start afresh (the new session forgets the
+                # days, and logs in with the password as it is now).
                 self._disconnect()
             raise
         self._book_rows.encoder.commit()
@@ -198,8 +258,8 @@ class PgWriter(BatchWriter):
                 try:
                     self._records_sql.write(conn, record)
                 except Exception as exc:
-                    if isinstance(exc, psycopg.Error) and is_transient(exc):
-                        raise
+                    if isinstance(exc, psycopg.Error) and is_outage(exc):
+                        raise  # the batch waits: a revoked right must not drop records
                     raise RecordFailed(index, exc) from exc
 
     def _ensure_partitions(self, conn: psycopg.Connection[Any], times: list[float]) -> None:
@@ -255,7 +315,14 @@ class PgWriter(BatchWriter):
         conn = open_connection(self._settings, statement_timeout=False)
         try:
             if not self._started:
+                # Before and after migrating: a role that cannot read arbot_schema is told
+                # so, not migrate's "permission denied"; one that cannot write is refused
+                # before its first batch.
+                check_rights(conn, WRITER_RIGHTS, "the writer")
                 migrate(conn)
+                check_rights(
+                    conn, WRITER_RIGHTS, "the writer", functions=WRITER_FUNCTIONS, temporary=True
+                )
                 ensure_ahead(conn, time.time(), self._settings.partitions_ahead_days)
             try:
                 lock_shard(conn, self._records_sql.shard)
