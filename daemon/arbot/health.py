@@ -188,6 +188,19 @@ class FlowMonitor:
         return healthy, body | {"storage": storage}
 
 
+def waiting_for_storage(retrying: tuple[float, str] | None) -> tuple[bool, dict[str, Any]]:
+    """/healthz before the daemon serves, while it reads what the last run left: a server
+    down at start-up is waited for, and says so (503: not ready)."""
+    storage: dict[str, Any] = {"state": "waiting for storage"}
+    reason = "waiting for storage"
+    if retrying is not None:
+        seconds, error = retrying
+        storage |= {"seconds": round(seconds, 1), "last_error": error}
+        reason = f"waiting for storage for {seconds:.0f} s ({error})"
+    body = {"status": "starting", "reason": reason, "feeds_up": 0, "feeds": {}}
+    return False, body | {"storage": storage}
+
+
 async def heartbeat(
     monitor: FlowMonitor,
     queue_depth: Callable[[], int],

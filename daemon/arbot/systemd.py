@@ -12,6 +12,9 @@ from arbot.logs import get_logger
 
 # Used for STATUS= updates when systemd asks for no watchdog.
 STATUS_INTERVAL = 2.0  # seconds between STATUS= lines
+# While the start-up waits for storage, each EXTEND_TIMEOUT_USEC= gives this long until the
+# next one (sent every STATUS_INTERVAL): TimeoutStartSec= counts from the last sign of life.
+EXTEND_USEC = 10_000_000
 
 
 class Notifier:
@@ -88,3 +91,24 @@ async def keep_alive(
                 log.error("watchdog_withheld", reason=why)
         withheld = why is not None
         await asyncio.sleep(interval)
+
+
+async def extend_start(notifier: Notifier, waiting: Callable[[], tuple[float, str] | None]) -> None:
+    """Until cancelled, before READY=1: every STATUS_INTERVAL, WATCHDOG=1 (the start-up
+    machinery runs: this task is on its loop), and while `waiting()` says the database is
+    being waited for, EXTEND_TIMEOUT_USEC= (a server down at boot must not fail the unit's
+    start) and STATUS= with the cause."""
+    if not notifier.enabled:
+        return
+    while True:
+        fields = ["WATCHDOG=1"] if notifier.watchdog_interval is not None else []
+        retrying = waiting()
+        if retrying is not None:
+            seconds, error = retrying
+            fields += [
+                f"EXTEND_TIMEOUT_USEC={EXTEND_USEC}",
+                f"STATUS=waiting for storage for {seconds:.0f} s ({error})",
+            ]
+        if fields:
+            notifier.notify(*fields)
+        await asyncio.sleep(STATUS_INTERVAL)

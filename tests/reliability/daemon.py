@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,17 +118,19 @@ class Daemon:
     """`arbot run --config PATH` as a child process. Use as a context manager: whatever
     happens in the test, the process is killed and reaped at exit."""
 
-    def __init__(self, config: Path, metrics_port: int | None = None) -> None:
+    def __init__(
+        self, config: Path, metrics_port: int | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
         self.config = config
         self.metrics_port = metrics_port
-        # Not under systemd here, even if the test runner is.
-        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        # Not under systemd here, even if the test runner is (unless `env` says so).
+        base = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
         self.proc = subprocess.Popen(
             start_command(config),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env={**env, "PYTHONUNBUFFERED": "1"},
+            env={**base, "PYTHONUNBUFFERED": "1", **(env or {})},
             start_new_session=True,
         )
         assert self.proc.stdout is not None and self.proc.stderr is not None
