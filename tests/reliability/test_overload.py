@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from arbot.localmarket.process import FakeProcess
-from tests.reliability.config import GRACE, daemon_doc, exchange, free_port, write_config
+from tests.reliability.config import daemon_doc, exchange, free_port, write_config
 from tests.reliability.daemon import Daemon, metric
 from tests.reliability.datadir import integrity
 from tests.reliability.scenario import stored_ticks
@@ -29,6 +29,8 @@ VENUES = (
     ("binance2", "binance", "USDT"),
 )
 SYMBOLS = 20
+BACKLOG = 200_000
+STOP_GRACE = 60.0
 
 
 @pytest.mark.slow
@@ -45,7 +47,16 @@ def test_overload_keeps_the_daemon_up(tmp_path: Path, figures: dict[str, object]
             exchange(name, f.kind, f.url, symbols=f.symbols, watch_timeout=5.0)
             for name, f in fakes.items()
         ]
-        config = write_config(tmp_path / "arbot.toml", daemon_doc(data_dir, exchanges, port))
+        # The stop must commit the whole backlog within the grace timeout: bound the backlog
+        # to what a writer slowed by the overload (a third of its quiet speed) commits in it.
+        doc = daemon_doc(
+            data_dir,
+            exchanges,
+            port,
+            storage={"backlog_max_ticks": BACKLOG},
+            service={"grace_timeout": STOP_GRACE},
+        )
+        config = write_config(tmp_path / "arbot.toml", doc)
         with Daemon(config, port) as daemon:
             daemon.wait_metric("arbot_ticks_committed_total", 1, timeout=60)
             deadline = time.monotonic() + SECONDS
@@ -53,7 +64,7 @@ def test_overload_keeps_the_daemon_up(tmp_path: Path, figures: dict[str, object]
                 daemon.check_alive()
                 time.sleep(1.0)
             samples = daemon.scrape(timeout=30)
-            code, seconds = daemon.terminate(GRACE + 30)
+            code, seconds = daemon.terminate(STOP_GRACE + 30)
             final = daemon.final_event()
             log = daemon.stderr.text
     figures.update(
