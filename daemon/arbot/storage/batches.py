@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from arbot.errors import DatabaseError
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.models import Book, Tick
@@ -32,6 +33,11 @@ class Batch:
     ticks: list[Tick]
     records: list[Record]
     books: list[Book] = field(default_factory=list)
+
+
+class Fenced(DatabaseError):
+    """Raised by `_write`: another writer has taken over what this one writes (a shard's
+    lease). Nothing more may be written: the writer stands down (see `stood_down`)."""
 
 
 class WaitCancelled(Exception):
@@ -72,6 +78,11 @@ class BatchWriter(ABC):
         """Write attempts that ended, committed or failed (the watchdog's sign of life)."""
         self.records_dropped: Counter[str] = Counter()
         """Records that could not be stored, by kind (record type name)."""
+        self.ticks_dropped = 0
+        """Ticks of batches given after the writer stood down (never written)."""
+        self.fenced: Fenced | None = None
+        """Why the writer stood down, once it has."""
+        self._stood_down = asyncio.Event()
         self._failing: tuple[float, str] | None = None  # (monotonic since, last error)
         self._cancel = threading.Event()
 
@@ -99,6 +110,13 @@ class BatchWriter(ABC):
 
     def _describe(self, exc: Exception) -> str:
         return str(exc)
+
+    async def stood_down(self) -> Fenced:
+        """Returns once the writer has stood down: its owner must stop (the batches given
+        meanwhile are counted as dropped, never written)."""
+        await self._stood_down.wait()
+        assert self.fenced is not None
+        return self.fenced
 
     def cancel_wait(self) -> None:
         """End a start-up wait for the database (resume_state, last_received) with
@@ -157,6 +175,9 @@ class BatchWriter(ABC):
         async with self._lock:
             if self._closed:
                 raise RuntimeError(f"{self._what} writer is closed; the batch cannot be committed")
+            if self.fenced is not None:
+                self._drop(batch)
+                return
             failures = 0
             delay = FIRST_RETRY_DELAY
             failing_since = time.monotonic()
@@ -174,6 +195,10 @@ class BatchWriter(ABC):
                     self._metrics.write_errors.labels("other").inc()
                     self._metrics.records_dropped.labels(dropped).inc()
                     self._log.error("write_record_dropped", record=dropped, error=repr(exc.cause))
+                except Fenced as exc:
+                    self.attempts += 1
+                    self._stand_down(exc, batch)
+                    return
                 except Exception as exc:
                     self.attempts += 1
                     kind = self._retry_kind(exc)
@@ -211,3 +236,21 @@ class BatchWriter(ABC):
         self._metrics.books_committed.inc(len(batch.books))
         self._metrics.batch_rows.observe(len(batch.ticks))
         self._metrics.flush_seconds.observe(seconds)
+
+    def _stand_down(self, fenced: Fenced, batch: Batch) -> None:
+        self.fenced = fenced
+        self._failing = None
+        self._metrics.writer_retrying.set(0)
+        self._drop(batch)
+        self._log.error("writer_fenced", error=str(fenced))
+        self._stood_down.set()
+
+    def _drop(self, batch: Batch) -> None:
+        """Count a batch a fenced writer must not write."""
+        self.ticks_dropped += len(batch.ticks)
+        self._metrics.ticks_dropped.labels("fenced").inc(len(batch.ticks))
+        self._metrics.books_dropped.labels("fenced").inc(len(batch.books))
+        for record in batch.records:
+            kind = type(record).__name__
+            self.records_dropped[kind] += 1
+            self._metrics.records_dropped.labels(kind).inc()

@@ -1,10 +1,18 @@
 """Symbol sharding: each symbol belongs to exactly one of `count` shards by a stable hash of
 its name, so every exchange's quotes for a symbol reach the same daemon and detection stays
-local. A daemon holds its shard by a session advisory lock on the database it writes."""
+local. A daemon holds its shard by a session advisory lock on the database it writes, and
+is fenced by the shard's lease: the lock dies with the session (a server restart), so a
+second daemon may take it while the first reconnects with a backlog. The writer takes the
+lease when it starts (a new generation) and checks it in every batch's transaction, with
+the row locked until the commit: a writer whose generation was superseded commits nothing
+more (Fenced), and a take-over waits for the batch in flight."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,6 +20,7 @@ import psycopg
 
 from arbot.errors import DatabaseError
 from arbot.settings import Settings, ShardSettings
+from arbot.storage.batches import Fenced
 
 # pg_try_advisory_lock(key, shard index) key of shard locks ('ARBS').
 SHARD_LOCK = 0x41524253
@@ -61,6 +70,39 @@ def lock_shard(conn: psycopg.Connection[Any], shard: ShardSettings) -> None:
     raise ShardTaken(
         f"postgresql: shard {label(shard)} is already held by another arbot process{who}; "
         "stop it first (a replay) or give each daemon its own [shard] index"
+    )
+
+
+def take_lease(conn: psycopg.Connection[Any], shard: ShardSettings) -> int:
+    """A new generation of `shard`'s lease, for this process; call it holding the shard's
+    lock. Waits for a batch of the previous holder in flight (its row lock)."""
+    holder = f"arbot shard {label(shard)}, pid {os.getpid()} on {socket.gethostname()}"
+    (generation,) = conn.execute(
+        "INSERT INTO shard_leases (shard, generation, holder, taken_at) VALUES (%s, 1, %s, %s) "
+        "ON CONFLICT (shard) DO UPDATE SET generation = shard_leases.generation + 1, "
+        "holder = EXCLUDED.holder, taken_at = EXCLUDED.taken_at RETURNING generation",
+        (shard.index, holder, time.time()),
+    ).fetchone() or (0,)
+    return int(generation)
+
+
+def check_lease(
+    conn: psycopg.Connection[Any], shard: ShardSettings, generation: int, *, lock: bool = False
+) -> None:
+    """Raise Fenced unless `shard`'s lease is still at `generation`. With `lock` (inside the
+    batch's transaction) the row stays locked until its commit: no take-over in between."""
+    row = conn.execute(
+        "SELECT generation, holder FROM shard_leases WHERE shard = %s"
+        + (" FOR UPDATE" if lock else ""),
+        (shard.index,),
+    ).fetchone()
+    if row is not None and row[0] == generation:
+        return
+    now = f"generation {row[0]}, {row[1]}" if row else "no lease at all"
+    raise Fenced(
+        f"postgresql: shard {label(shard)} was taken over by another writer ({now}; ours "
+        f"was {generation}); this daemon stops writing and exits, its unwritten backlog "
+        "counted as dropped"
     )
 
 

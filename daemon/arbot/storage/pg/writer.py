@@ -3,8 +3,11 @@ storage.batches.BatchWriter): `add` ticks, order books and the engine's records,
 cuts a batch and returns the coroutine committing it in one transaction; a failing batch is
 retried with capped exponential backoff until it commits, never dropped; while it retries
 the caller's await does not return (backpressure). The first connection checks the role's
-rights, migrates the schema, creates the partitions ahead and takes this shard's advisory
-lock (a second daemon for the shard is refused). At start-up a server that cannot be
+rights, migrates the schema, creates the partitions ahead, takes this shard's advisory
+lock (a second daemon for the shard is refused) and a new generation of its lease; each
+batch checks the lease in its transaction and every reconnect re-takes the lock, so a
+writer whose shard another daemon took over (the lock lost with a server restart) writes
+nothing more: it stands down (storage.batches.Fenced). At start-up a server that cannot be
 reached is waited for (until `cancel_wait`), while a login refused or a missing right stops
 the start (ConfigError, one line naming it). Once running, those are outages like a server
 restart: a password rotated or a right revoked keeps the batch retrying, password_file
@@ -52,7 +55,7 @@ from arbot.storage.pg.errors import (
 from arbot.storage.pg.partitions import day_of, ensure_ahead, ensure_days
 from arbot.storage.pg.records_sql import RecordWriter
 from arbot.storage.pg.schema import check_rights, migrate
-from arbot.storage.pg.shard import ShardTaken, lock_shard
+from arbot.storage.pg.shard import ShardTaken, check_lease, lock_shard, take_lease
 
 T = TypeVar("T")
 
@@ -89,6 +92,7 @@ WRITER_RIGHTS = {
     "balances": ("SELECT", "INSERT", "UPDATE"),
     "feed_gaps": ("INSERT",),
     "open_episodes": ("SELECT", "INSERT", "DELETE"),
+    "shard_leases": ("SELECT", "INSERT", "UPDATE"),
 }
 WRITER_FUNCTIONS = ("ensure_tick_partition(double precision)",)
 # A batch spanning more days than this (a sparse replay) gets partitions for the days its
@@ -121,6 +125,7 @@ class PgWriter(BatchWriter):
         self._days: set[int] = set()
         self._book_rows = PgBooks()
         self._started = False  # migrated and first took the shard lock
+        self._generation: int | None = None  # of this shard's lease, once taken
 
     @classmethod
     def open(cls, settings: Settings, metrics: Metrics) -> PgWriter:
@@ -240,6 +245,9 @@ class PgWriter(BatchWriter):
         self, conn: psycopg.Connection[Any], batch: Batch, rows: Iterator[Row], *, upsert: bool
     ) -> None:
         with conn.transaction():
+            # First, and locked until the commit: this batch proves the shard is ours.
+            assert self._generation is not None
+            check_lease(conn, self._records_sql.shard, self._generation, lock=True)
             if batch.ticks:
                 if upsert:
                     conn.execute(STAGE_SQL)
@@ -324,13 +332,19 @@ class PgWriter(BatchWriter):
                     conn, WRITER_RIGHTS, "the writer", functions=WRITER_FUNCTIONS, temporary=True
                 )
                 ensure_ahead(conn, time.time(), self._settings.partitions_ahead_days)
+            shard = self._records_sql.shard
             try:
-                lock_shard(conn, self._records_sql.shard)
+                lock_shard(conn, shard)
             except ShardTaken as exc:
-                if not self._started:
+                if self._generation is None:
                     raise  # a second daemon for this shard: refuse to start
-                # After a reconnect our own dead session may still hold it for a while.
+                # Taken over (stand down), or our own dead session still holds it a while.
+                check_lease(conn, shard, self._generation)
                 raise pgerrors.LockNotAvailable(str(exc)) from None
+            if self._generation is None:
+                self._generation = take_lease(conn, shard)
+            else:  # re-taken after a reconnect: write on only if nobody took over meanwhile
+                check_lease(conn, shard, self._generation)
         except BaseException:
             conn.close()
             raise
