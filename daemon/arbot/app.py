@@ -1,11 +1,12 @@
 """Composition root: builds the stages, owns every task, stops them in data-flow order.
 
 Start-up: check the exchange ids, take the daemon lock, create/migrate the four databases,
-mirror the exchanges into config.db, open the writer, read what the last run left (ids,
-paper balances, open episodes) into the engine, start the pipeline (queue -> engine), the
-storage sink, the feeds, the HTTP server, the daily jobs and the systemd notifier, then
-READY=1.
-Stop (the `stop` trigger, or a feed's ExchangeSetupError), all within service.grace_timeout:
+mirror the exchanges into config.db, open the writer, start the HTTP server, read what the
+last run left (ids, paper balances, open episodes; a server down is waited for, a stop
+meanwhile ends the run) into the engine, start the pipeline (queue -> engine), the storage
+sink, the feeds, the daily jobs and the systemd notifier, then READY=1.
+Stop (the `stop` trigger, a feed's ExchangeSetupError, or the writer standing down: another
+daemon took its shard over), all within service.grace_timeout:
 cancel the feeds (sources stop by cancellation), close the queue (the
 pipeline runs what it holds through the engine, which keeps its open episodes for the next
 start), let the sink commit everything, close the writer (WAL checkpoint), release the lock.
@@ -14,6 +15,7 @@ start), let the sink commit everything, close the writer (WAL checkpoint), relea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import sqlite3
 import sys
@@ -21,12 +23,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 from arbot import feeds
 from arbot.engine import Engine
 from arbot.errors import EXIT_OK, EXIT_UNCLEAN, ArbotError, ConfigError, ExchangeSetupError
 from arbot.feedset import FeedSet
-from arbot.health import FlowMonitor, heartbeat
+from arbot.health import FlowMonitor, heartbeat, waiting_for_storage
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.metrics_server import MetricsServer
@@ -41,13 +44,13 @@ from arbot.settings import Settings
 from arbot.sink import StorageSink
 from arbot.storage import exchange_config
 from arbot.storage.backend import backend_of
-from arbot.storage.batches import BatchWriter
+from arbot.storage.batches import BatchWriter, WaitCancelled
 from arbot.storage.connection import Pragmas
 from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.pg.shard import for_shard
 from arbot.storage.schema import init_all, make_data_dir, open_database
 from arbot.storage.sqlite.writer import SWITCH_INTERVAL
-from arbot.systemd import Notifier, keep_alive
+from arbot.systemd import Notifier, extend_start, keep_alive
 from arbot.tick_queue import TickQueue
 from arbot.venues import params_from_settings
 from arbot.version import version
@@ -164,20 +167,21 @@ class _Daemon:
         with acquire_daemon_lock(data_dir):
             params = await asyncio.to_thread(self._open_databases)
             writer = await asyncio.to_thread(self.backend.open_writer, self.metrics)
-            self.last_ticks = await asyncio.to_thread(
-                writer.last_received, {e.name: e.symbols for e in self.exchanges}
-            )
-            sys.setswitchinterval(SWITCH_INTERVAL)  # why: storage/sqlite/writer.py
             async with AsyncExitStack() as stack:
                 stack.push_async_callback(self._close_writer, writer)
-                resume = await asyncio.to_thread(writer.resume_state)
-                stages = self._build(writer, params, resume, targets)
-                if s.metrics.enabled:
-                    server = self._metrics_server(stages)
+                if s.metrics.enabled:  # before the wait for storage: it answers meanwhile
+                    server = self._metrics_server(writer)
                     await server.start()
                     stack.push_async_callback(server.stop)
                     self.log.info("metrics_listening", url=f"{server.url}/metrics")
-                code = await self._serve(stop, stages)
+                stopped = asyncio.ensure_future(stop)
+                stack.callback(stopped.cancel)
+                resume = await self._wait_for_storage(writer, stopped)
+                if resume is None:
+                    return EXIT_OK
+                sys.setswitchinterval(SWITCH_INTERVAL)  # why: storage/sqlite/writer.py
+                stages = self._build(writer, params, resume, targets)
+                code = await self._serve(stopped, stages)
         if self.failure is not None:
             raise self.failure
         return code
@@ -193,6 +197,32 @@ class _Daemon:
             return exchange_config.load(conn)
         finally:
             conn.close()
+
+    async def _wait_for_storage(
+        self, writer: BatchWriter, stopped: asyncio.Future[Any]
+    ) -> Resume | None:
+        """What the last run left (and each feed's last stored tick), once the database
+        answers: a server down at start-up is waited for, told to systemd and /healthz.
+        None when told to stop meanwhile (logged as this run's final line)."""
+
+        def read() -> Resume:
+            self.last_ticks = writer.last_received({e.name: e.symbols for e in self.exchanges})
+            return writer.resume_state()
+
+        reading = asyncio.ensure_future(asyncio.to_thread(read))
+        extending = asyncio.ensure_future(extend_start(self.notifier, writer.retrying))
+        try:
+            await asyncio.wait([reading, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            extending.cancel()
+        if not stopped.done():
+            return reading.result()
+        writer.cancel_wait()
+        with contextlib.suppress(WaitCancelled):
+            await reading  # at most one connection attempt (postgresql.connect_timeout)
+        stopped.result()  # a stop trigger that failed is a bug: raised as one
+        self.log.info("daemon_stopped", waiting_for="storage", exit_code=EXIT_OK)
+        return None
 
     def _build(
         self,
@@ -240,7 +270,7 @@ class _Daemon:
             sink_task = tg.create_task(stages.sink.run(), name="sink")
             feeds_task = tg.create_task(self._run_feeds(stages.feeds), name="feeds")
             helpers = [
-                tg.create_task(self._watch_stop(stop), name="stop-trigger"),
+                tg.create_task(self._watch_stop(stop, stages.writer), name="stop-trigger"),
                 tg.create_task(run_daily_jobs(s, self.metrics, self.clock), name="daily-jobs"),
                 tg.create_task(self._sample(stages), name="flow-sample"),
                 tg.create_task(stages.notify.run(), name="notify"),
@@ -265,6 +295,8 @@ class _Daemon:
             code = await self._drain(stages, feeds_task, pipeline_task, sink_task)
             for task in helpers:
                 task.cancel()
+        if (fenced := stages.writer.fenced) is not None:
+            code = fenced.exit_code  # another daemon took the shard over: not a clean stop
         if self.failure is not None:
             return code  # run() raises it: daemon_failed is the one final line
         self.log.info(
@@ -272,7 +304,7 @@ class _Daemon:
             ticks_accepted=stages.pipeline.accepted,
             ticks_committed=stages.pipeline.committed,
             ticks_skipped=stages.pipeline.skipped,
-            ticks_dropped=stages.sink.dropped,
+            ticks_dropped=stages.sink.dropped + stages.writer.ticks_dropped,
             signals=stages.pipeline.engine.signals,
             records_dropped=dict(stages.writer.records_dropped),
             exit_code=code,
@@ -316,8 +348,16 @@ class _Daemon:
         if not self.stopping.is_set():
             await writer.close()
 
-    async def _watch_stop(self, stop: Awaitable[object]) -> None:
-        await stop
+    async def _watch_stop(self, stop: Awaitable[object], writer: BatchWriter) -> None:
+        """Until told to stop, or the writer stood down (its shard taken over)."""
+        stopped = asyncio.ensure_future(stop)
+        stood_down = asyncio.ensure_future(writer.stood_down())
+        try:
+            await asyncio.wait([stopped, stood_down], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stood_down.cancel()
+        if stopped.done():
+            stopped.result()  # a stop trigger that failed is a bug: raised as one
         self.stopping.set()
 
     async def _run_feeds(self, feedset: FeedSet) -> None:
@@ -337,11 +377,13 @@ class _Daemon:
             await asyncio.sleep(1.0)
             stages.monitor.sample(self.clock())
 
-    def _metrics_server(self, stages: _Stages) -> MetricsServer:
+    def _metrics_server(self, writer: BatchWriter) -> MetricsServer:
+        """Started before the stages exist: until then /healthz says it waits for storage."""
         s = self.settings
-        monitor = stages.monitor
 
         def refresh() -> None:
+            if (stages := self._stages) is None:
+                return
             self.metrics.queue_depth.set(stages.queue.qsize())
             self.metrics.asyncio_tasks.set(len(asyncio.all_tasks()))
             self.metrics.storage_backlog.set(stages.sink.backlog)
@@ -355,14 +397,14 @@ class _Daemon:
                 self.metrics.paper_pending.set(paper.pending())
             update_size_gauges(self.backend, self.metrics)
 
-        return MetricsServer(
-            s.metrics.listen,
-            self.metrics,
-            refresh,
-            lambda: monitor.health(
+        def health() -> tuple[bool, dict[str, Any]]:
+            if (stages := self._stages) is None:
+                return waiting_for_storage(writer.retrying())
+            return stages.monitor.health(
                 self.clock(),
                 s.metrics.healthy_after,
                 s.metrics.min_feeds_up,
                 s.metrics.storage_degraded_after,
-            ),
-        )
+            )
+
+        return MetricsServer(s.metrics.listen, self.metrics, refresh, health)
