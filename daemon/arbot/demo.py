@@ -130,9 +130,13 @@ def check_free(data_dir: Path, listen: str) -> None:
             probe.bind((host, int(port)))
         except OSError as exc:
             raise ConfigError(
-                f"--metrics-listen {listen}: cannot listen ({exc.strerror}); give another, "
-                "e.g. --metrics-listen 127.0.0.1:0 (any free port)"
+                f"--metrics-listen {listen}: cannot listen ({exc.strerror}); give another "
+                f"port, e.g. --metrics-listen {host}:{_other_port(int(port))}"
             ) from None
+
+
+def _other_port(port: int) -> int:
+    return port + 1 if port < 65535 else port - 1
 
 
 def _with_overrides(settings: Settings) -> Settings:

@@ -49,6 +49,8 @@ def test_a_busy_data_dir_or_port_is_named_by_the_demos_flags(tmp_path: Path) -> 
     assert done.returncode == 3, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert f"--metrics-listen 127.0.0.1:{port}: cannot listen" in line
+    # The suggestion is one the flag takes (it refuses port 0).
+    assert line.endswith(f"e.g. --metrics-listen 127.0.0.1:{port + 1}")
     assert "metrics.listen" not in line
 
 
