@@ -80,7 +80,9 @@ async def keep_alive(
         why = stuck() if watchdog is not None else None
         if why is None:
             ping: tuple[str, ...] = ()
-            if watchdog is not None and loop.time() >= next_ping:
+            # Half a round early is on time: a sleep may end a hair before its deadline, and
+            # a ping skipped then would come a whole round late.
+            if watchdog is not None and loop.time() >= next_ping - interval / 2:
                 ping, next_ping = ("WATCHDOG=1",), loop.time() + watchdog
             notifier.notify(*ping, f"STATUS={status()}")
             if withheld:
