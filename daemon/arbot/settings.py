@@ -8,23 +8,17 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from arbot.errors import ConfigError
+from arbot.settings_base import Lax, Positive
+from arbot.settings_base import Section as _Section
+from arbot.settings_feeds import ExchangeSettings, FeedsSettings
 
 DEFAULT_CONFIG = Path("/etc/arbot/arbot.toml")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
-Fraction = Annotated[float, Field(ge=0, lt=1)]
-Lax = Field(strict=False)
-Positive = Annotated[float, Field(gt=0)]
-
-
-class _Section(BaseModel):
-    # strict: a TOML value of another type is an error, never coerced (true is not 1, "60" is
-    # not 60.0, 1 is not true); integers still pass for floats. Paths and arrays are declared
-    # Lax: TOML gives them as strings and lists.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+__all__ = ["ExchangeSettings", "FeedsSettings"]  # re-exported: importers name this module
 
 
 class StorageSettings(_Section):
@@ -90,52 +84,6 @@ class ShardSettings(_Section):
         if self.index >= self.count:
             raise ValueError("index must be less than count")
         return self
-
-
-class ExchangeSettings(_Section):
-    id: str = Field(min_length=1, description="ccxt exchange id, e.g. 'binance'")
-    name: str = ""
-    enabled: bool = True
-    arbitrage_enabled: bool = True
-    symbols: Annotated[tuple[str, ...], Lax] = Field(min_length=1)
-    mode: Literal["auto", "ws", "rest"] = "auto"
-    # Order-book levels to follow per side (0: best bid/ask only). With N > 0 the feed
-    # follows each symbol's book and takes its quotes from the book's top.
-    depth: int = Field(0, ge=0, le=1000)
-    poll_interval: Positive = 2.0
-    watch_timeout: Positive = 30.0
-    maker_fee: Fraction = 0.001
-    taker_fee: Fraction = 0.001
-    region: str | None = None
-    premium_baseline: float = Field(0.0, gt=-1, lt=10)
-    min_trade_amount: float = Field(10.0, ge=0)
-    max_trade_amount: float = Field(10_000.0, gt=0)
-    # ccxt's per-exchange `options` (deep-merged into the exchange's defaults).
-    ccxt_options: dict[str, Any] = Field(default_factory=dict)
-    # Other ccxt constructor settings: enableRateLimit, timeout, apiKey, secret, ...
-    ccxt_config: dict[str, Any] = Field(default_factory=dict)
-    url_override: str | None = Field(None, pattern=r"^(https?|wss?)://")
-    sandbox: bool = False
-
-    @model_validator(mode="after")
-    def _check(self) -> ExchangeSettings:
-        if not self.name:
-            object.__setattr__(self, "name", self.id)
-        if self.min_trade_amount > self.max_trade_amount:
-            raise ValueError("min_trade_amount must not exceed max_trade_amount")
-        if "options" in self.ccxt_config:
-            raise ValueError("ccxt_config.options: put ccxt's options in ccxt_options")
-        return self
-
-    @field_validator("symbols")
-    @classmethod
-    def _unified(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for s in v:
-            if "/" not in s:
-                raise ValueError(f"symbol {s!r} is not a unified ccxt symbol like 'BTC/USDT'")
-        if len(set(v)) != len(v):
-            raise ValueError("symbols are listed twice")
-        return v
 
 
 class DetectorSettings(_Section):
@@ -278,6 +226,7 @@ class NotifyTarget(_Section):
 class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     exchanges: Annotated[tuple[ExchangeSettings, ...], Lax] = ()
+    feeds: FeedsSettings = FeedsSettings()
     detector: DetectorSettings = DetectorSettings()
     metrics: MetricsSettings = MetricsSettings()
     logging: LoggingSettings = LoggingSettings()

@@ -26,7 +26,8 @@ ENTRIES: dict[str, dict[str, Any]] = {"exchanges": EXCHANGE, "notify": {"urls_en
 def kind(annotation: Any) -> str:
     """The TOML type a key takes: int, float, bool, str, path, enum, array or table."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        # Optional: the type; int | "auto" (feeds.workers): an int
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
     if typing.get_origin(annotation) is Annotated:
         annotation = typing.get_args(annotation)[0]
     origin = typing.get_origin(annotation)
