@@ -21,6 +21,8 @@ PARTS: tuple[str, ...] = (
     "latency",
     "postgres",
     "capture",
+    "book_capture",
+    "books",
 )
 
 

@@ -1,20 +1,26 @@
-"""Detector cost per tick: 1,000 symbols quoted by 10 exchanges each (median, p99, ticks/s)."""
+"""Detector cost per tick: 1,000 symbols quoted by 10 exchanges each (median, p99, ticks/s);
+then the same with 10-level order books (depth > 0): each update a book and its top's tick,
+as the depth feed sends them, against top-of-book ticks of the same run."""
 
 from __future__ import annotations
 
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from arbot.detector import Detector
-from arbot.models import ExchangeParams, Tick
+from arbot.models import Book, ExchangeParams, Level, Tick
 from arbot.settings import DetectorSettings
 
 SYMBOLS = 1_000
 EXCHANGES = 10
 TICKS = 300_000
 TICK_INTERVAL = 1e-4  # 10k ticks/s of simulated time: every quote stays fresh
+LEVELS = 10
+BOOK_UPDATES = 50_000  # 10-level books are ~40x a tick's memory: fewer, same paths
+SIZES = (1_000.0, 10_000.0)
 
 
 def _params(name: str) -> ExchangeParams:
@@ -40,29 +46,54 @@ def _ticks(rng: random.Random, noise: float) -> list[Tick]:
     return out
 
 
+def _book(tick: Tick, rng: random.Random) -> Book:
+    """A 10-level book whose top is `tick`, levels 0.01 % apart."""
+    step = tick.bid * 0.0001
+
+    def side(best: float, sign: int) -> tuple[Level, ...]:
+        return tuple((best + sign * k * step, rng.uniform(0.1, 3.0)) for k in range(LEVELS))
+
+    bids, asks = side(tick.bid, -1), side(tick.ask, 1)
+    return Book(tick.exchange, tick.symbol, bids, asks, tick.timestamp, tick.received)
+
+
 def _timer_overhead(clock: Callable[[], int]) -> int:
     start = clock()
     return clock() - start
 
 
-def _run(noise: float) -> tuple[float, float, float, int, int, float]:
-    ticks = _ticks(random.Random(7), noise)
+def _run(noise: float, books: bool = False) -> tuple[float, float, float, int, int, float]:
+    rng = random.Random(7)
+    ticks = _ticks(rng, noise)
     warm, timed = ticks[: SYMBOLS * EXCHANGES], ticks[SYMBOLS * EXCHANGES :]
-    detector = Detector(DetectorSettings(), {f"ex{i}": _params(f"ex{i}") for i in range(EXCHANGES)})
+    if books:
+        timed = timed[:BOOK_UPDATES]
+    settings = DetectorSettings(sizes=SIZES) if books else DetectorSettings()
+    detector = Detector(settings, {f"ex{i}": _params(f"ex{i}") for i in range(EXCHANGES)})
+    # One call per update: a tick alone (depth 0), or the tick with its book (depth > 0).
+    calls: list[Callable[[], Sequence[object]]] = [
+        partial(detector.on_instant, [tick], tick.received, [_book(tick, rng)])
+        if books
+        else partial(detector.on_tick, tick, tick.received)
+        for tick in timed
+    ]
     for tick in warm:
-        detector.on_tick(tick, tick.received)
+        if books:
+            detector.on_instant([tick], tick.received, [_book(tick, rng)])
+        else:
+            detector.on_tick(tick, tick.received)
     clock = time.perf_counter_ns
     samples: list[int] = []
     outputs = 0
-    for tick in timed:
+    for call in calls:
         start = clock()
-        result = detector.on_tick(tick, tick.received)
+        result = call()
         samples.append(clock() - start)
         outputs += len(result)
     start = clock()
-    for tick in timed:
-        detector.on_tick(tick, tick.received)
-    throughput = len(timed) / ((clock() - start) / 1e9)
+    for call in calls:
+        call()
+    throughput = len(calls) / ((clock() - start) / 1e9)
     start = clock()
     for _ in range(10):
         detector.best_spreads()
@@ -81,15 +112,24 @@ def main() -> None:
         f"(timer overhead {overhead:.2f} us, included)"
     )
     print(
-        f"{'scenario':<34}{'median us':>10}{'p99 us':>10}{'ticks/s':>12}{'outputs':>10}{'open':>7}"
+        f"{'scenario':<40}{'median us':>10}{'p99 us':>10}{'ticks/s':>12}{'outputs':>10}{'open':>7}"
         f"{'best_spreads ms':>17}"
     )
     # ±0.1 %: nothing crosses fees + threshold (the common path); ±0.2 %: ~1 in 3 ticks
     # touches an open episode (a stress case far busier than a real market).
-    for label, noise in (("quiet (quotes ±0.1 %)", 0.001), ("busy (quotes ±0.2 %)", 0.002)):
-        median, p99, rate, outputs, open_now, spreads_ms = _run(noise)
-        print(
-            f"{label:<34}{median:>10.2f}{p99:>10.2f}{rate:>12,.0f}{outputs:>10,}{open_now:>7}"
-            f"{spreads_ms:>17.2f}"
-        )
+    medians: dict[tuple[str, bool], float] = {}
+    for books in (False, True):
+        for label, noise in (("quiet (quotes ±0.1 %)", 0.001), ("busy (quotes ±0.2 %)", 0.002)):
+            median, p99, rate, outputs, open_now, spreads_ms = _run(noise, books)
+            medians[label, books] = median
+            name = f"{label}, {LEVELS}-level books" if books else label
+            print(
+                f"{name:<40}{median:>10.2f}{p99:>10.2f}{rate:>12,.0f}{outputs:>10,}"
+                f"{open_now:>7}{spreads_ms:>17.2f}"
+            )
     print("target: median <= 5 us on the quiet path; best_spreads() runs at every flush")
+    ratios = [medians[label, True] / medians[label, False] for label, _ in medians if _ is False]
+    print(
+        f"books/top-of-book median per update: quiet {ratios[0]:.2f}x, busy {ratios[1]:.2f}x "
+        f"(goal: <= 2x; sizes {SIZES})"
+    )

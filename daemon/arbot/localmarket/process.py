@@ -18,7 +18,15 @@ class FakeProcess:
     """One fake venue sending `rate` quotes/s per symbol, numbered (ask size = number).
     `sent()` is what it sent, by symbol: the numbers, in order."""
 
-    def __init__(self, kind: str, symbols: Sequence[str], rate: float, seed: int = 0) -> None:
+    def __init__(
+        self,
+        kind: str,
+        symbols: Sequence[str],
+        rate: float,
+        seed: int = 0,
+        extra: Sequence[str] = (),
+    ) -> None:
+        """`extra`: more command-line options of `python -m arbot.localmarket`."""
         self.kind = kind
         self.symbols = tuple(symbols)
         self.proc = subprocess.Popen(
@@ -35,6 +43,7 @@ class FakeProcess:
                 "--seed",
                 str(seed),
                 "--number-sizes",
+                *extra,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
