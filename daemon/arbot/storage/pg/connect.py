@@ -13,6 +13,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from arbot.errors import ConfigError, DatabaseError
 from arbot.settings import PostgresSettings
 from arbot.storage.pg.errors import login_refused, one_line
+from arbot.storage.portable import Dialect, register
+
+# The statements both backends share (storage/portable.py) run here with `%s` placeholders.
+register(psycopg.Connection, Dialect("%s", psycopg.Connection.transaction))
 
 
 def conninfo_of(s: PostgresSettings, *, statement_timeout: bool = True) -> str:
