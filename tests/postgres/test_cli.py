@@ -17,7 +17,7 @@ import pytest
 from arbot.cli import main
 from arbot.errors import EXIT_DATABASE
 from arbot.metrics import Metrics
-from arbot.models import Tick
+from arbot.models import Book, Tick
 from arbot.settings import PostgresSettings
 from arbot.storage.pg.connect import connect
 from arbot.storage.pg.schema import migrations
@@ -63,7 +63,9 @@ def test_init_stats_prune_maintain(config: Path, capsys: pytest.CaptureFixture[s
         writer = PgWriter(PostgresSettings(conninfo=json.loads(conninfo.group(1))), Metrics())
         now = 1_700_000_000.0
         writer.add(
-            Tick("okx", s, 1.0, 2.0, None, None, now + i, now) for i, s in enumerate(symbols)
+            [Tick("okx", s, 1.0, 2.0, None, None, now + i, now) for i, s in enumerate(symbols)],
+            [],
+            [Book("okx", "BTC/USDT", ((1.0, 3.0),), ((2.0, 4.0),), now, now)],
         )
         await writer.close()
 
@@ -73,6 +75,7 @@ def test_init_stats_prune_maintain(config: Path, capsys: pytest.CaptureFixture[s
     for s in symbols:
         expected[f"{shard_of(s, 2)}/2"] += 1
     assert stats["ticks_per_shard"] == expected
+    assert stats["tables"]["books"]["bytes"] > 0  # order books are listed with the ticks
     assert main(["db", "stats", *cfg]) == 0  # for a person: key: value lines, not JSON
     human = capsys.readouterr().out
     assert not human.lstrip().startswith("{") and "ticks_per_shard.0/2" in human
@@ -88,6 +91,7 @@ def test_init_stats_prune_maintain(config: Path, capsys: pytest.CaptureFixture[s
 
     pruned = run_json(capsys, "db", "prune", *cfg)
     assert pruned["partitions_dropped"] == 1 and pruned["bars_written"] == 3
+    assert pruned["book_partitions_dropped"] == 1  # the books of the tick day dropped
     rolled = run_json(capsys, "db", "rollup", "--date", "2023-11-14", *cfg)
     assert rolled["performance"]["date"] == "2023-11-14" and rolled["symbols"] == []
     with connect(PostgresSettings(conninfo=json.loads(conninfo.group(1)))) as conn:

@@ -25,6 +25,7 @@ from arbot.storage.pg.shard import shard_of
 
 _TABLES = (
     "ticks",
+    "books",
     "arbitrage_signals",
     "signal_episodes",
     "trades",
@@ -57,6 +58,7 @@ def prune(settings: Settings, now: float) -> dict[str, Any]:
         "bars_written": report.bars_written,
         "archived_until": report.archived_until,
         "partitions_dropped": len(report.partitions_dropped),
+        "book_partitions_dropped": len(report.book_partitions_dropped),
         **{f"{table}_deleted": n for table, n in report.rows_deleted.items()},
         "seconds": round(report.seconds, 3),
     }
