@@ -1,10 +1,11 @@
-"""Backtests: recorded quotes through the engine with the paper executor, in memory.
+"""Backtests: recorded quotes and order books through the engine with the paper executor,
+in memory.
 
-Source: a quote file or a data dir's ticks in [from, to) (recorded.py and storage.ticks).
-Clock: the data's. Sink: a private in-memory arbot.db with the daemon's record SQL; the
-run's totals are read back from it. The executor always runs in a backtest, whatever
-paper.enabled says, starting from the configured balances. Exchanges missing from the
-config get the defaults of venues.py, as in a replay.
+Source: a file of quotes and books or a data dir's ticks in [from, to) (recorded.py and
+storage.ticks). Clock: the data's. Sink: a private in-memory arbot.db with the daemon's
+record SQL; the run's totals are read back from it. The executor always runs in a
+backtest, whatever paper.enabled says, starting from the configured balances. Exchanges
+missing from the config get the defaults of venues.py, as in a replay.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from arbot.engine import Engine
-from arbot.models import ExchangeParams, Tick
+from arbot.models import Book, ExchangeParams, Tick
 from arbot.recorded import drive
 from arbot.records import Output, Resume
 from arbot.rollup import summarise
@@ -37,12 +38,12 @@ def memory_db() -> sqlite3.Connection:
 
 async def run_backtest(
     settings: Settings,
-    ticks: Iterable[Tick],
+    ticks: Iterable[Tick | Book],
     params: Mapping[str, ExchangeParams],
     progress: Callable[[int], object] | None = None,
 ) -> BacktestResult:
-    """Run `ticks` through a fresh engine with the paper executor; `progress(n)` is told
-    about every chunk of ticks done."""
+    """Run `ticks` (and books) through a fresh engine with the paper executor;
+    `progress(n)` is told about every chunk of items done."""
     sink = MemorySink()
     try:
         engine = Engine(settings, params, Resume({}), paper=True)
@@ -55,7 +56,7 @@ async def run_backtest(
 
 class MemorySink:
     """A backtest's Sink: the records into a private in-memory arbot.db (one transaction),
-    read back for the run's totals; ticks are not kept."""
+    read back for the run's totals; ticks and books are not kept."""
 
     def __init__(self) -> None:
         self.conn = memory_db()

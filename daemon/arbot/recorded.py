@@ -1,10 +1,12 @@
-"""Recorded quotes as the engine's source, and the loop that runs them through it.
+"""Recorded quotes and order books as the engine's source, and the loop that runs them
+through it.
 
-Replay and backtest share both: the same file gives the same ticks in the same order, and
+Replay and backtest share both: the same file gives the same items in the same order, and
 the engine sees them in chunks on the data's clock (`now` = the latest receive time).
 Rows may be in any order: they run in received-time order (the order they reached the
 recorder), rows of one time in file order (a file already in order is streamed; otherwise
-it is sorted in memory). Instants are runs of rows with the same exchange timestamp.
+it is sorted in memory). Order books then go to the engine as the live depth feed hands
+them on (`as_fed`). Instants are runs of items with the same exchange timestamp.
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from arbot import quotes_csv
+from arbot import csv_input
+from arbot.books_csv import DepthOf
 from arbot.engine import Engine
 from arbot.errors import InputError
-from arbot.models import Tick
+from arbot.feeds.validate import top_of
+from arbot.models import Book, Level, QueueItem, Tick
+from arbot.recorded_csv import Item, read_items
 from arbot.records import Output, Sink
+from arbot.settings import ExchangeSettings
 
-CHUNK = 4096  # ticks per engine call
+CHUNK = 4096  # items per engine call
 END_REASON = "end_of_input"
 
 
@@ -28,24 +34,29 @@ END_REASON = "end_of_input"
 class QuoteFile:
     path: Path
     rows: int
+    """Items the engine gets: ticks (those of book tops too) and books."""
     exchanges: tuple[str, ...]
     """Exchanges quoted, in order of first appearance."""
     in_order: bool
     content: str
-    """What the quotes are, whatever their encoding (gzip or not, row order, timestamp
-    format): an order-independent hash of the decoded rows and their count."""
+    """What the quotes and books are, whatever their encoding (gzip or not, row order,
+    timestamp format, the layout of a book): an order-independent hash of the decoded rows
+    and their count."""
     spans: Mapping[tuple[str, str], tuple[float, float]]
-    """(exchange, symbol) -> first and last exchange timestamp quoted."""
+    """(exchange, symbol) -> first and last exchange timestamp quoted or booked."""
+    depth_of: DepthOf | None = None
+    """Levels a side kept of an exchange's books (recorded_csv.read_items)."""
 
-    def ticks(self) -> Iterator[Tick]:
-        """The file's ticks in received-time order (ties in file order)."""
-        ticks = _read(self.path)
-        if self.in_order:
-            return ticks
-        return iter(sorted(ticks, key=_received))
+    def ticks(self) -> Iterator[Item]:
+        """The file's ticks and books in received-time order (ties in file order), as the
+        live feeds would have handed them on."""
+        items = _read(self.path, self.depth_of)
+        if not self.in_order:
+            items = iter(sorted(items, key=_received))
+        return as_fed(items)
 
 
-def open_quote_file(path: Path) -> QuoteFile:
+def open_quote_file(path: Path, depth_of: DepthOf | None = None) -> QuoteFile:
     """Check the whole file (InputError names file and line of the first bad row); on a
     terminal a progress bar counts the bytes read."""
     rows = 0
@@ -54,27 +65,74 @@ def open_quote_file(path: Path) -> QuoteFile:
     previous = float("-inf")
     in_order = True
     total = 0
-    with quotes_csv.progress_bar(path) as progress:
-        for tick in _read(path, progress):
+    items = 0
+
+    def checked(progress: csv_input.Progress | None) -> Iterator[Item]:
+        nonlocal rows, previous, in_order, total
+        for item in _read(path, depth_of, progress):
             rows += 1
-            exchanges[tick.exchange] = None
-            key = (tick.exchange, tick.symbol)
-            first, last = spans.get(key, (tick.timestamp, tick.timestamp))
-            spans[key] = (min(first, tick.timestamp), max(last, tick.timestamp))
-            if tick.received < previous:
+            exchanges[item.exchange] = None
+            key = (item.exchange, item.symbol)
+            first, last = spans.get(key, (item.timestamp, item.timestamp))
+            spans[key] = (min(first, item.timestamp), max(last, item.timestamp))
+            if item.received < previous:
                 in_order = False
-            previous = tick.received
-            total = (total + _row_hash(tick)) & _MASK
+            previous = item.received
+            total = (total + _row_hash(item)) & _MASK
+            yield item
+
+    with csv_input.progress_bar(path) as progress:
+        # Counted as fed in file order: exact when the file is in order (else near).
+        for _ in as_fed(checked(progress)):
+            items += 1
     content = f"quotes-v1:{rows}:{total:032x}"
-    return QuoteFile(path, rows, tuple(exchanges), in_order, content, spans)
+    return QuoteFile(path, items, tuple(exchanges), in_order, content, spans, depth_of)
+
+
+def book_depths(exchanges: Iterable[ExchangeSettings], depth: int | None) -> DepthOf:
+    """Levels a side kept of an exchange's books: `depth` (--depth) when given, else the
+    exchange's configured depth when it has one (> 0), else None (the reader's default)."""
+    configured = {e.name: e.depth for e in exchanges if e.depth > 0}
+
+    def depth_of(exchange: str) -> int | None:
+        return depth if depth is not None else configured.get(exchange)
+
+    return depth_of
+
+
+def as_fed(items: Iterable[Item]) -> Iterator[Item]:
+    """Items as the live depth feed hands them on (feeds/feed.py, feeds/capture.py): a
+    book equal to its symbol's last one is dropped; a book whose top changed comes after
+    that top as a tick of its own; a symbol's first book, and one marked resync, is
+    flagged resync and handed on whole. Ticks pass as they are."""
+    books: dict[tuple[str, str], tuple[tuple[Level, ...], tuple[Level, ...]]] = {}
+    tops: dict[tuple[str, str], tuple[Level, Level]] = {}
+    for item in items:
+        if not isinstance(item, Book):
+            yield item
+            continue
+        key = (item.exchange, item.symbol)
+        levels = (item.bids, item.asks)
+        if item.resync:
+            books.pop(key, None)
+            tops.pop(key, None)
+        elif books.get(key) == levels:
+            continue
+        book = item if key in books else item._replace(resync=True)
+        books[key] = levels
+        top = (book.bids[0], book.asks[0])
+        if tops.get(key) != top:
+            tops[key] = top
+            yield top_of(book)
+        yield book
 
 
 def run(
-    engine: Engine, ticks: Iterable[Tick], progress: Callable[[int], object] | None = None
+    engine: Engine, ticks: Iterable[QueueItem], progress: Callable[[int], object] | None = None
 ) -> Iterator[Output]:
     """The engine's outputs, chunk by chunk, then those of the end of input (episodes
     still open close with reason END_REASON; pending paper trades fail as stale)."""
-    chunk: list[Tick] = []
+    chunk: list[QueueItem] = []
     for tick in ticks:
         chunk.append(tick)
         if len(chunk) == CHUNK:
@@ -91,7 +149,7 @@ def run(
 
 async def drive(
     engine: Engine,
-    ticks: Iterable[Tick],
+    ticks: Iterable[QueueItem],
     sink: Sink,
     progress: Callable[[int], object] | None = None,
 ) -> None:
@@ -105,22 +163,35 @@ async def drive(
         await sink.close()
 
 
-def _read(path: Path, progress: quotes_csv.Progress | None = None) -> Iterator[Tick]:
-    return quotes_csv.read_quotes(path, InputError, "quote file", in_order=False, progress=progress)
+def _read(
+    path: Path, depth_of: DepthOf | None, progress: csv_input.Progress | None = None
+) -> Iterator[Item]:
+    return read_items(
+        path, InputError, "quote file", in_order=False, depth_of=depth_of, progress=progress
+    )
 
 
-def _received(tick: Tick) -> float:
-    return tick.received
+def _received(item: Item) -> float:
+    return item.received
 
 
 _MASK = (1 << 128) - 1
 
 
-def _row_hash(t: Tick) -> int:
-    """One decoded row's 128-bit hash; summed over the rows, the order does not count.
-    Times to the microsecond, so 1723161254.58 s and 1723161254580 ms hash alike."""
-    row = (
-        f"{t.exchange}\x1f{t.symbol}\x1f{t.bid!r}\x1f{t.ask!r}\x1f{t.bid_size!r}\x1f"
-        f"{t.ask_size!r}\x1f{round(t.timestamp * 1e6)}\x1f{round(t.received * 1e6)}"
-    )
+def _row_hash(item: Item) -> int:
+    """One decoded row's (or book's) 128-bit hash; summed over the rows, the order does
+    not count. Times to the microsecond, so 1723161254.58 s and 1723161254580 ms hash
+    alike."""
+    if isinstance(item, Tick):
+        t = item
+        row = (
+            f"{t.exchange}\x1f{t.symbol}\x1f{t.bid!r}\x1f{t.ask!r}\x1f{t.bid_size!r}\x1f"
+            f"{t.ask_size!r}\x1f{round(t.timestamp * 1e6)}\x1f{round(t.received * 1e6)}"
+        )
+    else:
+        b = item
+        row = (
+            f"book\x1f{b.exchange}\x1f{b.symbol}\x1f{b.bids!r}\x1f{b.asks!r}\x1f"
+            f"{round(b.timestamp * 1e6)}\x1f{round(b.received * 1e6)}"
+        )
     return int.from_bytes(hashlib.blake2b(row.encode(), digest_size=16).digest(), "big")

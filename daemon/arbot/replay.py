@@ -1,10 +1,11 @@
-"""`arbot replay`: recorded quotes through the engine on the file's clock, into the
-configured storage.
+"""`arbot replay`: recorded quotes and order books through the engine on the file's clock,
+into the configured storage.
 
-Source: a quote file (recorded.py). Clock: the data's. Sink: the data dir's arbot.db, or
-the PostgreSQL server with storage.backend = "postgresql", through the daemon's writer and
-record SQL for that backend (ticks thinned by the configured conflation, as in the daemon;
-with store=False nothing is written). A replay is a pure function of (file, settings).
+Source: a file of quotes and books (recorded.py). Clock: the data's. Sink: the data dir's
+arbot.db, or the PostgreSQL server with storage.backend = "postgresql", through the
+daemon's writer and record SQL for that backend (ticks thinned by the configured
+conflation and books stored as snapshots and deltas, as in the daemon; with store=False
+nothing is written). A replay is a pure function of (file, settings).
 Episodes still open at the end close with reason "end_of_input". The paper executor runs
 when paper.enabled, as in the daemon. The engine starts fresh: ids continue the database's
 (on PostgreSQL, those of the configured shard, whose lock the replay holds like a daemon;
@@ -29,6 +30,7 @@ from arbot.errors import InputError
 from arbot.metrics import Metrics
 from arbot.models import Episode, ExchangeParams
 from arbot.recorded import QuoteFile, drive
+from arbot.recorded_csv import Item
 from arbot.records import BalanceSnapshot, EpisodesOpen, Output, Record, Resume, SignalFound
 from arbot.settings import Settings
 from arbot.storage.backend import backend_of
@@ -44,6 +46,7 @@ _RESUME = (EpisodesOpen, BalanceSnapshot)
 class ReplaySummary:
     ticks: int = 0
     stored: int = 0
+    books: int = 0
     signals: int = 0
     first_ts: float | None = None
     last_ts: float | None = None
@@ -71,6 +74,7 @@ async def replay(
         writer = _open_writer(settings, source, summary, held) if store else None
         engine = await _run(source, settings, params, writer, summary, progress=progress)
         summary.ticks = engine.accepted
+        summary.books = engine.books
         summary.last_ts = engine.now if engine.accepted else None
         if writer is not None:
             with backend_of(settings).open("arbot") as (conn, _):
@@ -103,16 +107,16 @@ async def _run(
         await sink.close()
         raise
     shard = settings.shard
-    ticks = source.ticks()
+    items: Iterable[Item] = source.ticks()
     if shard.count > 1:  # a shard's replay stores its own symbols, as its daemon would
-        ticks = (t for t in ticks if owns(shard, t.symbol))
-    await drive(engine, ticks, sink, progress)
+        items = (i for i in items if owns(shard, i.symbol))
+    await drive(engine, items, sink, progress)
     return engine
 
 
 class ReplaySink:
     """A replay's Sink: counts what the engine found into the summary and, when storing,
-    hands ticks and records to the writer in batches of storage.batch_size ticks. What a
+    hands ticks, books and records to the writer in batches of storage.batch_size items. What a
     daemon resumes from (open episodes, paper balances) is left to the daemon."""
 
     def __init__(self, summary: ReplaySummary, writer: BatchWriter | None, batch: int) -> None:
@@ -127,7 +131,8 @@ class ReplaySink:
             summary.first_ts = out.ticks[0].received
         if self._writer is not None:
             summary.stored += len(out.ticks)
-            self._writer.add(out.ticks, [r for r in out.records if not isinstance(r, _RESUME)])
+            records = [r for r in out.records if not isinstance(r, _RESUME)]
+            self._writer.add(out.ticks, records, out.books)
 
     async def room(self) -> None:
         if self._writer is not None and self._writer.pending >= self._batch:

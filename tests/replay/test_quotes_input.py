@@ -12,9 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arbot.csv_input import progress_bar
 from arbot.errors import ArbotError
 from arbot.models import Tick
-from arbot.quotes_csv import TARDIS_COLUMNS, progress_bar, read_quotes, unified_symbol
+from arbot.quotes_csv import TARDIS_COLUMNS, unified_symbol
+from arbot.recorded_csv import read_items
 
 HEADER = "ts,exchange,symbol,bid,bid_size,ask,ask_size"
 TARDIS_HEADER = ",".join(TARDIS_COLUMNS)
@@ -32,7 +34,7 @@ class InputError(ArbotError):
 
 
 def read(path: Path, *, in_order: bool = False) -> list[Tick]:
-    return list(read_quotes(path, InputError, "quotes", in_order=in_order))
+    return list(read_items(path, InputError, "quotes", in_order=in_order))
 
 
 def error_of(path: Path) -> str:
@@ -292,7 +294,7 @@ def test_progress_reports_every_byte_of_the_file(tmp_path: Path, zipped: bool) -
     lines = [row(str(1_723_161_254 + i)) for i in range(50_000)]
     path = write(tmp_path / "q.csv", lines, zipped=zipped)
     seen: list[int] = []
-    ticks = list(read_quotes(path, InputError, "quotes", in_order=True, progress=seen.append))
+    ticks = list(read_items(path, InputError, "quotes", in_order=True, progress=seen.append))
     assert len(ticks) == 50_000 and sum(seen) == path.stat().st_size
 
 
@@ -302,4 +304,4 @@ def test_progress_bar_is_off_unless_asked_or_on_a_terminal(tmp_path: Path) -> No
         assert off is None
     with progress_bar(path, enabled=True) as update:
         assert update is not None
-        assert len(list(read_quotes(path, InputError, "q", in_order=True, progress=update))) == 1
+        assert len(list(read_items(path, InputError, "q", in_order=True, progress=update))) == 1
