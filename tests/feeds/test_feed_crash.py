@@ -14,7 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from arbot.feeds import ccxt_client, run_feed
-from arbot.feeds.feed import Feed
+from arbot.feeds.emit import Emitter
 from arbot.localmarket import LocalExchange
 from arbot.metrics import Metrics
 from tests.feeds.conftest import Sink, running, settings, symbols_for
@@ -109,16 +109,16 @@ async def test_a_crash_of_our_own_code_restarts_the_feed_and_is_counted(
     supervisor counts it, reports the outage and restarts it with its state, so the first
     tick after the restart closes the gap."""
     metrics = Metrics()
-    emit = Feed._emit
+    emit = Emitter.emit
     crashes = [1]
 
-    async def crashing(self: Feed, *args: Any, **kwargs: Any) -> None:
-        if crashes[0] and self._last_received is not None:
+    async def crashing(self: Emitter, *args: Any, **kwargs: Any) -> None:
+        if crashes[0] and self._outage.last_received is not None:
             crashes[0] -= 1
             raise RuntimeError("a bug")
         await emit(self, *args, **kwargs)
 
-    monkeypatch.setattr(Feed, "_emit", crashing)
+    monkeypatch.setattr(Emitter, "emit", crashing)
     async with LocalExchange("okx", rate=20) as fake:
         cfg = settings("okx", fake.url)
         async with running(cfg, metrics) as sink:
