@@ -5,27 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from arbot.localmarket.books import Book, BookUpdate, Snapshot
-from arbot.localmarket.dialect import JsonBody, WsConn
+from arbot.localmarket import routes, websocket
+from arbot.localmarket.books import Book, Snapshot
+from arbot.localmarket.dialect import WsConn
 from arbot.localmarket.dialects import dialect_for
 from arbot.localmarket.faults import Faults
 from arbot.localmarket.quotes import PriceSource, Quote, RandomWalk
 from arbot.localmarket.sentlog import SentLog
 from arbot.settings import ExchangeSettings
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# Bytes a websocket client may lag behind (unsent in its socket buffer) before it is
-# disconnected, as exchanges drop slow consumers. Up to there sending never waits for it,
-# so one slow client neither slows the pace of the quotes nor the other clients.
-SLOW_CLIENT_BYTES = 4 * 1024 * 1024
 
 
 class LocalExchange:
@@ -129,13 +123,10 @@ class LocalExchange:
     async def start(self) -> None:
         app = web.Application()
         for path, body in self.dialect.routes():
-            app.router.add_get(path, self._rest(body))
+            app.router.add_get(path, routes.rest(self, body))
         for path in self.dialect.ws_paths:
-            app.router.add_get(path, self._ws)
-        app.router.add_get("/_control/fault", self._control_fault)
-        app.router.add_post("/_control/fault", self._control_fault)
-        app.router.add_get("/_control/counters", self._control_counters)
-        app.router.add_get("/_control/book", self._control_book)
+            app.router.add_get(path, self._serve_ws)
+        routes.add_control_routes(app, self)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -146,7 +137,7 @@ class LocalExchange:
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._pump()))
         if self.dialect.heartbeat:
-            self._tasks.append(loop.create_task(self._heartbeats(self.dialect.heartbeat)))
+            self._tasks.append(loop.create_task(websocket.heartbeats(self, self.dialect.heartbeat)))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -213,188 +204,10 @@ class LocalExchange:
     async def _pump(self) -> None:
         async for q in self.source.quotes():
             self.latest[q.symbol] = q
-            await self.publish(q)
+            await websocket.publish(self, q)
 
-    async def publish(self, q: Quote) -> None:
-        if self.faults.silent:
-            return
-        number = self.sent_log.next(q.symbol)
-        if self.number_sizes:
-            q = q._replace(ask_size=float(number))
-        valid = self.valid(q)
-        sent = self.faults.apply(q)
-        # The book follows the clean quote: quote faults corrupt what is sent, not the venue.
-        book = self.books.get(q.symbol)
-        update = None if book is None else book.step(q)
-        withheld = corrupt = False
-        if update is not None:
-            self.book_updates[q.symbol] += 1
-            withheld = self.faults.take("book_gap")
-            corrupt = not withheld and self.dialect.checksums and self.faults.take("bad_checksum")
-            if withheld:
-                self.book_withheld[q.symbol] += 1
-            if corrupt:
-                self.book_corrupted[q.symbol] += 1
-        for conn in list(self.conns):
-            if self._too_slow(conn):
-                continue
-            for frame in self.dialect.frames(conn, sent):
-                if await self._send(conn, frame):
-                    if valid:
-                        self.sent[q.symbol] += 1
-                        self.sent_log.sent(q.symbol, number)
-                    else:
-                        self.sent_invalid[q.symbol] += 1
-            if book is not None and conn.book_subs:
-                await self._send_book(conn, book, None if withheld else update, corrupt)
-        self.seq += 1
-
-    async def _send_book(
-        self, conn: WsConn, book: Book, update: BookUpdate | None, corrupt: bool
-    ) -> None:
-        """A due snapshot, else the update, to each of conn's subscriptions to this book.
-        Snapshots go out from the pump, as updates do, so a client's snapshot comes before
-        its updates and already holds the update of its round."""
-        for (_, symbol), sub in list(conn.book_subs.items()):
-            if symbol != book.symbol:
-                continue
-            if sub.snapshot_due:
-                sub.snapshot_due = False
-                frames = self.dialect.book_snapshot(conn, sub, book)
-                counter = self.book_snapshots
-            elif update is not None:
-                frames = self.dialect.book_update(conn, sub, book, update, corrupt)
-                counter = self.book_sent
-            else:
-                continue
-            for frame in frames:
-                if await self._send(conn, frame):
-                    counter[symbol] += 1
-
-    def _too_slow(self, conn: WsConn) -> bool:
-        transport = conn.request.transport
-        if transport is None or transport.get_write_buffer_size() <= SLOW_CLIENT_BYTES:
-            return False
-        self.slow_disconnects += 1
-        self.conns.discard(conn)
-        transport.abort()
-        return True
-
-    async def _heartbeats(self, every: float) -> None:
-        while True:
-            await asyncio.sleep(every)
-            if not self.faults.silent:
-                for conn in list(self.conns):
-                    await self._send(conn, self.dialect.heartbeat_frame())
-
-    async def _send(self, conn: WsConn, frame: Any) -> bool:
-        text = frame if isinstance(frame, str) else json.dumps(frame, separators=(",", ":"))
-        if self.faults.malformed and not isinstance(frame, str):
-            text = text[: len(text) // 2]
-        try:
-            await conn.ws.send_str(text)
-        except (ConnectionError, RuntimeError):
-            self.conns.discard(conn)
-            return False
-        return True
-
-    def _rest(self, body: JsonBody) -> Handler:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            self.requests[request.path] += 1
-            f = self.faults
-            if f.http_status is not None:
-                self.http_faults += 1
-                headers = {} if f.retry_after is None else {"Retry-After": f"{f.retry_after:g}"}
-                if f.http_status >= 500:  # what a load balancer in front says
-                    return web.Response(
-                        status=f.http_status,
-                        headers=headers,
-                        content_type="text/html",
-                        text=f"<html><h1>{f.http_status} Service Unavailable</h1></html>",
-                    )
-                return web.json_response(
-                    self.dialect.error_body(f.http_status), status=f.http_status, headers=headers
-                )
-            if f.html:
-                return web.Response(
-                    text="<html><body><h1>Maintenance</h1></body></html>", content_type="text/html"
-                )
-            try:
-                data = body(request)
-            except (LookupError, ValueError) as exc:  # unknown symbol, unparsable parameter
-                return web.json_response(
-                    self.dialect.error_body(400) | {"detail": str(exc)}, status=400
-                )
-            text = json.dumps(data, separators=(",", ":"))
-            if f.malformed:
-                text = text[: len(text) // 2]
-            return web.Response(text=text, content_type="application/json")
-
-        return handler
-
-    async def _ws(self, request: web.Request) -> web.StreamResponse:
-        f = self.faults
-        if f.ws_reject is not None:
-            self.ws_rejected += 1
-            headers = {} if f.retry_after is None else {"Retry-After": f"{f.retry_after:g}"}
-            return web.Response(status=f.ws_reject, text="unavailable", headers=headers)
-        # No permessage-deflate: the venues we fake do not compress their frames either.
-        ws = web.WebSocketResponse(autoping=True, compress=False)
-        await ws.prepare(request)
-        if request.transport is not None:
-            # Sending waits only beyond this; _too_slow disconnects before.
-            request.transport.set_write_buffer_limits(high=2 * SLOW_CLIENT_BYTES)
-        self.ws_accepted += 1
-        conn = WsConn(ws, request)
-        self.conns.add(conn)
-        try:
-            for frame in self.dialect.on_open(conn):
-                await self._send(conn, frame)
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                for frame in self.dialect.on_message(conn, msg.data):
-                    # Silence covers data and acks; text pongs still answer (the OKX case).
-                    if not self.faults.silent or isinstance(frame, str):
-                        await self._send(conn, frame)
-        finally:
-            self.conns.discard(conn)
-        return ws
-
-    async def _control_fault(self, request: web.Request) -> web.Response:
-        name = request.query.get("name", "")
-        value = request.query.get("value")
-        try:
-            if name == "drop":
-                dropped = await self.drop_connections(hard=value == "hard")
-                return web.json_response({"dropped": dropped})
-            if name == "sequence_reset":
-                # The venue's update ids start again, as after an exchange-side restart.
-                self.seq = 0
-                return web.json_response({"seq": 0})
-            if name == "clear":
-                self.faults.clear()
-            else:
-                self.faults.set(name, value)
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"faults": vars(self.faults)})
-
-    async def _control_book(self, request: web.Request) -> web.Response:
-        """`?symbol=BTC/USDT[&id=N][&depth=D]`: the book now, or right after update id N
-        (while retained), as decimal strings, best first."""
-        try:
-            book = self.book(request.query.get("symbol", ""))
-            update_id, depth = request.query.get("id"), request.query.get("depth")
-            snap = book.snapshot() if update_id is None else book.at(int(update_id))
-            return web.json_response(snap.text(None if depth is None else int(depth)))
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        except LookupError as exc:
-            return web.json_response({"error": str(exc)}, status=404)
-
-    async def _control_counters(self, request: web.Request) -> web.Response:
-        return web.json_response(self.counters())
+    async def _serve_ws(self, request: web.Request) -> web.StreamResponse:
+        return await websocket.serve(self, request)
 
     def counters(self) -> dict[str, Any]:
         return {
