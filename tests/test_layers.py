@@ -12,7 +12,14 @@ import pytest
 PACKAGE = Path(__file__).parents[1] / "daemon" / "arbot"
 
 # What runs the process or talks to a person.
-_OUTER = ("arbot.app", "arbot.cli", "arbot.demo", "arbot.systemd", "arbot.metrics_server")
+_OUTER = (
+    "arbot.app",
+    "arbot.cli",
+    "arbot.demo",
+    "arbot.systemd",
+    "arbot.metrics_server",
+    "arbot.http_connections",
+)
 # Where data goes, and what drives the engine (sources, sinks, the runtime around them).
 _IO = (
     "arbot.storage",
