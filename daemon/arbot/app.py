@@ -7,7 +7,8 @@ meanwhile ends the run) into the engine, start the pipeline (queue -> engine), t
 sink, the feeds, the daily jobs and the systemd notifier, then READY=1.
 Stop (the `stop` trigger, a feed's ExchangeSetupError, or the writer standing down: another
 daemon took its shard over), all within service.grace_timeout:
-cancel the feeds (sources stop by cancellation), close the queue (the
+stop the feeds (in-process ones by cancellation; worker processes are told to stop and
+what they send is queued), close the queue (the
 pipeline runs what it holds through the engine, which keeps its open episodes for the next
 start), let the sink commit everything, close the writer (WAL checkpoint), release the lock.
 """
@@ -22,26 +23,21 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from typing import Any
 
 from arbot import feeds
-from arbot.engine import Engine
 from arbot.errors import EXIT_OK, EXIT_UNCLEAN, ArbotError, ConfigError, ExchangeSetupError
-from arbot.feedset import FeedSet
-from arbot.health import FlowMonitor, heartbeat, waiting_for_storage
+from arbot.health import heartbeat
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.metrics_server import MetricsServer
 from arbot.models import ExchangeParams
-from arbot.notify.service import Notifications, NotifyingSink
 from arbot.notify.targets import Target, load_targets
-from arbot.pipeline import Pipeline
 from arbot.records import Resume
 from arbot.reload import Reloader, applies_live, changed_keys
-from arbot.scheduler import run_daily_jobs, update_size_gauges
+from arbot.scheduler import run_daily_jobs
 from arbot.settings import Settings
-from arbot.sink import StorageSink
+from arbot.stages import Feeds, Stages, build_stages, metrics_server
 from arbot.storage import exchange_config
 from arbot.storage.backend import backend_of
 from arbot.storage.batches import BatchWriter, WaitCancelled
@@ -51,7 +47,6 @@ from arbot.storage.pg.shard import for_shard
 from arbot.storage.schema import init_all, make_data_dir, open_database
 from arbot.storage.sqlite.writer import SWITCH_INTERVAL
 from arbot.systemd import Notifier, extend_start, keep_alive
-from arbot.tick_queue import TickQueue
 from arbot.venues import params_from_settings
 from arbot.version import version
 
@@ -89,19 +84,6 @@ async def run_daemon(
             stop.close()  # never awaited when start-up failed: no "never awaited" warning
 
 
-@dataclass(frozen=True, slots=True)
-class _Stages:
-    """The data path of one run: queue -> pipeline (engine) -> sink -> writer."""
-
-    queue: TickQueue
-    pipeline: Pipeline
-    sink: StorageSink
-    writer: BatchWriter
-    monitor: FlowMonitor
-    feeds: FeedSet
-    notify: Notifications
-
-
 class _Daemon:
     def __init__(self, settings: Settings, metrics: Metrics, clock: Clock, notifier: Notifier):
         settings = for_shard(settings)  # [shard]: this daemon's symbols only
@@ -115,7 +97,7 @@ class _Daemon:
         self.last_ticks: dict[str, float | None] = {}
         self.settings = settings
         self.backend = backend_of(settings)
-        self._stages: _Stages | None = None
+        self._stages: Stages | None = None
         self._tasks: asyncio.TaskGroup | None = None  # the running daemon's tasks
 
     def on_reload(self, new: Settings) -> set[str]:
@@ -230,32 +212,21 @@ class _Daemon:
         params: Mapping[str, ExchangeParams],
         resume: Resume,
         targets: tuple[Target, ...],
-    ) -> _Stages:
-        s = self.settings
-        engine = Engine(s, params, resume, paper=s.paper.enabled, detect=s.detector.enabled)
-        after = s.metrics.storage_degraded_after
-        notify = Notifications(targets, self.metrics, self.clock, storage_after=after)
-        sink = NotifyingSink(notify, writer, s.storage, self.metrics)
-        pipeline = Pipeline(engine, sink, self.metrics)
-        self.metrics.queue_capacity.set(s.storage.queue_size)
-        self.metrics.shard_info.labels(str(s.shard.index), str(s.shard.count)).set(1)
-        queue = TickQueue(s.storage.queue_size)
-        monitor = FlowMonitor(
-            (e.name for e in self.exchanges),
-            accepted=lambda: pipeline.accepted,
-            committed=lambda: pipeline.committed,
-            started=self.clock(),
-            waiting=lambda: queue.qsize() + sink.backlog,
-            attempts=lambda: writer.attempts,
-            queue_full=queue.full,
-            storage=writer.retrying,
+    ) -> Stages:
+        stages = build_stages(
+            self.settings,
+            self.metrics,
+            self.clock,
+            writer=writer,
+            params=params,
+            resume=resume,
+            targets=targets,
+            last_ticks=self.last_ticks,
         )
-        notify.watch(monitor.feeds, writer.retrying)
-        feedset = FeedSet(queue, monitor, self.metrics, self.clock, self.last_ticks)
-        self._stages = _Stages(queue, pipeline, sink, writer, monitor, feedset, notify)
-        return self._stages
+        self._stages = stages
+        return stages
 
-    async def _serve(self, stop: Awaitable[object], stages: _Stages) -> int:
+    async def _serve(self, stop: Awaitable[object], stages: Stages) -> int:
         s = self.settings
         monitor = stages.monitor
 
@@ -313,7 +284,7 @@ class _Daemon:
 
     async def _drain(
         self,
-        stages: _Stages,
+        stages: Stages,
         feeds_task: asyncio.Task[None],
         pipeline_task: asyncio.Task[None],
         sink_task: asyncio.Task[None],
@@ -322,6 +293,7 @@ class _Daemon:
         grace = self.settings.service.grace_timeout
         try:
             async with asyncio.timeout(grace):
+                await stages.feeds.stop()  # workers send what they have first
                 feeds_task.cancel()
                 await asyncio.wait([feeds_task])
                 stages.queue.close()
@@ -360,7 +332,7 @@ class _Daemon:
             stopped.result()  # a stop trigger that failed is a bug: raised as one
         self.stopping.set()
 
-    async def _run_feeds(self, feedset: FeedSet) -> None:
+    async def _run_feeds(self, feedset: Feeds) -> None:
         """A configuration error found by a feed stops the daemon through the normal drain."""
         try:
             await feedset.run(self.exchanges)
@@ -368,43 +340,17 @@ class _Daemon:
             self.failure = exc
             self.stopping.set()
 
-    async def _heartbeat(self, stages: _Stages) -> None:
+    async def _heartbeat(self, stages: Stages) -> None:
         interval = self.settings.logging.heartbeat
         await heartbeat(stages.monitor, stages.queue.qsize, interval, self.clock)
 
-    async def _sample(self, stages: _Stages) -> None:
+    async def _sample(self, stages: Stages) -> None:
         while True:
             await asyncio.sleep(1.0)
             stages.monitor.sample(self.clock())
 
     def _metrics_server(self, writer: BatchWriter) -> MetricsServer:
-        """Started before the stages exist: until then /healthz says it waits for storage."""
-        s = self.settings
-
-        def refresh() -> None:
-            if (stages := self._stages) is None:
-                return
-            self.metrics.queue_depth.set(stages.queue.qsize())
-            self.metrics.asyncio_tasks.set(len(asyncio.all_tasks()))
-            self.metrics.storage_backlog.set(stages.sink.backlog)
-            if (paper := stages.pipeline.engine.paper) is not None:
-                for status, n in (
-                    ("created", paper.created),
-                    ("completed", paper.completed),
-                    ("failed", paper.failed),
-                ):
-                    self.metrics.paper_trades.labels(status).set(n)
-                self.metrics.paper_pending.set(paper.pending())
-            update_size_gauges(self.backend, self.metrics)
-
-        def health() -> tuple[bool, dict[str, Any]]:
-            if (stages := self._stages) is None:
-                return waiting_for_storage(writer.retrying())
-            return stages.monitor.health(
-                self.clock(),
-                s.metrics.healthy_after,
-                s.metrics.min_feeds_up,
-                s.metrics.storage_degraded_after,
-            )
-
-        return MetricsServer(s.metrics.listen, self.metrics, refresh, health)
+        s, stages = self.settings, lambda: self._stages
+        return metrics_server(
+            s, self.metrics, self.backend, writer=writer, stages=stages, clock=self.clock
+        )

@@ -69,6 +69,10 @@ class FeedSet:
             if feed_changed(old.get(name), cfg):
                 self._start(cfg)
 
+    async def stop(self) -> None:
+        """Nothing to hand over: in-process feeds put straight into the queue and stop when
+        run() is cancelled."""
+
     def _start(self, cfg: ExchangeSettings) -> None:
         if self._group is None:  # not running yet: run() starts what it is given
             return

@@ -41,6 +41,7 @@ class FlowMonitor:
         attempts: Callable[[], int] = lambda: 0,
         queue_full: Callable[[], bool] = lambda: False,
         storage: Callable[[], tuple[float, str] | None] = lambda: None,
+        workers: Callable[[], tuple[int, int] | None] = lambda: None,
     ) -> None:
         self.started = started
         self.accepted = accepted
@@ -52,6 +53,8 @@ class FlowMonitor:
         self._seen_attempts = 0
         self._queue_full = queue_full
         self._storage = storage
+        # (running, expected) feed worker processes; None: the feeds run in this process.
+        self.workers = workers
         self.feeds = {name: FeedStatus(name, started) for name in exchanges}
         self.last_commit: float | None = None
         self._seen_committed = 0
@@ -149,10 +152,12 @@ class FlowMonitor:
                 f"{f.name}: {f.error_kind or 'connecting'}" for f in self.feeds.values()
             )
             return f"no exchange delivering, retrying ({why})"
-        return (
+        line = (
             f"ticks {self.rates[0]:.0f}/s accepted, {self.rates[1]:.0f}/s committed; "
             f"feeds live {self.feeds_up(now, window)}/{len(self.feeds)}"
         )
+        workers = self.workers()
+        return line if workers is None else f"{line}; workers {workers[0]}/{workers[1]}"
 
     def health(
         self, now: float, window: float, min_feeds_up: int = 1, storage_after: float = 10.0
@@ -185,6 +190,8 @@ class FlowMonitor:
             else:
                 reason = f"{reason}; the writer is retrying ({error})"
         body = {"status": status, "reason": reason, "feeds_up": up, "feeds": feeds}
+        if (workers := self.workers()) is not None:
+            body["workers"] = {"running": workers[0], "expected": workers[1]}
         return healthy, body | {"storage": storage}
 
 

@@ -275,6 +275,18 @@ class Metrics:
         for kind in RECORD_KINDS:
             self.records_dropped.labels(kind)
         self.queue_depth.set(0)
+        # Feed worker processes (feeds.workers > 1); their feeds' series are merged into the
+        # exchange-labelled ones above.
+        self.feed_worker_up = Gauge(
+            "arbot_feed_worker_up", "1 while the feed worker process runs", ["worker"], registry=r
+        )
+        self.feed_worker_restarts = Counter(
+            "arbot_feed_worker_restarts_total",
+            "Feed worker processes restarted after dying or stalling (each an outage of its "
+            "exchanges, with gap rows)",
+            ["worker"],
+            registry=r,
+        )
 
     def init_exchange(self, exchange: str) -> None:
         """Create every per-exchange series up front so dashboards see zeros, not gaps."""
