@@ -21,7 +21,7 @@ PARAMS, _ = params_for_data(Settings().exchanges, ["okx", "binance"])
 
 
 def read_csv(path: Path) -> list[Tick]:
-    return list(open_quote_file(path).ticks())
+    return [t for t in open_quote_file(path).ticks() if isinstance(t, Tick)]
 
 
 async def test_lasting_opportunity_fills_and_vanishing_one_fails(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def test_open_episodes_follow_the_real_cross() -> None:
     s = config()
     engine = Engine(s, params_from_settings(s.exchanges), Resume({}), paper=False)
     assert engine.detector is not None
-    ticks = list(open_quote_file(FIXTURE).ticks())
+    ticks = [t for t in open_quote_file(FIXTURE).ticks() if isinstance(t, Tick)]
     groups: list[list[Tick]] = []
     for t in ticks:  # instants: consecutive rows with one exchange timestamp
         if groups and groups[-1][0].timestamp == t.timestamp:

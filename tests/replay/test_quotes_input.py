@@ -34,7 +34,9 @@ class InputError(ArbotError):
 
 
 def read(path: Path, *, in_order: bool = False) -> list[Tick]:
-    return list(read_items(path, InputError, "quotes", in_order=in_order))
+    return [
+        t for t in read_items(path, InputError, "quotes", in_order=in_order) if isinstance(t, Tick)
+    ]
 
 
 def error_of(path: Path) -> str:

@@ -29,9 +29,9 @@ from arbot.cli.common import (
     utc_day,
 )
 from arbot.cli.output import Column, emit, fixed, print_json, print_mapping, print_table
-from arbot.cli.replay import fees_report
+from arbot.cli.replay import add_depth_arg, fees_report
 from arbot.errors import ConfigError
-from arbot.recorded import open_quote_file
+from arbot.recorded import book_depths, open_quote_file
 from arbot.rollup import previous_utc_day
 from arbot.settings import Settings, parse_settings
 from arbot.storage import backtests as store
@@ -46,13 +46,13 @@ Combination = dict[str, Any]
 def register(groups: dict[str, Any]) -> None:
     p = groups["root"].add_parser(
         "backtest",
-        help="replay recorded quotes through the detector and paper executor",
-        description="Replay quotes from a CSV (ts,exchange,symbol,bid,bid_size,ask,ask_size) "
-        "or from recorded ticks; results go to backtest.db of the data dir, or to PostgreSQL "
+        help="replay recorded quotes and books through the detector and paper executor",
+        description="Replay quotes or order books from a CSV (as arbot replay reads them) "
+        "or recorded ticks; results go to backtest.db of the data dir, or to PostgreSQL "
         "with storage.backend = postgresql. "
         "Repeating --set for a key sweeps it (one run per combination).",
     )
-    p.add_argument("csv", nargs="?", type=input_file, help="CSV file of quotes")
+    p.add_argument("csv", nargs="?", type=input_file, help="CSV file of quotes or books")
     p.add_argument(
         "--from-db",
         nargs="?",
@@ -77,6 +77,7 @@ def register(groups: dict[str, Any]) -> None:
     )
     p.add_argument("--wide", action="store_true", help="every column, however wide")
     add_config_args(p, json_output=True)
+    add_depth_arg(p)
     p.set_defaults(handler=cmd_backtest)
 
     r = groups["db"].add_parser("rollup", help="compute a day's performance_metrics/symbol_stats")
@@ -225,9 +226,11 @@ def _source(
     if args.csv is not None:
         if args.time_from is not None or args.time_to is not None:
             raise UsageError("backtest: --from/--to apply to --from-db only")
-        source = open_quote_file(args.csv)
+        source = open_quote_file(args.csv, book_depths(settings.exchanges, args.depth))
         exchanges = sorted(source.exchanges)
         return source.ticks, str(args.csv), None, None, exchanges, source.rows
+    if args.depth is not None:
+        raise UsageError("backtest: --depth applies to a CSV file only")
     if args.time_from is None or args.time_to is None:
         raise UsageError("backtest: --from-db needs --from and --to")
     t_from, t_to = args.time_from, args.time_to
