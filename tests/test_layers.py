@@ -117,7 +117,7 @@ def test_every_layer_names_modules_that_exist() -> None:
     [
         ("storage/sqlite/writer.py", "from arbot.engine import Engine", "arbot.engine"),
         ("feeds/feed.py", "from arbot.health import FlowMonitor", "arbot.health"),
-        ("paper.py", "from .storage import schema", "arbot.storage"),
+        ("paper/executor.py", "from ..storage import schema", "arbot.storage"),
         ("detector/core.py", "    from arbot import cli  # in a function", "arbot.cli"),
     ],
 )

@@ -16,9 +16,9 @@ source of the items, the clock and the sink. Per call to `process`:
   Staleness, fill waits and sweeps use it, so a replay is a pure function of (input,
   settings). The daemon too runs its ticks on the data's clock (its wall clock only moves
   time on while no tick comes), so a backtest of what it stored makes the same trades.
-* Per instant: the paper executor sees the ticks (fills of earlier trades), the detector
-  evaluates, each signal gets its id and goes to the paper executor, and the ticks pass the
-  storage filter (conflation, skip-unchanged) and the millisecond separator.
+* Per instant: the paper executor sees the ticks and books (fills of earlier trades), the
+  detector evaluates, each signal gets its id and goes to the paper executor, and the ticks
+  pass the storage filter (conflation, skip-unchanged) and the millisecond separator.
 * Every SWEEP_INTERVAL of engine time episodes whose legs went stale are closed, also when
   their symbol gets no ticks (`advance`, called by the daemon when idle).
 """
@@ -229,7 +229,7 @@ class Engine:
         if paper is not None:
             # Stable (exchange, symbol) order: a quote's fills do not depend on the order
             # of other keys' rows; rows of one key keep theirs.
-            paper.on_instant(group if single else sorted(group, key=_key), at)
+            paper.on_instant(group if single else sorted(group, key=_key), at, books)
         if detector is not None:
             if books:
                 found = detector.on_instant(group, at, books)

@@ -1,4 +1,5 @@
-"""Builders for paper-executor tests: signals, ticks, exchange params, an in-memory arbot.db."""
+"""Builders for paper-executor tests: signals, ticks, order books, exchange params, an
+in-memory arbot.db."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from arbot.backtest import memory_db
-from arbot.models import ExchangeParams, Signal, Tick
+from arbot.models import Book, BookTrade, ExchangeParams, Level, Signal, Tick
 from arbot.paper import PaperExecutor
 from arbot.records import Record
 from arbot.settings import PaperSettings
@@ -54,6 +55,24 @@ def tick(
     return Tick(exchange, symbol, bid, ask, size, size, ts, ts)
 
 
+def book_signal(quantity: float, buy_vwap: float, sell_vwap: float, **kw: Any) -> Signal:
+    """A signal through order books planning `quantity` at the two VWAPs (top of book at
+    the VWAPs too: only the plan matters to the executor)."""
+    trade = BookTrade(quantity, buy_vwap, sell_vwap, ())
+    return signal(ask=buy_vwap, bid=sell_vwap, size=quantity, book_trade=trade, **kw)
+
+
+def book(
+    exchange: str,
+    ts: float,
+    *,
+    bids: tuple[Level, ...] = ((1.0, 1000.0),),
+    asks: tuple[Level, ...] = ((1000.0, 1000.0),),
+    symbol: str = "BTC/USDT",
+) -> Book:
+    return Book(exchange, symbol, bids, asks, ts, ts)
+
+
 class Harness:
     """An executor whose records go into a private in-memory arbot.db, with its signals
     recorded. Records emitted so far are written before every read of `conn`."""
@@ -83,9 +102,11 @@ class Harness:
     def tick(self, t: Tick, now: float | None = None) -> None:
         self.executor.on_tick(t, t.timestamp if now is None else now)
 
-    def instant(self, *ticks: Tick) -> None:
-        """Quotes of one instant, handed over together as the engine does."""
-        self.executor.on_instant(ticks, ticks[0].timestamp)
+    def instant(self, *items: Tick | Book) -> None:
+        """Quotes and books of one instant, handed over together as the engine does."""
+        ticks = [i for i in items if isinstance(i, Tick)]
+        books = [i for i in items if isinstance(i, Book)]
+        self.executor.on_instant(ticks, items[0].timestamp, books)
 
     def trades(self) -> list[sqlite3.Row]:
         conn = self.conn

@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from arbot.detector.depth import Level, Trade, best_trade, edge_at_notional
+from arbot.detector.depth import (
+    Level,
+    Trade,
+    amount_for,
+    best_trade,
+    edge_at_notional,
+    value_of,
+)
 from arbot.detector.state import OpenEpisode, Quote, Venue
 from arbot.models import Book as OrderBook
 from arbot.models import BookTrade, Signal, TrendDirection
@@ -137,8 +144,8 @@ def best_trade_within(
     low, high = bv.min_amount, bv.max_amount
     if sv.min_amount > 0.0:
         # The amount selling for min_sell, and what buying it costs: the least to buy.
-        amount = _amount_for(bids, sv.min_amount)
-        notional = None if amount is None else _value_of(asks, amount)
+        amount = amount_for(bids, sv.min_amount)
+        notional = None if amount is None else value_of(asks, amount)
         if notional is None:
             return None  # a book cannot take the sell leg's minimum
         low = max(low, notional)
@@ -161,33 +168,6 @@ def best_trade_within(
         return trade
     # The sell leg's maximum binds. Profit is concave in the amount and q* lies beyond the
     # bound, so the best trade within it ends at the bound: cap the buy notional there.
-    amount = _amount_for(bids, sv.max_amount)
-    cap = None if amount is None else _value_of(asks, amount)
+    amount = amount_for(bids, sv.max_amount)
+    cap = None if amount is None else value_of(asks, amount)
     return walk(high if cap is None or cap > high else cap)
-
-
-def _amount_for(levels: Sequence[Level], value: float) -> float | None:
-    """The base amount whose Σ price · amount down `levels` is `value`; None when the
-    levels hold less."""
-    amount = 0.0
-    left = value
-    for price, size in levels:
-        worth = price * size
-        if worth >= left:
-            return amount + left / price
-        amount += size
-        left -= worth
-    return None
-
-
-def _value_of(levels: Sequence[Level], amount: float) -> float | None:
-    """Σ price · amount of the first `amount` base units down `levels`; None when the
-    levels hold less."""
-    value = 0.0
-    left = amount
-    for price, size in levels:
-        if size >= left:
-            return value + price * left
-        value += price * size
-        left -= size
-    return None

@@ -22,6 +22,9 @@ each segment between breakpoints (where a level of either book ends) while its m
 profit is positive, and cut a segment where a constraint binds, solving its linear
 equation there (profit_percent = min_profit_percent, N = max_notional), or extend the
 walk to N = min_notional. O(levels touched); nothing is built but the result.
+
+amount_for and value_of walk one side alone, by value and by amount: the detector's trade
+limits in the other leg's prices, and a paper fill's price through a book.
 """
 
 from __future__ import annotations
@@ -202,3 +205,30 @@ def edge_at_notional(
     cost = notional * ((1.0 + taker_buy) / (1.0 + premium_buy))
     proceeds = received * ((1.0 - taker_sell) / (1.0 + premium_sell))
     return 100.0 * (proceeds - cost) / cost
+
+
+def amount_for(levels: Sequence[Level], value: float) -> float | None:
+    """The base amount whose Σ price · amount down `levels` is `value`; None when the
+    levels hold less."""
+    amount = 0.0
+    left = value
+    for price, size in levels:
+        worth = price * size
+        if worth >= left:
+            return amount + left / price
+        amount += size
+        left -= worth
+    return None
+
+
+def value_of(levels: Sequence[Level], amount: float) -> float | None:
+    """Σ price · amount of the first `amount` base units down `levels`; None when the
+    levels hold less."""
+    value = 0.0
+    left = amount
+    for price, size in levels:
+        if size >= left:
+            return value + price * left
+        value += price * size
+        left -= size
+    return None
