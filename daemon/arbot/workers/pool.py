@@ -42,6 +42,7 @@ class _Slot:
     index: int
     share: tuple[ExchangeSettings, ...]
     process: BaseProcess | None = None
+    supervised: bool = False  # its supervisor task runs
     reassigned: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -111,9 +112,8 @@ class WorkerPool:
                 self._last_ticks[cfg.name] = self._monitor.last_tick.get(cfg.name)
                 if cfg.name not in names:
                     self._monitor.remove_feed(cfg.name)
-            idle = not slot.share
             slot.share = share
-            if idle and share and self._group is not None:
+            if not slot.supervised and share and self._group is not None:
                 self._group.create_task(self._supervise(slot), name=f"feed-worker-{slot.index}")
             else:
                 slot.reassigned.set()
@@ -131,6 +131,15 @@ class WorkerPool:
             _signal(slot.process, signal.SIGTERM)
 
     async def _supervise(self, slot: _Slot) -> None:
+        slot.supervised = True
+        try:
+            await self._restarting(slot)
+        finally:
+            slot.supervised = False
+
+    async def _restarting(self, slot: _Slot) -> None:
+        """Run the slot's worker, again after it died, until its share is empty or the
+        pool stops."""
         backoff = Backoff(1.0, 30.0)
         while slot.share and not self._stopping:
             started = self._clock()
