@@ -81,6 +81,14 @@ class WorkerPool:
         busy = [s for s in self._slots if s.share]
         return sum(1 for s in busy if s.process is not None and s.process.is_alive()), len(busy)
 
+    def pids(self) -> dict[int, int]:
+        """The running worker processes' ids, by worker."""
+        return {
+            s.index: s.process.pid
+            for s in self._slots
+            if s.process is not None and s.process.pid is not None
+        }
+
     async def run(self, exchanges: Iterable[ExchangeSettings]) -> None:
         """Run the workers until cancelled or stopped. A configuration error found by a feed
         (a symbol the exchange does not list) is raised."""
