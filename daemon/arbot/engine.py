@@ -51,6 +51,7 @@ class Engine:
         detect: bool = True,
     ) -> None:
         s = settings
+        self.params = params  # the exchanges' fees and limits, for what reports on signals
         self._records: list[Record] = []
         self.detector = Detector(s.detector, params) if detect else None
         self.paper = (
@@ -194,6 +195,7 @@ class Engine:
     def reconfigure(self, settings: Settings, params: Mapping[str, ExchangeParams]) -> None:
         """Apply new detector thresholds, exchange parameters and paper settings while
         running; episodes closed by it go out with the next output."""
+        self.params = params
         if self.detector is not None:
             self._episodes(self.detector.reconfigure(settings.detector, params, self._now))
         if self.paper is not None:

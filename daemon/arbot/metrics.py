@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import (
     CollectorRegistry,
@@ -14,9 +14,10 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
 )
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from arbot.models import Book, ExchangeParams, Signal
 from arbot.records import RECORD_KINDS
 from arbot.version import version
 
@@ -73,10 +74,51 @@ class _Total:
         self._totals[self._key] = total
 
 
+class BookAges(Collector):
+    """arbot_book_age_seconds{exchange,symbol}: seconds since the receive time of the last
+    order book the engine took of each exchange and symbol (depth > 0), at scrape time, so
+    a book that stopped coming ages between scrapes."""
+
+    def __init__(self, registry: CollectorRegistry, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._received: dict[tuple[str, str], float] = {}
+        registry.register(self)
+
+    def seen(self, books: Iterable[Book]) -> None:
+        received = self._received
+        for book in books:
+            received[(book.exchange, book.symbol)] = book.received
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "arbot_book_age_seconds",
+            "Seconds since the last order book of the exchange and symbol reached the engine",
+            labels=["exchange", "symbol"],
+        )
+        now = self._clock()
+        for (exchange, symbol), received in sorted(self._received.items()):
+            family.add_metric([exchange, symbol], max(0.0, now - received))
+        yield family
+
+
+def top_edge_percent(signal: Signal, params: Mapping[str, ExchangeParams]) -> float | None:
+    """The net edge of the signal's top of book in percent (the detector's formula: prices
+    brought to world prices by the premium baselines, taker fees on both legs); None when
+    an exchange has no parameters."""
+    pb, ps = params.get(signal.buy_exchange), params.get(signal.sell_exchange)
+    if pb is None or ps is None:
+        return None
+    cost = signal.buy_price * ((1.0 + pb.taker_fee) / (1.0 + pb.premium_baseline))
+    proceeds = signal.sell_price * ((1.0 - ps.taker_fee) / (1.0 + ps.premium_baseline))
+    return 100.0 * (proceeds - cost) / cost
+
+
 class Metrics:
     """Holds the collectors; pass a fresh CollectorRegistry in tests."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         ex = ["exchange"]
@@ -108,6 +150,7 @@ class Metrics:
             ex,
             registry=r,
         )
+        self.book_ages = BookAges(r, clock)
         self.feed_restarts = Counter(
             "arbot_feed_restarts_total",
             "Feeds restarted after an unexpected error (each also a feed outage and gap row)",
@@ -239,6 +282,14 @@ class Metrics:
             ["symbol"],
             registry=r,
         )
+        self.signal_edge = Gauge(
+            "arbot_signal_edge_percent",
+            "Net edge of the last signal of each symbol, buy and sell exchange, percent: "
+            'edge="top" at the top of book, edge="executable" of the trade it sizes (q* '
+            "through both order books with depth > 0, else the top of book's)",
+            ["symbol", "buy", "sell", "edge"],
+            registry=r,
+        )
         self.paper_trades = CountedElsewhere(
             "arbot_paper_trades",
             "Paper trades since start, by status (created|completed|failed)",
@@ -287,6 +338,14 @@ class Metrics:
             ["worker"],
             registry=r,
         )
+
+    def signal_found(self, signal: Signal, params: Mapping[str, ExchangeParams]) -> None:
+        """Set arbot_signal_edge_percent of the signal's symbol and exchanges."""
+        key = (signal.symbol, signal.buy_exchange, signal.sell_exchange)
+        top = top_edge_percent(signal, params)
+        if top is not None:
+            self.signal_edge.labels(*key, "top").set(top)
+        self.signal_edge.labels(*key, "executable").set(signal.profit_percent)
 
     def init_exchange(self, exchange: str) -> None:
         """Create every per-exchange series up front so dashboards see zeros, not gaps."""

@@ -22,7 +22,7 @@ from arbot.engine import Engine
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
 from arbot.models import Episode
-from arbot.records import Record, SignalFound, TradeSettled
+from arbot.records import Output, Record, SignalFound, TradeSettled
 from arbot.sink import StorageSink
 from arbot.tick_queue import TickQueue
 
@@ -77,6 +77,7 @@ class Pipeline:
                 out.ticks.extend(finished.ticks)
                 out.records.extend(finished.records)
             self._account(queue)
+            self._observe(out)
             if out.records:
                 self._log_records(out.records)
             sink.put(out)
@@ -101,6 +102,15 @@ class Pipeline:
         if t - self._gauges_at >= GAUGE_INTERVAL:
             self._gauges_at = t
             self._update_gauges()
+
+    def _observe(self, out: Output) -> None:
+        """The metrics of what the engine produced: book ages, signal edges."""
+        m = self._metrics
+        if out.books:
+            m.book_ages.seen(out.books)
+        for r in out.records:
+            if isinstance(r, SignalFound):
+                m.signal_found(r.signal, self.engine.params)
 
     def _log_records(self, records: list[Record]) -> None:
         """An info line per opportunity opened or closed and per paper trade settled: a

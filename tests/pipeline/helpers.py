@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from arbot.engine import Engine
 from arbot.metrics import Metrics
-from arbot.models import Episode, Signal, Tick
+from arbot.models import Book, Episode, Signal, Tick
 from arbot.pipeline import Clock, Pipeline
 from arbot.records import OpenEpisodeState
 from arbot.settings import Settings, StorageSettings
@@ -92,7 +92,7 @@ class RecordingExecutor:
         self.ticks = 0
         self.signals: list[tuple[int, Signal]] = []
 
-    def on_instant(self, ticks: Sequence[Tick], now: float) -> None:
+    def on_instant(self, ticks: Sequence[Tick], now: float, books: Sequence[Book] = ()) -> None:
         self.ticks += len(ticks)
 
     def on_signal(self, signal_id: int, s: Signal, now: float) -> None:
