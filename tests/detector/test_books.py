@@ -4,6 +4,7 @@ and reports the net edge at detector.sizes."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -201,3 +202,23 @@ def test_books_with_an_unchanged_top_keep_the_quote_fresh() -> None:
     moved = book("a", ((99.9, 1.0),), ((100.05, 0.5), *A_ASKS[1:]), 15.0)
     [ep] = episodes(d.on_instant([], 15.0, [moved, b_book(15.0)]))
     assert ep.close_reason == "skew" and ep.updates == 5
+
+
+def test_an_instant_of_one_book_gives_what_the_general_path_gives() -> None:
+    """One book (with or without its top's tick) takes a shortcut; an extra tick of an
+    exchange that is not a leg changes nothing but forces the general path."""
+    rng = random.Random(3)
+    short, general = with_books(), with_books()
+    stranger = Tick("zz", SYMBOL, 1.0, 2.0, 1.0, 1.0, 0.0, 0.0)
+    outputs: list[list[Signal | Episode]] = [[], []]
+    for i in range(400):
+        at = float(i)
+        mid = 100.0 + rng.uniform(-0.6, 0.6)
+        bids = ((round(mid - 0.1, 2), 0.4), (round(mid - 0.3, 2), 1.0))
+        asks = ((round(mid + 0.1, 2), 0.4), (round(mid + 0.3, 2), 1.0))
+        b = book(rng.choice("ab"), bids, asks, at)
+        ticks = [top(b)] if rng.random() < 0.7 else []
+        outputs[0] += short.on_instant(ticks, at, [b])
+        outputs[1] += general.on_instant([*ticks, stranger._replace(timestamp=at)], at, [b])
+    assert signals(outputs[0]), "the walk must cross now and then"
+    assert outputs[0] == outputs[1]

@@ -58,12 +58,7 @@ class Detector:
         """Update the tick's quote, re-check the symbol's open episodes, and open the best
         cross with the updated exchange as buyer and as seller. O(exchanges of the symbol)."""
         q = self._board.update(tick, now)
-        if q is None:
-            return []
-        episodes = self._episodes
-        out: list[Output] = episodes.revisit(q.book, (q,), now) if q.book.episodes else []
-        episodes.scan(q, now, out)
-        return out
+        return [] if q is None else self._evaluate(q, now)
 
     def on_instant(
         self, ticks: Sequence[Tick], now: float, books: Sequence[OrderBook] = ()
@@ -74,6 +69,12 @@ class Detector:
         exchanges or symbols)."""
         if len(ticks) == 1 and not books:
             return self.on_tick(ticks[0], now)
+        if len(books) == 1 and len(ticks) <= 1:
+            # The depth feed's usual instant: one book, maybe with its top's tick. One
+            # quote is touched, so the general path's ordering has nothing to order.
+            ob = books[0]
+            if not ticks or (ticks[0].exchange, ticks[0].symbol) == (ob.exchange, ob.symbol):
+                return self._one(ticks[0] if ticks else None, ob, now)
         touched: dict[Quote, None] = {}
         for tick in ticks:
             q = self._board.update(tick, now)
@@ -93,6 +94,19 @@ class Detector:
                 out.extend(self._episodes.revisit(book, quotes, now))
         for q in ordered:
             self._episodes.scan(q, now, out)
+        return out
+
+    def _one(self, tick: Tick | None, ob: OrderBook, now: float) -> list[Output]:
+        q = self._board.update(tick, now) if tick is not None else None
+        q = self._board.update_book(ob, now, q)
+        return [] if q is None else self._evaluate(q, now)
+
+    def _evaluate(self, q: Quote, now: float) -> list[Output]:
+        """Re-check the open episodes of q's book, then open the best cross with q's venue
+        as a leg."""
+        episodes = self._episodes
+        out: list[Output] = episodes.revisit(q.book, (q,), now) if q.book.episodes else []
+        episodes.scan(q, now, out)
         return out
 
     def on_feed_down(self, exchange: str, now: float) -> list[Episode]:

@@ -62,9 +62,11 @@ class QuoteBoard:
             book.ask_floor = net_ask
         return q
 
-    def update_book(self, ob: OrderBook, now: float) -> Quote | None:
-        """The quote of the order book's (exchange, symbol), holding the book now."""
-        q = self.quote(ob.exchange, ob.symbol)
+    def update_book(self, ob: OrderBook, now: float, q: Quote | None = None) -> Quote | None:
+        """The quote of the order book's (exchange, symbol) (`q` when the caller has it),
+        holding the book now."""
+        if q is None:
+            q = self.quote(ob.exchange, ob.symbol)
         if q is None:
             return None
         q.order_book = ob
