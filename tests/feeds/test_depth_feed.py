@@ -135,3 +135,30 @@ def test_a_good_book_and_its_top() -> None:
         "x", "BTC/USDT", ((100.0, 1.0), (99.0, 2.0)), ((101.0, 3.0),), 1000.0, 1000.0
     )
     assert top_of(book) == Tick("x", "BTC/USDT", 100.0, 101.0, 1.0, 3.0, 1000.0, 1000.0)
+
+
+async def test_auto_mode_polls_books_while_the_book_stream_is_refused_then_returns() -> None:
+    """depth > 0, auto: a refused websocket switches to REST snapshots (books keep coming,
+    the first after the switch marked resync), and the stream is taken back once it
+    accepts again."""
+    metrics = Metrics()
+    async with LocalExchange("binance", rate=20, symbols=("BTC/USDT",)) as fake:
+        cfg = settings("binance", fake.url, symbols=("BTC/USDT",), depth=5, mode="auto")
+        async with running(cfg, metrics) as sink:
+            await sink.wait(lambda: len(books(sink)) >= 3)
+            fake.faults.ws_reject, fake.faults.retry_after = 503, 0.2
+            await fake.drop_connections()
+            await sink.wait(lambda: fake.requests["/api/v3/depth"] >= 3)
+            assert sample(metrics, "arbot_feed_websocket", exchange=cfg.name) == 0
+            polled = len(books(sink))
+            await sink.wait(lambda: len(books(sink)) >= polled + 2)
+            await sink.wait(lambda: fake.ws_rejected >= 1)  # the feed probed the stream
+            fake.faults.clear()
+            await sink.wait(lambda: sample(metrics, "arbot_feed_websocket", exchange=cfg.name) == 1)
+            polls = fake.requests["/api/v3/depth"]
+            streamed = len(books(sink))
+            await sink.wait(lambda: len(books(sink)) >= streamed + 4)
+    assert fake.ws_accepted == 2
+    assert fake.requests["/api/v3/depth"] <= polls + 2  # polling stopped (a snapshot resyncs)
+    assert len(sink.downs) == 1 and len(sink.gaps) == 1
+    assert sum(b.resync for b in books(sink)) >= 2  # the first book, the first after the switch

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from arbot.errors import ExchangeSetupError, FatalFeedError, TransientFeedError
 from arbot.feeds.backoff import Backoff
@@ -18,6 +19,8 @@ from arbot.feeds.status import FeedStatus
 from arbot.logs import error_chain, get_logger
 from arbot.metrics import Metrics
 from arbot.settings import ExchangeSettings
+
+_T = TypeVar("_T")
 
 
 async def run_feed(
@@ -112,7 +115,14 @@ class Feed:
         try:
             await self._load_markets(client)
             if self.cfg.depth:
-                await self._follow_books(client)
+                if self.cfg.mode == "rest" or not client.can_watch:
+                    await self._follow_books(client, rest=True)
+                elif self.cfg.mode == "ws":
+                    await self._follow_books(client, rest=False)
+                else:
+                    while True:
+                        await self._follow_books(client, rest=False, fall_back=True)
+                        await self._poll_books_until_ws_returns(client)
             elif self.cfg.mode == "rest" or not client.can_watch:
                 if self.cfg.mode == "ws":
                     self._log.warning("websocket_unavailable", using="rest")
@@ -162,11 +172,12 @@ class Feed:
             await self._emitter.report_dropped(client)
             self._outage.backoff.reset()
 
-    async def _follow_books(self, client: ExchangeClient) -> None:
-        """depth > 0: each symbol's order book over websockets (REST polling in rest mode or
-        where the venue has no book stream; auto does not fall back to REST yet), its quotes
-        taken from the book's top."""
-        rest = self.cfg.mode == "rest" or not client.can_watch
+    async def _follow_books(
+        self, client: ExchangeClient, *, rest: bool, fall_back: bool = False
+    ) -> None:
+        """depth > 0: each symbol's order book over websockets or polled over REST, its
+        quotes taken from the book's top; return on the first websocket failure when
+        `fall_back` (auto mode)."""
         self._metrics.feed_mode.labels(self.name).set(0 if rest else 1)
         self._log.info("feed_connecting", mode="rest" if rest else "ws", depth=self.cfg.depth)
         loop = asyncio.get_running_loop()
@@ -181,19 +192,43 @@ class Feed:
                 else:
                     items = await client.watch_books()
             except (TransientFeedError, FatalFeedError) as exc:
+                # Whatever comes next (a resubscription, a REST snapshot) does not follow
+                # from the books before it.
                 self._emitter.books_lost()
+                if fall_back:
+                    await self._outage.down(exc, "ws")
+                    self._log.warning(
+                        "ws_failed_polling_rest", error=str(exc), cause=error_chain(exc)
+                    )
+                    return
                 await self._outage.failed(exc, "rest" if rest else "ws")
                 continue
-            for item in items:
-                if isinstance(item, BookError):
-                    self._emitter.book_dropped(client, item)
-                else:
-                    await self._emitter.emit_book(*item)
-            self._outage.status.answered(self._clock())
-            await self._emitter.report_dropped(client)
-            self._outage.backoff.reset()
+            await self._deliver_books(client, items)
             if rest:
                 await asyncio.sleep(max(0.0, self.cfg.poll_interval - (loop.time() - started)))
+
+    async def _deliver_books(
+        self, client: ExchangeClient, items: list[Received | BookError]
+    ) -> None:
+        for item in items:
+            if isinstance(item, BookError):
+                self._emitter.book_dropped(client, item)
+            else:
+                await self._emitter.emit_book(*item)
+        self._outage.status.answered(self._clock())
+        await self._emitter.report_dropped(client)
+        self._outage.backoff.reset()
+
+    async def _poll_books_until_ws_returns(self, client: ExchangeClient) -> None:
+        """Poll books over REST while probing the book stream now and then; switch back on
+        its first data."""
+        async with asyncio.TaskGroup() as tasks:
+            poller = tasks.create_task(self._follow_books(client, rest=True))
+            items = await self._probe_ws(client.watch_books)
+            poller.cancel()
+        self._ws_probe.reset()
+        self._log.info("ws_restored")
+        await self._deliver_books(client, items)
 
     async def _poll_forever(self, client: ExchangeClient) -> None:
         self._metrics.feed_mode.labels(self.name).set(0)
@@ -216,19 +251,19 @@ class Feed:
         """Poll REST while probing the websocket now and then; switch back on its first data."""
         async with asyncio.TaskGroup() as tasks:
             poller = tasks.create_task(self._poll_forever(client))
-            raws = await self._probe_ws(client)
+            raws = await self._probe_ws(client.watch)
             poller.cancel()
         self._ws_probe.reset()
         self._metrics.feed_mode.labels(self.name).set(1)
         self._log.info("ws_restored")
         await self._emitter.emit(raws)
 
-    async def _probe_ws(self, client: ExchangeClient) -> list[Received]:
+    async def _probe_ws(self, watch: Callable[[], Awaitable[_T]]) -> _T:
         retry_after: float | None = None
         while True:
             await asyncio.sleep(self._ws_probe.next(retry_after))
             try:
-                raws = await client.watch()
+                raws = await watch()
             except (TransientFeedError, FatalFeedError) as exc:
                 self._outage.count_error(exc)
                 retry_after = exc.retry_after if isinstance(exc, TransientFeedError) else None
