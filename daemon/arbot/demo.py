@@ -2,8 +2,10 @@
 
 Venues (arbot.localmarket.demo): binance, okx and kraken quoting SOL/USDT and XRP/USDT from
 one price path with small offsets, okx jumping +0.6 % for 3 s every 20 s, so the detector
-records opportunities within the first minute; and the recorded Binance spot and USD-M
-captures replayed as two more venues (BTC/USDT, ETH/USDT: a real basis of a few bp).
+records opportunities within the first minute, followed as 10-level order books (each
+venue's own wire format), so signals carry the executable edge beside the top of book's;
+and the recorded Binance spot and USD-M captures replayed as two more venues (BTC/USDT,
+ETH/USDT: top of book, a real basis of a few bp).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Collection, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TextIO
@@ -27,6 +29,7 @@ from arbot.metrics import Metrics
 from arbot.overrides import apply_overrides, stored
 from arbot.settings import (
     BackupSettings,
+    DetectorSettings,
     MetricsSettings,
     PaperSettings,
     RetentionSettings,
@@ -39,18 +42,28 @@ from arbot.storage.sqlite.stats import database_stats
 
 REPORT_EVERY = 10.0  # seconds between progress lines
 SYNTHETIC = ("SOL/USDT", "XRP/USDT")
+DEPTH = 10  # order-book levels followed on the synthetic venues
+SIZES = (1_000.0, 10_000.0)  # notionals (USDT) at which signals report the net edge
 REPLAY_NAMES = ("binance_spot", "binance_usdm")
 # Paper money per venue: enough of each asset for a few trades of max_trade_amount each way.
 DEMO_FUNDS = {"USDT": 50_000.0, "SOL": 300.0, "XRP": 20_000.0, "BTC": 0.5, "ETH": 10.0}
 
 
 def demo_settings(
-    data_dir: Path, venues: Mapping[str, LocalExchange], metrics_listen: str
+    data_dir: Path,
+    venues: Mapping[str, LocalExchange],
+    metrics_listen: str,
+    books: Collection[str] = (),
 ) -> Settings:
-    """The daemon's settings for the demo: one exchange per running venue."""
+    """The daemon's settings for the demo: one exchange per running venue, order books
+    followed on those named in `books`."""
     return Settings(
         storage=StorageSettings(data_dir=data_dir),
-        exchanges=tuple(fake.exchange_settings(name) for name, fake in venues.items()),
+        exchanges=tuple(
+            fake.exchange_settings(name, depth=DEPTH if name in books else 0)
+            for name, fake in venues.items()
+        ),
+        detector=DetectorSettings(sizes=SIZES),
         metrics=MetricsSettings(listen=metrics_listen),
         retention=RetentionSettings(enabled=False),
         backup=BackupSettings(enabled=False),
@@ -84,7 +97,7 @@ async def run_demo(
     async with AsyncExitStack() as stack:
         for fake in venues.values():
             await stack.enter_async_context(fake)
-        settings = _with_overrides(demo_settings(data_dir, venues, metrics_listen))
+        settings = _with_overrides(demo_settings(data_dir, venues, metrics_listen, synthetic))
         _print_banner(settings, out)
         async with asyncio.TaskGroup() as tg:
             reporter = tg.create_task(_report(metrics, out))
@@ -165,19 +178,39 @@ async def _until(stop: Awaitable[object], duration: float | None) -> None:
         pass
 
 
-def _stored(metrics: Metrics) -> tuple[int, int]:
+def _stored(metrics: Metrics) -> str:
     get = metrics.registry.get_sample_value
+    ticks = int(get("arbot_ticks_committed_total") or 0)
+    books = int(get("arbot_books_committed_total") or 0)
+    signals = int(get("arbot_signals_recorded_total") or 0)
+    return f"committed so far: {ticks} ticks, {books} order books, {signals} signals"
+
+
+def _edges(metrics: Metrics) -> str | None:
+    """The best pair's last signal: its edge at the top of book and through the books."""
+    edges: dict[tuple[str, str, str], dict[str, float]] = {}
+    for family in metrics.registry.collect():
+        if family.name == "arbot_signal_edge_percent":
+            for sample in family.samples:
+                pair = (sample.labels["symbol"], sample.labels["buy"], sample.labels["sell"])
+                edges.setdefault(pair, {})[sample.labels["edge"]] = sample.value
+    sized = [(e["executable"], e["top"], pair) for pair, e in edges.items() if len(e) == 2]
+    if not sized:
+        return None
+    executable, top, (symbol, buy, sell) = max(sized)
     return (
-        int(get("arbot_ticks_committed_total") or 0),
-        int(get("arbot_signals_recorded_total") or 0),
+        f"  best last signal: {symbol} buy {buy} sell {sell}: top of book {top:.3f} %, "
+        f"executable through the books {executable:.3f} %"
     )
 
 
 async def _report(metrics: Metrics, out: TextIO) -> None:
     while True:
         await asyncio.sleep(REPORT_EVERY)
-        ticks, signals = _stored(metrics)
-        print(f"committed so far: {ticks} ticks, {signals} signals", file=out, flush=True)
+        print(_stored(metrics), file=out, flush=True)
+        edges = _edges(metrics)
+        if edges is not None:
+            print(edges, file=out, flush=True)
 
 
 def _print_banner(settings: Settings, out: TextIO) -> None:
@@ -186,7 +219,7 @@ def _print_banner(settings: Settings, out: TextIO) -> None:
     print(
         f"""ArBot demo: the real daemon against local exchanges on 127.0.0.1
   exchanges: {venues}
-  database:  {db_path(data_dir, "arbot")}  (ticks, arbitrage_signals, trades)
+  database:  {db_path(data_dir, "arbot")}  (ticks, books, arbitrage_signals, trades)
   metrics:   http://{settings.metrics.listen}/metrics  and  /healthz
   logs:      stderr (JSON lines when redirected, e.g. 2> demo.log)
 Stop with Ctrl-C; the daemon drains and commits every tick it took.""",

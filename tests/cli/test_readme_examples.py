@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from tests.backtest.data import write_csv
+from tests.replay.books import random_books, write_snapshot
 from tests.storage.dbops_data import insert_ticks, random_ticks
 
 from arbot.cli import main
@@ -82,6 +83,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     conn.commit()
     conn.close()
     write_csv(root / "quotes.csv")
+    write_snapshot(root / "binance_book_snapshot_25.csv.gz", random_books(200))
     (root / "bt.toml").write_text("[paper]\nenabled = true\n", encoding="utf-8")
     for folder in (root / "backups", data / "backups"):
         folder.mkdir()
