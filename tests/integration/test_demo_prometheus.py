@@ -119,9 +119,14 @@ async def test_demo_is_scraped_by_prometheus(tmp_path: Path, prometheus: tuple[s
         assert conn.execute("SELECT count(*) FROM arbitrage_signals").fetchone()[0] == signals
         trades = conn.execute("SELECT count(*) FROM trades").fetchone()[0]
         snapshots = conn.execute("SELECT count(*) FROM balances").fetchone()[0]
+        books = conn.execute("SELECT count(*) FROM books").fetchone()[0]
+        sized = conn.execute("SELECT count(*) FROM signal_book_trades").fetchone()[0]
     assert signals > 0, "the dislocated synthetic venue should produce signals"
     assert trades > 0, "the demo runs the paper executor on every signal"
     assert snapshots > 0, "paper balances are snapshotted after each trade"
+    assert books > 0, "the synthetic venues are followed as order books"
+    assert sized > 0, "signals between book venues are sized through the books"
+    assert "executable through the books" in text  # beside the top of book's edge
 
 
 async def eventually_async(probe: Any, what: str, within: float) -> list[dict[str, Any]]:
