@@ -6,12 +6,15 @@ the engine sees them in chunks on the data's clock (`now` = the latest receive t
 Rows may be in any order: they run in received-time order (the order they reached the
 recorder), rows of one time in file order (a file already in order is streamed; otherwise
 it is sorted in memory). Order books then go to the engine as the live depth feed hands
-them on (`as_fed`). Instants are runs of items with the same exchange timestamp.
+them on (`as_fed`). Instants are runs of items with the same exchange timestamp. A data
+dir's ticks and books of a range go to the engine merged as the daemon's engine saw them
+(`stored_items`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +128,30 @@ def as_fed(items: Iterable[Item]) -> Iterator[Item]:
             tops[key] = top
             yield top_of(book)
         yield book
+
+
+def stored_items(ticks: Iterable[Tick], books: Iterable[Book]) -> Iterator[Item]:
+    """Stored ticks and books of a range, each in (timestamp, exchange, symbol) order, as
+    the daemon's engine got them: merged, a book after its top's tick of the same instant
+    (the depth feed's order). A resync book (a key's first in the range, or a feed's
+    rebuild) comes after its top as a tick even when none of that instant is stored: the
+    feed hands a resync book's top on (`as_fed`), and the daemon's engine had it from before
+    the range; the storage filter may have skipped it as unchanged."""
+    last_tick: dict[tuple[str, str], Tick] = {}
+    sources: tuple[Iterable[Item], Iterable[Item]] = (ticks, books)  # not their join, a tuple
+    for item in heapq.merge(*sources, key=_stored_order):
+        if isinstance(item, Tick):
+            last_tick[(item.exchange, item.symbol)] = item
+        elif item.resync:
+            top = top_of(item)
+            if last_tick.get((item.exchange, item.symbol)) != top:
+                last_tick[(item.exchange, item.symbol)] = top
+                yield top
+        yield item
+
+
+def _stored_order(item: Item) -> tuple[float, str, str, bool]:
+    return item.timestamp, item.exchange, item.symbol, isinstance(item, Book)
 
 
 def run(

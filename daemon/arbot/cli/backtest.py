@@ -10,7 +10,7 @@ import json
 import sys
 import tomllib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,8 @@ from arbot.cli.common import (
 from arbot.cli.output import Column, emit, fixed, print_json, print_mapping, print_table
 from arbot.cli.replay import add_depth_arg, fees_report
 from arbot.errors import ConfigError
-from arbot.recorded import book_depths, open_quote_file
+from arbot.models import Book, Tick
+from arbot.recorded import book_depths, open_quote_file, stored_items
 from arbot.rollup import previous_utc_day
 from arbot.settings import Settings, parse_settings
 from arbot.storage import backtests as store
@@ -48,7 +49,7 @@ def register(groups: dict[str, Any]) -> None:
         "backtest",
         help="replay recorded quotes and books through the detector and paper executor",
         description="Replay quotes or order books from a CSV (as arbot replay reads them) "
-        "or recorded ticks; results go to backtest.db of the data dir, or to PostgreSQL "
+        "or recorded ticks and books; results go to backtest.db of the data dir, or to PostgreSQL "
         "with storage.backend = postgresql. "
         "Repeating --set for a key sweeps it (one run per combination).",
     )
@@ -59,8 +60,8 @@ def register(groups: dict[str, Any]) -> None:
         const=True,
         type=Path,
         metavar="DIR",
-        help="replay recorded ticks: of DIR's arbot.db, or without DIR of the configured "
-        "storage (the data dir's arbot.db, or PostgreSQL)",
+        help="replay recorded ticks and order books: of DIR's arbot.db, or without DIR of "
+        "the configured storage (the data dir's arbot.db, or PostgreSQL)",
     )
     p.add_argument(
         "--from", dest="time_from", type=timestamp, metavar="T", help="start (UNIX s or ISO, UTC)"
@@ -242,7 +243,12 @@ def _source(
         require_databases(args.from_db, "arbot", given_by="--from-db")
         backend = SqliteBackend(settings, args.from_db)
     ticks = backend.tick_range(t_from, t_to)
-    return ticks.ticks, ticks.where, t_from, t_to, ticks.exchanges, ticks.count
+    books = backend.book_range(t_from, t_to)
+
+    def items() -> Iterator[Tick | Book]:
+        return stored_items(ticks.ticks(), books.books())
+
+    return items, ticks.where, t_from, t_to, ticks.exchanges, ticks.count + books.count
 
 
 def cmd_rollup(args: argparse.Namespace) -> int:

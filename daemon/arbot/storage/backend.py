@@ -4,7 +4,7 @@ Everything that differs between SQLite (four files in the data dir) and PostgreS
 server database; the data dir keeps config.db, the lock file and backups) is a method here:
 the writer of ticks, books and records, connections for commands, the analysis queries and
 stored order books, the database commands (init, prune, rollup, backup, restore, stats,
-explain, maintain), the tick source of a backtest and the daemon's daily jobs. The rest of
+explain, maintain), the tick and book sources of a backtest and the daemon's daily jobs. The rest of
 ArBot asks the backend and never tests which one it is."""
 
 from __future__ import annotations
@@ -48,6 +48,16 @@ class TickRange:
     count: int
     where: str
     ticks: Callable[[], Iterable[Tick]] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BookRange:
+    """The stored order books of a time range, for a backtest: how many changes it holds,
+    and a reader of the books in (time, exchange, symbol) order, each key rebuilt from its
+    last snapshot at or before the range's start (storage/book_range.py)."""
+
+    count: int
+    books: Callable[[], Iterable[Book]] = field(repr=False)
 
 
 class Backend(ABC):
@@ -130,6 +140,9 @@ class Backend(ABC):
 
     @abstractmethod
     def tick_range(self, start: float, end: float) -> TickRange: ...
+
+    @abstractmethod
+    def book_range(self, start: float, end: float) -> BookRange: ...
 
 
 def backend_of(settings: Settings) -> Backend:

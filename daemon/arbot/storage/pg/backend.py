@@ -16,11 +16,11 @@ import psycopg
 
 from arbot.logs import get_logger
 from arbot.metrics import Metrics
-from arbot.models import Tick
+from arbot.models import Book, Tick
 from arbot.rollup import DailyRollup
-from arbot.storage.backend import Backend, Db, Report, TickRange
+from arbot.storage.backend import Backend, BookRange, Db, Report, TickRange
 from arbot.storage.jobs import ROLLUP_AT, Job, check
-from arbot.storage.pg import commands, jobs, ticks
+from arbot.storage.pg import books_sql, commands, jobs, ticks
 from arbot.storage.pg.connect import connect
 from arbot.storage.pg.errors import command_error
 from arbot.storage.pg.queries import SQL
@@ -136,3 +136,18 @@ class PgBackend(Backend):
                 yield from ticks.read_ticks(server, start, end)
 
         return TickRange(exchanges, count, where, read)
+
+    @_one_line()
+    def book_range(self, start: float, end: float) -> BookRange:
+        server = self.settings.postgresql
+        with connect(server) as conn:
+            check_schema(conn)
+            count = books_sql.count_books(conn, start, end)
+
+        def read() -> Iterator[Book]:
+            # No statement timeout: the first fetch sorts the whole range.
+            with _one_line(), connect(server, statement_timeout=False) as conn:
+                check_schema(conn)
+                yield from books_sql.books_in_range(conn, start, end)
+
+        return BookRange(count, read)

@@ -1,15 +1,16 @@
-"""The books table on PostgreSQL (pg_003.sql): the writer's rows by binary COPY, and the
-day partitions retention drops with the ticks'."""
+"""The books table on PostgreSQL (pg_003.sql): the writer's rows by binary COPY, the day
+partitions retention drops with the ticks', and a backtest's read of a time range."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from arbot.models import Book
+from arbot.storage.book_range import books_in_time_order, snapshot_begins
 from arbot.storage.book_rows import COLUMNS, BookRows, IdKey
 
 COPY_SQL = f"COPY books ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
@@ -67,3 +68,33 @@ def drop_book_partition(conn: psycopg.Connection[Any], tick_partition: str) -> s
         return None
     conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
     return name
+
+
+# Ties ordered by exchange, then symbol, bytewise (COLLATE "C"), as SQLite's reader merges
+# them; the time filter prunes to the range's day partitions (and the days of the keys'
+# last snapshots before it).
+_IN_TIME_ORDER = """SELECT e.name, s.name, b.ts, b.kind, b.levels
+FROM books AS b JOIN symbols AS s ON s.id = b.symbol_id
+JOIN exchanges AS e ON e.id = b.exchange_id
+WHERE b.ts >= %s AND b.ts < %s
+ORDER BY b.ts, e.name COLLATE "C", s.name COLLATE "C"
+"""
+FETCH_ROWS = 10_000
+
+
+def count_books(conn: psycopg.Connection[Any], start: float, end: float) -> int:
+    """Stored book changes with start <= ts < end."""
+    row = conn.execute("SELECT count(*) FROM books WHERE ts >= %s AND ts < %s", (start, end))
+    return int(row.fetchall()[0][0])
+
+
+def books_in_range(conn: psycopg.Connection[Any], start: float, end: float) -> Iterator[Book]:
+    """The books of start <= ts < end in (ts, exchange, symbol) order, each key rebuilt
+    from its last snapshot at or before `start` (storage/book_range.py), streamed through a
+    server-side cursor (in a transaction of its own)."""
+    begins = snapshot_begins(conn, start)
+    known = {key: b[2] for key, b in begins.items() if b[2] is not None}
+    with conn.transaction(), conn.cursor("backtest_books") as cur:
+        cur.itersize = FETCH_ROWS
+        cur.execute(_IN_TIME_ORDER, (min([start, *known.values()]), end))
+        yield from books_in_time_order(cur, known, start)

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from arbot.metrics import Metrics
-from arbot.models import Tick
+from arbot.models import Book, Tick
 from arbot.rollup import DailyRollup
 from arbot.settings import Settings
 from arbot.storage import backtests
-from arbot.storage.backend import Backend, Db, Report, TickRange
+from arbot.storage.backend import Backend, BookRange, Db, Report, TickRange
 from arbot.storage.batches import BatchWriter
 from arbot.storage.connection import DATABASES, Pragmas, db_path, require_databases
 from arbot.storage.jobs import ROLLUP_AT, Job, check, pause
@@ -23,7 +23,7 @@ from arbot.storage.lockfile import acquire_daemon_lock
 from arbot.storage.portable import Conn
 from arbot.storage.queries import Queries
 from arbot.storage.schema import init_all, make_data_dir, open_database
-from arbot.storage.sqlite import job_runs, maintenance, retention, rollups, stats
+from arbot.storage.sqlite import books_sql, job_runs, maintenance, retention, rollups, stats
 from arbot.storage.sqlite.backup import BackupReport, run_backup
 from arbot.storage.sqlite.queries import SQL
 from arbot.storage.sqlite.restore import RestoreReport, restore
@@ -192,3 +192,15 @@ class SqliteBackend(Backend):
             return backtests.read_ticks(data_dir, start, end)
 
         return TickRange(exchanges, count, f"{data_dir}/arbot.db", ticks)
+
+    def book_range(self, start: float, end: float) -> BookRange:
+        data_dir = self.data_dir
+        require_databases(data_dir, "arbot")
+        with closing(open_database(data_dir, "arbot", readonly=True)) as conn:
+            count = books_sql.count_books(conn, start, end)
+
+        def books() -> Iterator[Book]:
+            with closing(open_database(data_dir, "arbot", readonly=True)) as conn:
+                yield from books_sql.books_in_range(conn, start, end)
+
+        return BookRange(count, books)

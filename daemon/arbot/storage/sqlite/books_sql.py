@@ -1,14 +1,17 @@
-"""The books table on SQLite (arbot_004.sql): the writer's rows and retention."""
+"""The books table on SQLite (arbot_004.sql): the writer's rows, retention, and a
+backtest's read of a time range."""
 
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from arbot.models import Book
+from arbot.storage.book_range import books_in_time_order, snapshot_begins
 from arbot.storage.book_rows import COLUMNS, BookRows, IdKey, Row
 from arbot.storage.sqlite.ids import NameIds
 
@@ -32,6 +35,14 @@ _CHUNK_END = (
 )
 _DELETE_BEFORE = "DELETE FROM books WHERE symbol_id = ? AND exchange_id = ? AND ts < ?"
 _DELETE_TO = "DELETE FROM books WHERE symbol_id = ? AND exchange_id = ? AND ts <= ?"
+_OF_KEY = (
+    "SELECT ?, ?, ts, kind, levels FROM books "
+    "WHERE symbol_id = ? AND exchange_id = ? AND ts >= ? AND ts < ? ORDER BY ts"
+)
+# CROSS JOINs keep the names the outer loops: one primary-key range search per key.
+_COUNT = """SELECT count(*) FROM symbols AS s CROSS JOIN exchanges AS e
+CROSS JOIN books AS b ON b.symbol_id = s.id AND b.exchange_id = e.id
+WHERE b.ts >= ? AND b.ts < ?"""
 
 
 @functools.lru_cache(maxsize=16)
@@ -97,3 +108,22 @@ def delete_books_before(
             if end is None:
                 break
     return deleted
+
+
+def count_books(conn: sqlite3.Connection, start: float, end: float) -> int:
+    """Stored book changes with start <= ts < end."""
+    return int(conn.execute(_COUNT, (start, end)).fetchone()[0])
+
+
+def books_in_range(conn: sqlite3.Connection, start: float, end: float) -> Iterator[Book]:
+    """The books of start <= ts < end in (ts, exchange, symbol) order, each key rebuilt
+    from its last snapshot at or before `start` (storage/book_range.py), streamed: one
+    cursor per key, merged, as ticks are read (one ORDER BY would sort the range first)."""
+    begins = snapshot_begins(conn, start)
+    cursors = [
+        conn.execute(_OF_KEY, (*key, sid, eid, start if begin is None else begin, end))
+        for key, (sid, eid, begin) in begins.items()
+    ]
+    rows = heapq.merge(*cursors, key=lambda r: (r[2], r[0], r[1]))
+    known = {key: b[2] for key, b in begins.items() if b[2] is not None}
+    yield from books_in_time_order(rows, known, start)
