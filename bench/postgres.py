@@ -31,7 +31,8 @@ from arbot.settings import PostgresSettings, ShardSettings, StorageSettings
 from arbot.storage.pg.partitions import ensure_days
 from arbot.storage.pg.schema import migrate
 from arbot.storage.pg.shard import owns
-from arbot.storage.pg.writer import COPY_SQL, TYPES, PgWriter
+from arbot.storage.pg.ticks_sql import COPY_SQL, TYPES
+from arbot.storage.pg.writer import PgWriter
 
 EXCHANGES = tuple(f"ex{i:02d}" for i in range(20))
 SYMBOLS = tuple(f"S{i:03d}/USDT" for i in range(100))

@@ -56,24 +56,10 @@ from arbot.storage.pg.partitions import day_of, ensure_ahead, ensure_days
 from arbot.storage.pg.records_sql import RecordWriter
 from arbot.storage.pg.schema import check_rights, migrate
 from arbot.storage.pg.shard import ShardTaken, check_lease, lock_shard, take_lease
+from arbot.storage.pg.ticks_sql import Row, ensure_names, last_per_key, tick_rows, write_ticks
 
 T = TypeVar("T")
 
-COLUMNS = "ts, bid, ask, bid_size, ask_size, recv_delta_ms, symbol_id, exchange_id"
-TYPES = ("float8", "float8", "float8", "float8", "float8", "int8", "int4", "int4")
-COPY_SQL = f"COPY ticks ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
-STAGE_SQL = (
-    "CREATE TEMP TABLE IF NOT EXISTS ticks_stage (LIKE ticks INCLUDING DEFAULTS) "
-    "ON COMMIT DELETE ROWS"
-)
-STAGE_COPY_SQL = f"COPY ticks_stage ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
-UPSERT_SQL = (
-    f"INSERT INTO ticks ({COLUMNS}) SELECT {COLUMNS} FROM ticks_stage "
-    "ON CONFLICT (symbol_id, ts, exchange_id) DO UPDATE SET bid = EXCLUDED.bid, "
-    "ask = EXCLUDED.ask, bid_size = EXCLUDED.bid_size, ask_size = EXCLUDED.ask_size, "
-    "recv_delta_ms = EXCLUDED.recv_delta_ms"
-)
-Row = tuple[float, float, float, float | None, float | None, int, int, int]
 _TS = itemgetter(6)  # a Tick's timestamp
 _BOOK_TS = itemgetter(4)  # a Book's
 # The rights the writer uses, table by table (what the role lacks is named at start-up,
@@ -219,7 +205,7 @@ class PgWriter(BatchWriter):
             try:
                 self._copy(conn, batch)
             except pgerrors.UniqueViolation:
-                rows = _last_per_key(list(self._convert(batch.ticks)))
+                rows = last_per_key(self._convert(batch.ticks))
                 self._transaction(conn, batch, iter(rows), upsert=True)
         except BaseException as exc:
             self._book_rows.encoder.rollback()
@@ -237,8 +223,8 @@ class PgWriter(BatchWriter):
             self._transaction(conn, batch, self._convert(ticks), upsert=False)
         except KeyError:
             # A name not seen yet (its transaction rolled back): create it, write again.
-            self._ensure_names(conn, self._symbols, "symbols", {t.symbol for t in ticks})
-            self._ensure_names(conn, self._exchanges, "exchanges", {t.exchange for t in ticks})
+            ensure_names(conn, self._symbols, "symbols", (t.symbol for t in ticks))
+            ensure_names(conn, self._exchanges, "exchanges", (t.exchange for t in ticks))
             self._transaction(conn, batch, self._convert(ticks), upsert=False)
 
     def _transaction(
@@ -249,16 +235,7 @@ class PgWriter(BatchWriter):
             assert self._generation is not None
             check_lease(conn, self._records_sql.shard, self._generation, lock=True)
             if batch.ticks:
-                if upsert:
-                    conn.execute(STAGE_SQL)
-                with conn.cursor().copy(STAGE_COPY_SQL if upsert else COPY_SQL) as copy:
-                    copy.set_types(TYPES)
-                    # Rows are made as they are written: the server works on what was
-                    # sent while the rest is converted (the server is the slower side).
-                    for row in rows:
-                        copy.write_row(row)
-                if upsert:
-                    conn.execute(UPSERT_SQL)
+                write_ticks(conn, rows, upsert=upsert)
             if batch.books:
                 books = self._book_rows
                 books.write(conn, batch.books, self._symbols, self._exchanges, upsert=upsert)
@@ -283,38 +260,12 @@ class PgWriter(BatchWriter):
             self._days |= days
 
     def _convert(self, ticks: list[Tick]) -> Iterator[Row]:
-        """COPY rows; a name without an id raises KeyError while they are written."""
-        sid, eid = self._symbols, self._exchanges
-        return (
-            (ts, bid, ask, bid_size, ask_size, round((received - ts) * 1000), sid[s], eid[e])
-            for e, s, bid, ask, bid_size, ask_size, ts, received in ticks
-        )
+        return tick_rows(ticks, self._symbols, self._exchanges)
 
     def _ensure_book_names(self, conn: psycopg.Connection[Any], books: list[Book]) -> None:
         if books:
-            self._ensure_names(conn, self._symbols, "symbols", {b.symbol for b in books})
-            self._ensure_names(conn, self._exchanges, "exchanges", {b.exchange for b in books})
-
-    @staticmethod
-    def _ensure_names(
-        conn: psycopg.Connection[Any], ids: dict[str, int], table: str, names: set[str]
-    ) -> None:
-        missing = [n for n in names if n not in ids]
-        if not missing:
-            return
-        insert = {
-            "symbols": "INSERT INTO symbols (name) SELECT unnest(%s::text[]) "
-            "ON CONFLICT (name) DO NOTHING",
-            "exchanges": "INSERT INTO exchanges (name) SELECT unnest(%s::text[]) "
-            "ON CONFLICT (name) DO NOTHING",
-        }[table]
-        select = {
-            "symbols": "SELECT name, id FROM symbols WHERE name = ANY(%s)",
-            "exchanges": "SELECT name, id FROM exchanges WHERE name = ANY(%s)",
-        }[table]
-        with conn.transaction():
-            conn.execute(insert, (missing,))
-            ids.update(conn.execute(select, (missing,)).fetchall())
+            ensure_names(conn, self._symbols, "symbols", (b.symbol for b in books))
+            ensure_names(conn, self._exchanges, "exchanges", (b.exchange for b in books))
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is not None and not self._conn.closed:
@@ -357,12 +308,3 @@ class PgWriter(BatchWriter):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-
-def _last_per_key(rows: list[Row]) -> list[Row]:
-    """One row per (symbol, ts, exchange), the last one: ON CONFLICT DO UPDATE cannot
-    touch one row twice in a statement."""
-    last: dict[tuple[int, float, int], Row] = {}
-    for row in rows:
-        last[(row[6], row[0], row[7])] = row
-    return list(last.values())
