@@ -2,10 +2,11 @@
 
 The engine hands every output to `put`, which never waits, so detection keeps pace with the
 feeds whatever the database does. `run` cuts batches (storage.batch_size ticks and as many
-order books, or storage.linger_ms after the first waiting item) and commits them one at a
-time through a BatchWriter (the SQLite Writer, or another backend's); a batch that fails is
-retried by the writer until it commits. While commits fail the backlog grows, up to
-storage.backlog_max_ticks ticks and books together; past it, by storage.backlog_overflow:
+order books, or storage.linger_ms after the first waiting item) and commits them in order
+through a BatchWriter (the SQLite Writer, or another backend's), the next one cut while one
+commits; a batch that fails is retried by the writer until it commits. While commits fail
+the backlog grows, up to storage.backlog_max_ticks ticks and books together; past it, by
+storage.backlog_overflow:
   conflate  only the latest tick per exchange+symbol waits; every tick replaced is counted
             in arbot_ticks_dropped_total{reason="storage_backlog"}. Books likewise: all the
             waiting ones are conflated to the latest per exchange+symbol, and so are those
@@ -23,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from arbot.metrics import Metrics
 from arbot.models import Book, FeedGap, Tick
@@ -121,26 +123,42 @@ class StorageSink:
             self._stopped.set()
 
     async def _commit_until_closed(self) -> None:
+        # Commits under way, oldest first: the next batch is cut while one commits, so the
+        # writer starts on it as soon as that one is done (storage/batches.py); at most two.
+        committing: deque[asyncio.Task[None]] = deque()
+        try:
+            while True:
+                if not self.backlog and not self._records:
+                    if committing:
+                        await committing.popleft()
+                        continue
+                    if self._closing:
+                        return
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                await self._linger_for_batch()
+                committing.append(asyncio.create_task(self._committed(self._cut_batch())))
+                if len(committing) > 1:
+                    await committing.popleft()
+        finally:
+            for task in committing:
+                task.cancel()
+
+    async def _linger_for_batch(self) -> None:
+        """Until a batch is full, the linger time has passed, or the sink closes."""
         loop = asyncio.get_running_loop()
-        while True:
-            if not self.backlog and not self._records:
-                if self._closing:
-                    return
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            first_at = loop.time()
-            while max(self._count, self._book_count) < self._batch_size and not self._closing:
-                left = first_at + self._linger - loop.time()
-                if left <= 0:
-                    break
-                self._wakeup.clear()
-                try:
-                    async with asyncio.timeout(left):
-                        await self._wakeup.wait()
-                except TimeoutError:
-                    break
-            await self._commit_one()
+        first_at = loop.time()
+        while max(self._count, self._book_count) < self._batch_size and not self._closing:
+            left = first_at + self._linger - loop.time()
+            if left <= 0:
+                return
+            self._wakeup.clear()
+            try:
+                async with asyncio.timeout(left):
+                    await self._wakeup.wait()
+            except TimeoutError:
+                return
 
     async def close(self) -> None:
         """No more input: return once `run` has committed everything put (or failed)."""
@@ -148,7 +166,8 @@ class StorageSink:
         self._wakeup.set()
         await self._stopped.wait()
 
-    async def _commit_one(self) -> None:
+    def _cut_batch(self) -> Coroutine[Any, Any, None]:
+        """Hand the next batch to the writer; the coroutine returned commits it."""
         ticks = _cut(self._chunks, self._batch_size)
         self._count -= len(ticks)
         books = _cut(self._book_chunks, self._batch_size)
@@ -170,7 +189,10 @@ class StorageSink:
             records.extend(self._gaps())
         self.writer.add(ticks, records, books)
         self._metrics.storage_backlog.set(self.backlog)
-        await self.writer.flush()
+        return self.writer.flush()
+
+    async def _committed(self, commit: Coroutine[Any, Any, None]) -> None:
+        await commit
         if self._count + self._book_count < self._bound:
             self._room.set()
         self._metrics.storage_backlog.set(self.backlog)

@@ -87,6 +87,58 @@ async def test_a_batch_spanning_several_statements_keeps_every_row_and_the_last_
     await writer.close()
 
 
+async def test_a_full_batch_of_ticks_is_one_statement_its_own_transaction(
+    data_dir: Path, metrics: Metrics
+) -> None:
+    """A batch of batch_size ticks with known names is one INSERT without BEGIN/COMMIT
+    (SQLite commits a lone statement by itself); any other batch is BEGIN, power-of-two
+    INSERTs after full-batch ones, COMMIT."""
+    conn = open_database(data_dir, "arbot", Pragmas.of(fast_storage(data_dir)))
+    statements: list[str] = []
+    conn.set_trace_callback(lambda sql: statements.append(sql.split(" (", 1)[0]))
+    writer = Writer(conn, metrics, batch_size=6)
+    traced = []
+    for first, end in ((0, 1), (1, 7), (7, 14)):
+        writer.add(tick(i) for i in range(first, end))
+        await writer.flush()
+        traced.append([s for s in statements if not s.startswith(("INSERT OR IGNORE", "SELECT"))])
+        statements.clear()
+    insert = "INSERT OR REPLACE INTO ticks"
+    assert traced == [
+        ["BEGIN IMMEDIATE", insert, "COMMIT"],  # one tick
+        [insert],  # a full batch
+        ["BEGIN IMMEDIATE", insert, insert, "COMMIT"],  # 7 = 6 + 1
+    ]
+    assert read(data_dir, "SELECT count(*) FROM ticks") == [(14,)]
+    assert writer.committed == 14
+    await writer.close()
+
+
+async def test_a_batch_cut_while_an_earlier_one_retries_commits_after_it(
+    data_dir: Path, metrics: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's first attempt starts when it is cut, but does nothing while an earlier
+    batch has not committed: the later quote of a repeated key is the one stored."""
+    writer = open_writer(data_dir, metrics)
+    attempts = []
+
+    def flaky(conn: sqlite3.Connection, gap: FeedGap) -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise sqlite3.OperationalError("disk I/O error")
+        insert_gap(conn, gap)
+
+    monkeypatch.setitem(records_sql._WRITERS, FeedGap, flaky)
+    writer.add([tick(0)._replace(bid=1.0)], [FeedGap("okx", 1.0, 2.0, "flaky")])
+    first = asyncio.ensure_future(writer.flush())
+    writer.add([tick(0)._replace(bid=2.0)])
+    await asyncio.gather(first, writer.flush())
+    assert len(attempts) == 3
+    assert read(data_dir, "SELECT bid FROM tickers") == [(2.0,)]
+    assert writer.committed == 2
+    await writer.close()
+
+
 def connect_limited(data_dir: Path, variables: int) -> sqlite3.Connection:
     conn = open_database(data_dir, "arbot", Pragmas.of(fast_storage(data_dir)))
     conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variables)

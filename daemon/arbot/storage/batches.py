@@ -5,6 +5,12 @@ failing for a reason of the environment is rolled back and retried with capped e
 backoff until it commits, never dropped (one log line when the failure starts or changes
 kind, one when it ends); a record failing for a reason no retry can fix is dropped and
 logged, the rest of its batch kept. Batches commit in the order they were cut.
+
+A batch's first attempt goes to the writer thread when it is cut, so the thread starts on
+the next batch as soon as one commits, without waiting for the event loop to come round
+(a hop each way costs ~1-3 ms beside a busy loop, a tenth of a 5000-tick batch's write).
+A first attempt that finds an earlier batch not yet committed does nothing (`_Deferred`);
+its batch is attempted again in order.
 """
 
 from __future__ import annotations
@@ -33,6 +39,14 @@ class Batch:
     ticks: list[Tick]
     records: list[Record]
     books: list[Book] = field(default_factory=list)
+    seq: int = 0
+    """Cut order, from 1; 0 for a batch that was never submitted."""
+    seconds: float = 0.0
+    """How long its committing attempt took on the writer thread."""
+
+
+class _Deferred(Exception):
+    """A first attempt that ran while an earlier batch was not committed yet."""
 
 
 class Fenced(DatabaseError):
@@ -85,6 +99,10 @@ class BatchWriter(ABC):
         self._stood_down = asyncio.Event()
         self._failing: tuple[float, str] | None = None  # (monotonic since, last error)
         self._cancel = threading.Event()
+        self._cut = 0  # seq of the last batch submitted
+        # seq of the last batch done with: committed (set on the writer thread), dropped or
+        # given up (set on the loop).
+        self._done = 0
 
     @abstractmethod
     def resume_state(self) -> Resume:
@@ -156,7 +174,30 @@ class BatchWriter(ABC):
         it; it completes once committed. Await it (or make it a task)."""
         batch = Batch(self._ticks, self._records, self._books)
         self._ticks, self._records, self._books = [], [], []
-        return self._commit(batch)
+        return self._commit(batch, self._submit(batch))
+
+    def _submit(self, batch: Batch) -> asyncio.Future[None] | None:
+        """Start the batch's first attempt on the writer thread now."""
+        if (
+            not (batch.ticks or batch.records or batch.books)
+            or self._closed
+            or self.fenced is not None
+        ):
+            return None
+        self._cut += 1
+        batch.seq = self._cut
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._thread, self._attempt, batch, True)
+
+    def _attempt(self, batch: Batch, first: bool) -> None:
+        """On the writer thread: write the batch; a first attempt only once every batch cut
+        before it is done (one failing is retried from the loop, in order)."""
+        if first and (batch.seq != self._done + 1 or self.fenced is not None):
+            raise _Deferred
+        started = time.perf_counter()
+        self._write(batch)
+        batch.seconds = time.perf_counter() - started
+        self._done = max(self._done, batch.seq)
 
     async def close(self) -> None:
         """Commit what is pending, then close the connection."""
@@ -168,9 +209,16 @@ class BatchWriter(ABC):
             await asyncio.get_running_loop().run_in_executor(self._thread, self._disconnect)
         self._thread.shutdown(wait=True)
 
-    async def _commit(self, batch: Batch) -> None:
+    async def _commit(self, batch: Batch, first: asyncio.Future[None] | None) -> None:
         if not batch.ticks and not batch.records and not batch.books:
             return
+        try:
+            await self._commit_in_order(batch, first)
+        finally:
+            # Dropped or given up: the batches cut after it must not wait for it.
+            self._done = max(self._done, batch.seq)
+
+    async def _commit_in_order(self, batch: Batch, first: asyncio.Future[None] | None) -> None:
         loop = asyncio.get_running_loop()
         async with self._lock:
             if self._closed:
@@ -182,11 +230,15 @@ class BatchWriter(ABC):
             delay = FIRST_RETRY_DELAY
             failing_since = time.monotonic()
             while True:
-                started = time.perf_counter()
+                attempt, first = first, None
                 try:
-                    await loop.run_in_executor(self._thread, self._write, batch)
+                    if attempt is None:
+                        attempt = loop.run_in_executor(self._thread, self._attempt, batch, False)
+                    await attempt
                     self.attempts += 1
                     break
+                except _Deferred:
+                    continue  # not an attempt: now it is this batch's turn
                 except RecordFailed as exc:
                     self.attempts += 1
                     # A bug in one record must not stall ingestion: drop it, keep the rest.
@@ -221,7 +273,6 @@ class BatchWriter(ABC):
                         )
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self._retry_max)
-            seconds = time.perf_counter() - started
         if failures:
             self._failing = None
             self._metrics.writer_retrying.set(0)
@@ -235,7 +286,7 @@ class BatchWriter(ABC):
         self.books_committed += len(batch.books)
         self._metrics.books_committed.inc(len(batch.books))
         self._metrics.batch_rows.observe(len(batch.ticks))
-        self._metrics.flush_seconds.observe(seconds)
+        self._metrics.flush_seconds.observe(batch.seconds)
 
     def _stand_down(self, fenced: Fenced, batch: Batch) -> None:
         self.fenced = fenced
