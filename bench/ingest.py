@@ -4,7 +4,9 @@ detector) -> StorageSink -> Writer -> arbot.db.
 20 in-process feeds (one per exchange, 100 symbols each) put Ticks into the queue as fast as
 it takes them, until ARBOT_BENCH_ROWS (default 10,000,000) ticks are committed. Measured in
 the same run, for ratios: (a) a plain sqlite3 executemany loop inserting the same rows into
-the same storage (a fresh arbot.db, same batch size); (b) the spec-literal `tickers` table
+the same storage (a fresh arbot.db, same batch size, the values encoded as the writer stores
+them); (a0) the same loop storing the values as REAL, as an earlier version of this bench
+did (larger rows, no encoding work: not the same rows); (b) the spec-literal `tickers` table
 with all spec indexes fed by the spec's per-row INSERT OR REPLACE + commit
 (ARBOT_BENCH_SPEC_ROWS, default 20,000: it is slow). Price history (one symbol, one exchange,
 a 60 s window) p50 on our layout against the spec table bulk-loaded with
@@ -39,13 +41,17 @@ from arbot.settings import Settings, StorageSettings
 from arbot.sink import StorageSink
 from arbot.storage.connection import Pragmas, connect
 from arbot.storage.schema import open_database
-from arbot.storage.sqlite.writer import SWITCH_INTERVAL, TICK_COLUMNS, Writer
+from arbot.storage.sqlite.writer import SWITCH_INTERVAL, TICK_COLUMNS, Writer, encoded_sql
 from arbot.tick_queue import TickQueue
 from bench.layout import PRICE_HISTORY, SPEC_INSERT, spec_tickers_ddl
 
-# Baseline (a): one row of ids and raw values (prices and sizes stay REAL), as a plain client
-# would write them.
+# Baselines (a) and (a0): one row of ids and values a statement. (a) encodes the values in
+# SQL as the writer does (cheaper than the same in Python, storage/books.py `units`).
 PLAIN_SQL = f"INSERT OR REPLACE INTO ticks ({TICK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+ENCODED = ", ".join(encoded_sql(f"?{i}") for i in range(4, 8))
+PLAIN_ENCODED_SQL = (
+    f"INSERT OR REPLACE INTO ticks ({TICK_COLUMNS}) VALUES (?1, ?2, ?3, {ENCODED}, ?8)"
+)
 EXCHANGES = tuple(f"ex{i:02d}" for i in range(20))
 SYMBOLS = tuple(f"S{i:03d}/USDT" for i in range(100))
 T0 = 1_700_000_000.0
@@ -118,8 +124,9 @@ async def run_pipeline(settings: StorageSettings, rows: int) -> tuple[float, int
     return elapsed, pipeline.committed
 
 
-def plain_executemany(data_dir: Path, pragmas: Pragmas, rows: int, batch: int) -> float:
-    """Baseline (a): the same rows, same schema and pragmas, executemany + commit a batch."""
+def plain_executemany(data_dir: Path, pragmas: Pragmas, rows: int, batch: int, sql: str) -> float:
+    """Baselines (a) and (a0): same schema and pragmas, executemany of `sql` + commit a
+    batch."""
     data_dir.mkdir()
     conn = open_database(data_dir, "arbot", pragmas)
     conn.executemany("INSERT INTO symbols(id, name) VALUES (?, ?)", enumerate(SYMBOLS, 1))
@@ -133,7 +140,7 @@ def plain_executemany(data_dir: Path, pragmas: Pragmas, rows: int, batch: int) -
             buf.append((k % 100 + 1, t.timestamp, e, t.bid, t.ask, 1.5, 2.5, 20))
         if len(buf) >= batch or k == per_feed - 1:
             conn.execute("BEGIN")
-            conn.executemany(PLAIN_SQL, buf)
+            conn.executemany(sql, buf)
             conn.execute("COMMIT")
             buf = []
     elapsed = time.perf_counter() - start
@@ -308,10 +315,13 @@ def main() -> None:
         ours.execute("ANALYZE")
         ours_ms = history_p50_ms(ours, committed)
         ours.close()
-        print("  (a) plain executemany ...", flush=True)
-        plain_cpu = cpu_seconds()
-        plain = committed / plain_executemany(work / "plain", pragmas, rows, settings.batch_size)
-        plain_cpu = cpu_seconds() - plain_cpu
+        plains = []
+        for label, sql in (("a", PLAIN_ENCODED_SQL), ("a0", PLAIN_SQL)):
+            print(f"  ({label}) plain executemany ...", flush=True)
+            plain_cpu = cpu_seconds()
+            seconds = plain_executemany(work / label, pragmas, rows, settings.batch_size, sql)
+            plain_cpu = cpu_seconds() - plain_cpu
+            plains.append((label, committed / seconds, plain_cpu, disk_bytes(work / label)))
         print(f"  (b) spec per-row commit: {n_spec:,} rows ...", flush=True)
         spec_rate = spec_per_row(work / "spec_per_row.db", pragmas, n_spec)
         print(f"  spec table for queries: {n_query:,} rows ...", flush=True)
@@ -324,17 +334,21 @@ def main() -> None:
     print("-" * 70)
     print(f"{'ticks committed':<44} {committed:>14,}")
     print(f"{'sustained stored ticks/s (queue+pipeline+writer)':<44} {rate:>14,.0f}")
-    print(f"{'(a) plain sqlite3 executemany rows/s':<44} {plain:>14,.0f} {rate / plain:>9.2f}x")
+    for label, plain, _, _ in plains:
+        what = f"({label}) plain sqlite3 executemany rows/s"
+        print(f"{what:<44} {plain:>14,.0f} {rate / plain:>9.2f}x")
     print(
         f"{'(b) spec per-row INSERT+commit rows/s':<44} {spec_rate:>14,.0f} "
         f"{rate / spec_rate:>9.0f}x"
     )
     print(f"{'CPU µs per tick, all threads (ours)':<44} {cpu / committed * 1e6:>14.2f}")
-    print(
-        f"{'CPU µs per row (a) plain executemany':<44} {plain_cpu / committed * 1e6:>14.2f} "
-        f"{plain_cpu / cpu:>9.2f}x"
-    )
+    for label, _, plain_cpu, _ in plains:
+        what = f"CPU µs per row ({label}) plain executemany"
+        print(f"{what:<44} {plain_cpu / committed * 1e6:>14.2f} {plain_cpu / cpu:>9.2f}x")
     print(f"{'bytes per tick on disk (db+WAL, checkpointed)':<44} {size / committed:>14.1f}")
+    for label, _, _, plain_size in plains:
+        what = f"bytes per row on disk ({label}) plain executemany"
+        print(f"{what:<44} {plain_size / committed:>14.1f}")
     print(f"{'peak RSS MiB during the pipeline run':<44} {peak_rss_mib:>14.0f}")
     print(f"{'price history p50 ms, ours':<44} {ours_ms:>14.3f}")
     print(f"{'price history p50 ms, spec table':<44} {spec_ms:>14.3f} {ours_ms / spec_ms:>9.2f}x")
