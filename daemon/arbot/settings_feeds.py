@@ -13,6 +13,9 @@ from arbot.settings_base import Section as _Section
 MAX_WORKERS = 256
 
 
+MAX_DEPTH = 1000  # order-book levels a side a feed, a replay or a query may ask for
+
+
 class ExchangeSettings(_Section):
     id: str = Field(min_length=1, description="ccxt exchange id, e.g. 'binance'")
     name: str = ""
@@ -22,7 +25,7 @@ class ExchangeSettings(_Section):
     mode: Literal["auto", "ws", "rest"] = "auto"
     # Order-book levels to follow per side (0: best bid/ask only). With N > 0 the feed
     # follows each symbol's book and takes its quotes from the book's top.
-    depth: int = Field(0, ge=0, le=1000)
+    depth: int = Field(0, ge=0, le=MAX_DEPTH)
     poll_interval: Positive = 2.0
     watch_timeout: Positive = 30.0
     maker_fee: Fraction = 0.001

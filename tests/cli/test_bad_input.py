@@ -61,6 +61,7 @@ def leaves(
 NUMBER = ["abc", "-5", "nan", "inf", "1e400", "99999999999999999999"]
 BAD_VALUES: dict[object, list[str]] = {
     common.positive_int: [*NUMBER, "0", "2.5"],
+    common.book_depth: [*NUMBER, "0", "2.5", "1001"],
     common.positive_float: [*NUMBER, "0"],
     common.hours: [*NUMBER, "0", "876001"],
     common.days: [*NUMBER, "0", "36501", "1.5"],

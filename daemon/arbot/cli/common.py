@@ -14,6 +14,7 @@ from typing import Any
 from arbot.cli.owner import act_as_data_owner
 from arbot.errors import EXIT_USAGE, ArbotError, DatabaseError
 from arbot.settings import Settings, config_path, load_settings
+from arbot.settings_feeds import MAX_DEPTH
 
 # Upper bounds of counts and look-back windows: far beyond any real use, and low enough that
 # SQLite integers and datetime arithmetic cannot overflow.
@@ -58,6 +59,11 @@ def _positive(text: str, kind: type[int] | type[float], maximum: float) -> float
 def positive_int(text: str) -> int:
     """A count or limit: 1 .. MAX_COUNT."""
     return int(_positive(text, int, MAX_COUNT))
+
+
+def book_depth(text: str) -> int:
+    """Order-book levels a side: 1 .. exchanges.depth's bound."""
+    return int(_positive(text, int, MAX_DEPTH))
 
 
 def positive_float(text: str) -> float:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from arbot.cli.common import (
     UsageError,
     add_config_args,
+    book_depth,
     check_range,
     days,
     finite_float,
@@ -77,7 +78,7 @@ def register(groups: dict[str, Any]) -> None:
     p.add_argument("--symbol", required=True, help="unified symbol, e.g. BTC/USDT")
     p.add_argument("--at", type=timestamp, metavar="TIME",
                    help="time (UNIX s or ISO, UTC); default now")  # fmt: skip
-    p.add_argument("--levels", type=positive_int, metavar="N",
+    p.add_argument("--levels", type=book_depth, metavar="N",
                    help="at most this many levels a side (all)")  # fmt: skip
     p.set_defaults(handler=cmd_book)
 

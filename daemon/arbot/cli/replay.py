@@ -13,6 +13,7 @@ from tqdm import tqdm
 from arbot.book_diffs import DEFAULT_DEPTH
 from arbot.cli.common import (
     add_config_args,
+    book_depth,
     input_file,
     iso_ms,
     positive_int,
@@ -69,7 +70,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def add_depth_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--depth",
-        type=positive_int,
+        type=book_depth,
         metavar="N",
         help="order-book levels a side to keep (default: the exchange's configured depth, "
         f"else all a book row has, {DEFAULT_DEPTH} of an incremental_book_L2 file)",
