@@ -3,10 +3,11 @@
 - Tardis `book_snapshot_N`: `exchange,symbol,timestamp,local_timestamp` and, for level i
   from 0, `asks[i].price,asks[i].amount,bids[i].price,bids[i].amount`; times and symbols
   as in Tardis quotes (quotes_csv.py). N is the number of complete levels in the header.
-- wide: `ts,exchange,symbol` and, for level i from 1 (the best), `bi` (bid price), `bvi`
-  (its amount), `ai` (ask price), `avi` (its amount), in any column order; `ts` is both
-  the exchange's and the received time, as in the arbot quote layout; a symbol without
-  `/` is unified as Tardis symbols are.
+- wide: `ts` (or `timestamp`), `exchange`, `symbol` and, for level i from 1 (the best),
+  `bi` (bid price), `bvi` (its amount), `ai` (ask price), `avi` (its amount), in any
+  column order; the time is both the exchange's and the received time, as in the arbot
+  quote layout, unless a `local_timestamp` column gives the received time; a symbol
+  without `/` is unified as Tardis symbols are.
 
 Levels come best first; a thinner book leaves its deepest levels empty (price and
 amount). Each level must hold what the live feed accepts of a book (feeds/validate.py):
@@ -26,7 +27,7 @@ from arbot.models import Book, Level, Tick
 from arbot.quotes_csv import QuoteParser, symbol_mapper
 
 TARDIS_BOOK_COLUMNS = ("exchange", "symbol", "timestamp", "local_timestamp")
-WIDE_COLUMNS = ("ts", "exchange", "symbol")
+WIDE_TIMES = ("ts", "timestamp")  # the wide layout's time column, the first found
 
 BookParser = Callable[[list[str]], Tick | Book]
 DepthOf = Callable[[str], int | None]
@@ -68,15 +69,16 @@ def tardis_book_parser(
 
 
 def wide_book_parser(
-    names: Sequence[str], depth_of: DepthOf, ts_of: Clock, quote: QuoteParser | None
+    names: Sequence[str], depth_of: DepthOf, clocks: tuple[Clock, Clock], quote: QuoteParser | None
 ) -> BookParser:
-    """Rows of a wide header; `ts_of` reads ts."""
+    """Rows of a wide header; `clocks` read the exchange's and the received time (one
+    column or two)."""
     n = range(1, wide_levels(names) + 1)
     bids = [(names.index(f"b{i}"), names.index(f"bv{i}")) for i in n]
     asks = [(names.index(f"a{i}"), names.index(f"av{i}")) for i in n]
-    i_ts, i_exchange, i_symbol = (names.index(c) for c in WIDE_COLUMNS)
+    i_exchange, i_symbol = names.index("exchange"), names.index("symbol")
     symbol_of = symbol_mapper(keep_unified=True)
-    times = (i_ts, ts_of), (i_ts, ts_of)
+    times = (names.index(clocks[0].column), clocks[0]), (names.index(clocks[1].column), clocks[1])
     keys = (i_exchange, i_symbol, symbol_of)
     return _parser(names, (bids, asks), keys, times, depth_of=depth_of, quote=quote)
 

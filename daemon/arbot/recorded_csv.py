@@ -23,7 +23,7 @@ from pathlib import Path
 from arbot.book_diffs import INCREMENTAL_COLUMNS, BookDiffs
 from arbot.books_csv import (
     TARDIS_BOOK_COLUMNS,
-    WIDE_COLUMNS,
+    WIDE_TIMES,
     DepthOf,
     tardis_book_parser,
     wide_book_parser,
@@ -98,10 +98,12 @@ def layout_for(names: Sequence[str], depth_of: DepthOf) -> Layout:
         quote = tardis_parser(names, *clocks) if tardis_quotes else None
         return Layout("book", _diffs(BookDiffs(names, depth_of, clocks, quote)))
     if "b1" in names or "a1" in names:
-        _require(names, (*WIDE_COLUMNS, "b1", "bv1", "a1", "av1"))
-        ts = Clock("ts")
+        time = next((c for c in WIDE_TIMES if c in names), WIDE_TIMES[0])
+        _require(names, (time, "exchange", "symbol", "b1", "bv1", "a1", "av1"))
+        ts = Clock(time)
+        received = Clock("local_timestamp") if "local_timestamp" in names else ts
         quote = arbot_parser(names, ts) if set(ARBOT_COLUMNS).issubset(names) else None
-        return Layout("book", _each(wide_book_parser(names, depth_of, ts, quote)))
+        return Layout("book", _each(wide_book_parser(names, depth_of, (ts, received), quote)))
     if tardis_quotes:
         return Layout("quote", _each(tardis_parser(names, *clocks)))
     if not names:

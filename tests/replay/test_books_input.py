@@ -200,3 +200,21 @@ def test_a_header_with_incomplete_book_columns_is_refused(tmp_path: Path) -> Non
     path = write_rows(tmp_path / "h.csv", ["ts", "exchange", "symbol", "b1", "a1"], [])
     with pytest.raises(InputError, match=r"h\.csv: CSV header lacks column\(s\) bv1, av1"):
         list(read_items(path, InputError, "f", in_order=False))
+
+
+def test_the_wide_layouts_time_may_be_timestamp_with_a_received_column(tmp_path: Path) -> None:
+    """`timestamp` for `ts` gives the same books; a `local_timestamp` column
+    is the received time."""
+    snaps = random_books(80)
+    wide = write_wide(tmp_path / "wide.csv", snaps)
+    text = wide.read_text().replace("ts,", "timestamp,", 1)
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(text)
+    assert fed(renamed) == fed(wide)
+    lines = wide.read_text().splitlines()
+    later = [lines[0].replace("ts,", "timestamp,", 1) + ",local_timestamp"]
+    later += [f"{line},{int(line.split(',')[0]) + 250_000}" for line in lines[1:]]
+    with_received = tmp_path / "received.csv"
+    with_received.write_text("\n".join(later) + "\n")
+    books = [i for i in fed(with_received) if isinstance(i, Book)]
+    assert books and all(b.received == pytest.approx(b.timestamp + 0.25) for b in books)
