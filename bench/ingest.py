@@ -6,7 +6,9 @@ it takes them, until ARBOT_BENCH_ROWS (default 10,000,000) ticks are committed. 
 the same run, for ratios: (a) a plain sqlite3 executemany loop inserting the same rows into
 the same storage (a fresh arbot.db, same batch size, the values encoded as the writer stores
 them); (a0) the same loop storing the values as REAL, as an earlier version of this bench
-did (larger rows, no encoding work: not the same rows); (b) the spec-literal `tickers` table
+did (larger rows, no encoding work: not the same rows). The pipeline, (a) and (a0) take
+turns in ARBOT_BENCH_ROUNDS (default 5) rounds of a share of the rows each, each side
+adding to its own file; their times are the sums. (b) the spec-literal `tickers` table
 with all spec indexes fed by the spec's per-row INSERT OR REPLACE + commit
 (ARBOT_BENCH_SPEC_ROWS, default 20,000: it is slow). Price history (one symbol, one exchange,
 a 60 s window) p50 on our layout against the spec table bulk-loaded with
@@ -52,6 +54,7 @@ ENCODED = ", ".join(encoded_sql(f"?{i}") for i in range(4, 8))
 PLAIN_ENCODED_SQL = (
     f"INSERT OR REPLACE INTO ticks ({TICK_COLUMNS}) VALUES (?1, ?2, ?3, {ENCODED}, ?8)"
 )
+PLAINS = {"a": PLAIN_ENCODED_SQL, "a0": PLAIN_SQL}
 EXCHANGES = tuple(f"ex{i:02d}" for i in range(20))
 SYMBOLS = tuple(f"S{i:03d}/USDT" for i in range(100))
 T0 = 1_700_000_000.0
@@ -68,11 +71,11 @@ def tick(exchange: str, k: int, seq: int) -> Tick:
     return Tick(exchange, SYMBOLS[k % 100], bid, bid + 0.01, 1.5, 2.5, ts, ts + 0.02)
 
 
-async def feed(queue: TickQueue, exchange: str, n: int, market: Iterator[int]) -> None:
+async def feed(queue: TickQueue, exchange: str, ks: range, market: Iterator[int]) -> None:
     # As a feed with a burst in hand: no suspension while the queue has room, the
     # backpressure wait when it is full.
     put, put_nowait = queue.put, queue.put_nowait
-    for k in range(n):
+    for k in ks:
         item = tick(exchange, k, next(market))
         try:
             put_nowait(item)
@@ -102,21 +105,21 @@ async def drain(pipeline: Pipeline, consumer: asyncio.Task[None]) -> None:
     await pipeline.sink.close()
 
 
-async def run_pipeline(settings: StorageSettings, rows: int) -> tuple[float, int]:
-    """Seconds from the first put until everything is committed, and rows committed."""
-    settings.data_dir.mkdir()
+async def run_pipeline(settings: StorageSettings, ks: range) -> tuple[float, int]:
+    """Each feed's ticks `ks` into settings.data_dir: seconds from the first put until
+    everything is committed, and rows committed."""
+    settings.data_dir.mkdir(exist_ok=True)
     pipeline = storage_pipeline(settings)
     sys.setswitchinterval(SWITCH_INTERVAL)  # as the daemon does (app.py)
     queue = TickQueue(settings.queue_size)
-    per_feed = rows // len(EXCHANGES)
-    market = itertools.count()
+    market = itertools.count(ks.start * len(EXCHANGES))
     start = time.perf_counter()
     async with asyncio.TaskGroup() as tg:
         tg.create_task(pipeline.sink.run())
         consumer = tg.create_task(pipeline.run(queue))
         async with asyncio.TaskGroup() as feeds:
             for exchange in EXCHANGES:
-                feeds.create_task(feed(queue, exchange, per_feed, market))
+                feeds.create_task(feed(queue, exchange, ks, market))
         queue.close()
         await drain(pipeline, consumer)
     elapsed = time.perf_counter() - start
@@ -124,21 +127,21 @@ async def run_pipeline(settings: StorageSettings, rows: int) -> tuple[float, int
     return elapsed, pipeline.committed
 
 
-def plain_executemany(data_dir: Path, pragmas: Pragmas, rows: int, batch: int, sql: str) -> float:
-    """Baselines (a) and (a0): same schema and pragmas, executemany of `sql` + commit a
-    batch."""
-    data_dir.mkdir()
+def plain_executemany(data_dir: Path, pragmas: Pragmas, ks: range, batch: int, sql: str) -> float:
+    """Baselines (a) and (a0): each exchange's ticks `ks` into data_dir, same schema and
+    pragmas, executemany of `sql` + commit a batch. Seconds taken."""
+    data_dir.mkdir(exist_ok=True)
     conn = open_database(data_dir, "arbot", pragmas)
-    conn.executemany("INSERT INTO symbols(id, name) VALUES (?, ?)", enumerate(SYMBOLS, 1))
-    conn.executemany("INSERT INTO exchanges(id, name) VALUES (?, ?)", enumerate(EXCHANGES, 1))
-    per_feed = rows // len(EXCHANGES)
+    add = "INSERT OR IGNORE INTO {}(id, name) VALUES (?, ?)"
+    conn.executemany(add.format("symbols"), enumerate(SYMBOLS, 1))
+    conn.executemany(add.format("exchanges"), enumerate(EXCHANGES, 1))
     start = time.perf_counter()
     buf: list[tuple[object, ...]] = []
-    for k in range(per_feed):
+    for k in ks:
         for e, exchange in enumerate(EXCHANGES, 1):
             t = tick(exchange, k, k * len(EXCHANGES) + e - 1)
             buf.append((k % 100 + 1, t.timestamp, e, t.bid, t.ask, 1.5, 2.5, 20))
-        if len(buf) >= batch or k == per_feed - 1:
+        if len(buf) >= batch or k == ks[-1]:
             conn.execute("BEGIN")
             conn.executemany(sql, buf)
             conn.execute("COMMIT")
@@ -293,6 +296,7 @@ def main() -> None:
     rows = int(os.environ.get("ARBOT_BENCH_ROWS", "10000000"))
     n_spec = int(os.environ.get("ARBOT_BENCH_SPEC_ROWS", "20000"))
     n_query = int(os.environ.get("ARBOT_BENCH_QUERY_ROWS", str(min(rows, 2_000_000))))
+    rounds = int(os.environ.get("ARBOT_BENCH_ROUNDS", "5"))
     with tempfile.TemporaryDirectory(prefix="arbot-bench-ingest-") as tmp:
         work = Path(tmp)
         # Storage throughput: every tick stored, the feeds held back by a bound the size of
@@ -304,24 +308,33 @@ def main() -> None:
         pragmas = Pragmas(
             settings.cache_size_kib, settings.busy_timeout_ms, settings.wal_autocheckpoint_pages
         )
-        print(f"  pipeline: {rows:,} ticks ...", flush=True)
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            cpu = cpu_seconds()
-            elapsed, committed = runner.run(run_pipeline(settings, rows))
-            cpu = cpu_seconds() - cpu
+        # The sides take turns, a share of the rows each round, so that the load of a
+        # shared machine changing during the run weighs on all of them alike.
+        elapsed = cpu = 0.0
+        committed = 0
+        plains = {label: [0.0, 0.0] for label in PLAINS}  # seconds, CPU seconds
+        per_feed = rows // len(EXCHANGES)
+        for r in range(rounds):
+            ks = range(per_feed * r // rounds, per_feed * (r + 1) // rounds)
+            print(f"  round {r + 1}/{rounds}: pipeline, (a), (a0) ...", flush=True)
+            with asyncio.Runner(loop_factory=loop_factory()) as runner:
+                started = cpu_seconds()
+                seconds, stored = runner.run(run_pipeline(settings, ks))
+                cpu += cpu_seconds() - started
+            elapsed += seconds
+            committed += stored
+            for label, sql in PLAINS.items():
+                started = cpu_seconds()
+                seconds = plain_executemany(work / label, pragmas, ks, settings.batch_size, sql)
+                plains[label][0] += seconds
+                plains[label][1] += cpu_seconds() - started
         peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         size = disk_bytes(settings.data_dir)
         ours = open_database(settings.data_dir, "arbot", pragmas)
         ours.execute("ANALYZE")
         ours_ms = history_p50_ms(ours, committed)
         ours.close()
-        plains = []
-        for label, sql in (("a", PLAIN_ENCODED_SQL), ("a0", PLAIN_SQL)):
-            print(f"  ({label}) plain executemany ...", flush=True)
-            plain_cpu = cpu_seconds()
-            seconds = plain_executemany(work / label, pragmas, rows, settings.batch_size, sql)
-            plain_cpu = cpu_seconds() - plain_cpu
-            plains.append((label, committed / seconds, plain_cpu, disk_bytes(work / label)))
+        plain_sizes = {label: disk_bytes(work / label) for label in PLAINS}
         print(f"  (b) spec per-row commit: {n_spec:,} rows ...", flush=True)
         spec_rate = spec_per_row(work / "spec_per_row.db", pragmas, n_spec)
         print(f"  spec table for queries: {n_query:,} rows ...", flush=True)
@@ -334,22 +347,23 @@ def main() -> None:
     print("-" * 70)
     print(f"{'ticks committed':<44} {committed:>14,}")
     print(f"{'sustained stored ticks/s (queue+pipeline+writer)':<44} {rate:>14,.0f}")
-    for label, plain, _, _ in plains:
+    for label, (seconds, _) in plains.items():
         what = f"({label}) plain sqlite3 executemany rows/s"
+        plain = committed / seconds
         print(f"{what:<44} {plain:>14,.0f} {rate / plain:>9.2f}x")
     print(
         f"{'(b) spec per-row INSERT+commit rows/s':<44} {spec_rate:>14,.0f} "
         f"{rate / spec_rate:>9.0f}x"
     )
     print(f"{'CPU µs per tick, all threads (ours)':<44} {cpu / committed * 1e6:>14.2f}")
-    for label, _, plain_cpu, _ in plains:
+    for label, (_, plain_cpu) in plains.items():
         what = f"CPU µs per row ({label}) plain executemany"
         print(f"{what:<44} {plain_cpu / committed * 1e6:>14.2f} {plain_cpu / cpu:>9.2f}x")
     print(f"{'bytes per tick on disk (db+WAL, checkpointed)':<44} {size / committed:>14.1f}")
-    for label, _, _, plain_size in plains:
+    for label, plain_size in plain_sizes.items():
         what = f"bytes per row on disk ({label}) plain executemany"
         print(f"{what:<44} {plain_size / committed:>14.1f}")
-    print(f"{'peak RSS MiB during the pipeline run':<44} {peak_rss_mib:>14.0f}")
+    print(f"{'peak RSS MiB of the process':<44} {peak_rss_mib:>14.0f}")
     print(f"{'price history p50 ms, ours':<44} {ours_ms:>14.3f}")
     print(f"{'price history p50 ms, spec table':<44} {spec_ms:>14.3f} {ours_ms / spec_ms:>9.2f}x")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end.")
