@@ -21,6 +21,8 @@ PARTS: tuple[str, ...] = (
     "latency",
     "postgres",
     "capture",
+    "end_to_end",
+    "quote_cpu",
     "book_capture",
     "books",
 )

@@ -7,7 +7,11 @@ quotes at a fixed rate per symbol; the three feeds run in this process on one ev
 into a bounded queue whose consumer only tallies the numbers (no detector, no writer).
 delivered/sent counts distinct numbers received over everything the fakes report sent;
 CPU is this process's CPU time over a steady window divided by the quotes delivered in it.
-ARBOT_BENCH_CAPTURE_SECONDS sets the window (default 5)."""
+ARBOT_BENCH_CAPTURE_SECONDS sets the window (default 5).
+
+Then capture_workers: the capacity with the feeds in this process vs in two worker
+processes, with cheap (pre-rendered) fakes; its workers=1 capacity is the R of the last
+line (a ladder of rates, finer than the three above)."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from arbot.localmarket.process import FakeProcess
 from arbot.metrics import Metrics
 from arbot.models import QueueItem, Tick
 from arbot.settings import ExchangeSettings
+from bench import capture_workers
 
 RATES = (20, 200, 1000)
 KINDS = {"binance": "USDT", "okx": "USDT", "kraken": "USD"}
@@ -54,16 +59,7 @@ def _symbols(quote: str) -> tuple[str, ...]:
 
 
 def _settings(fake: FakeProcess) -> ExchangeSettings:
-    return ExchangeSettings(
-        id=fake.kind,
-        name=fake.kind,
-        symbols=fake.symbols,
-        mode="ws",
-        url_override=fake.url,
-        watch_timeout=5.0,
-        ccxt_config={"enableRateLimit": False},
-        ccxt_options={"fetchMarkets": {"types": ["spot"]}},
-    )
+    return capture_workers.exchange_settings(fake, fake.kind)
 
 
 class Tally:
@@ -165,19 +161,22 @@ def main() -> None:
                 f"{r.delivered_per_symbol_s:>13.1f}{r.cpu_us:>13.1f}",
                 flush=True,
             )
-    # The fakes and this process share the machine: a nominal rate may not be reached, so
-    # the limit is stated as the sending rate achieved, not the one asked for.
-    # Runs by the rate achieved; the limit is where the first one falls short.
-    up_to = 0
-    for r in sorted((runs[rate, True] for rate in RATES), key=lambda r: r.sent_per_symbol_s):
-        if r.ratio < 0.999:
-            break
-        up_to = int(r.sent_per_symbol_s)
+    ratios = " ".join(f"{rate}/s={runs[rate, True].ratio:.4f}" for rate in RATES)
     print(
         "rate/s/sym: asked of the fakes; sent/s/sym, deliv/s/sym: achieved in the window "
         "(delivered below sent = falling behind; the rest arrives after, or is lost when the "
-        "connection drops); CPU us/tick: this process per quote delivered in the window; "
-        "R: the achieved sending rate up to which every run had delivered/sent >= 0.999"
+        "connection drops); CPU us/tick: this process per quote delivered in the window"
     )
-    ratios = " ".join(f"{rate}/s={runs[rate, True].ratio:.4f}" for rate in RATES)
-    print(f"capture: delivered/sent {ratios}; >=0.999 up to {up_to}/s")
+    cap = capture_workers.run()
+    # The fakes and this process share the machine: a nominal rate may not be reached, so
+    # the limits are stated as the sending rates achieved, not the ones asked for.
+    one, two = cap.up_to(1), cap.up_to(2)
+    times = f"{two / one:.2f}x" if one else "-"
+    print(
+        "R, R2: the achieved sending rate per symbol up to which the feeds in this process "
+        "(R) or in 2 worker processes (R2) kept up with delivered/sent >= 0.999"
+    )
+    print(
+        f"capture: delivered/sent {ratios}; >=0.999 up to {one:.0f}/s; "
+        f"workers=2 up to {two:.0f}/s ({times})"
+    )

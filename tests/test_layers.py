@@ -43,6 +43,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "arbot.engine": (*_OUTER, *_IO, "arbot.feeds", "arbot.health"),
     # Sources: exchanges in, validated ticks out; they know nothing downstream.
     "arbot.feeds": (*_OUTER, *_IO, "arbot.engine", "arbot.detector", "arbot.health"),
+    # Feed worker processes: the feeds elsewhere, delivering into the tick queue (with the
+    # flow monitor and metrics); nothing of what consumes the queue.
+    "arbot.workers": (*_OUTER, *_IO, "arbot.engine", "arbot.detector", "arbot.paper"),
     # Storage keeps what the engine produced and knows nothing of who produced it.
     "arbot.storage": (
         *_OUTER,

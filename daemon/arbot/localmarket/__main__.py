@@ -65,6 +65,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="send each quote's number (1, 2, 3 ... per symbol) as its ask size; "
         "/_control/counters lists the numbers sent (sent_seq)",
     )
+    p.add_argument(
+        "--prerendered",
+        action="store_true",
+        help="cheap sending: frames rendered once a second, only the number patched "
+        "(with --number-sizes; for benchmarks near a client's limit)",
+    )
     p.add_argument("--book-levels", type=int, default=20, help="order book levels a side")
     p.add_argument(
         "--book-changes", type=int, default=3, help="deeper book levels changed per update"
@@ -95,6 +101,7 @@ def build(args: argparse.Namespace) -> LocalExchange:
         number_sizes=args.number_sizes,
         book_levels=args.book_levels,
         book_changes=args.book_changes,
+        prerendered=args.prerendered,
     )
 
 

@@ -17,6 +17,7 @@ from arbot.localmarket.books import Book, Snapshot
 from arbot.localmarket.dialect import WsConn
 from arbot.localmarket.dialects import dialect_for
 from arbot.localmarket.faults import Faults
+from arbot.localmarket.prerendered import Prerendered
 from arbot.localmarket.quotes import PriceSource, Quote, RandomWalk
 from arbot.localmarket.sentlog import SentLog
 from arbot.settings import ExchangeSettings
@@ -55,6 +56,7 @@ class LocalExchange:
         book_levels: int = 20,
         book_changes: int = 3,
         book_history: int = 10_000,
+        prerendered: bool = False,
     ) -> None:
         self.source: PriceSource = source or RandomWalk(symbols=symbols, rate=rate, seed=seed)
         # Listed markets: what the source quotes plus any listed-but-quiet extras.
@@ -81,6 +83,7 @@ class LocalExchange:
         self.book_history = book_history
         self.seed = seed
         self.books: dict[str, Book] = {}
+        self.prerendered = prerendered
         self.book_updates: Counter[str] = Counter()
         self.book_sent: Counter[str] = Counter()
         self.book_snapshots: Counter[str] = Counter()
@@ -202,6 +205,9 @@ class LocalExchange:
         return self.book(symbol).ago(self.faults.stale_snapshot)
 
     async def _pump(self) -> None:
+        if self.prerendered:
+            await Prerendered(self).pump()
+            return
         async for q in self.source.quotes():
             self.latest[q.symbol] = q
             await websocket.publish(self, q)

@@ -34,7 +34,7 @@ async def serve(ex: LocalExchange, request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(autoping=True, compress=False)
     await ws.prepare(request)
     if request.transport is not None:
-        # Sending waits only beyond this; _too_slow disconnects before.
+        # Sending waits only beyond this; too_slow disconnects before.
         request.transport.set_write_buffer_limits(high=2 * SLOW_CLIENT_BYTES)
     ex.ws_accepted += 1
     conn = WsConn(ws, request)
@@ -77,7 +77,7 @@ async def publish(ex: LocalExchange, q: Quote) -> None:
         if corrupt:
             ex.book_corrupted[q.symbol] += 1
     for conn in list(ex.conns):
-        if _too_slow(ex, conn):
+        if too_slow(ex, conn):
             continue
         for frame in ex.dialect.frames(conn, sent):
             if await send(ex, conn, frame):
@@ -135,7 +135,7 @@ async def _send_book(
                 counter[symbol] += 1
 
 
-def _too_slow(ex: LocalExchange, conn: WsConn) -> bool:
+def too_slow(ex: LocalExchange, conn: WsConn) -> bool:
     transport = conn.request.transport
     if transport is None or transport.get_write_buffer_size() <= SLOW_CLIENT_BYTES:
         return False
