@@ -8,7 +8,7 @@ amount 0). RESYNC is a snapshot of a book whose feed rebuilt it (models.Book.res
 whose earlier books were dropped: what came before it does not lead up to it.
 
 `levels` packs prices and amounts as counts of 1e-8 when that is exact, as ticks store
-them on SQLite (arbot_002.sql; `units` is storage/sqlite/writer.py's `_encoded` in Python),
+them on SQLite (arbot_002.sql; `units` is storage/sqlite/writer.py's `encoded_sql` in Python),
 delta-coded and divided by their common factor (a price tick, a lot), in the fewest whole
 bytes the largest needs; any other value keeps the whole blob as IEEE doubles. Layout:
   byte 0        bit 0: 1 = raw doubles; bits 1-3: price width - 1; bits 4-6: amount width - 1
@@ -50,7 +50,7 @@ _POW10: tuple[int, ...] = tuple(10**e for e in range(16))
 
 
 def units(value: float) -> int | None:
-    """The count m of 1e-8 with m / 1e8 == value that storage/sqlite/writer.py's `_encoded`
+    """The count m of 1e-8 with m / 1e8 == value that storage/sqlite/writer.py's `encoded_sql`
     stores for a tick, or None where it keeps the REAL (off the grid, not finite, or not an
     int64 count): the same rounding (SQLite's round(), half away from zero) and the same
     two candidates, so a value is the same count in a tick and in a book."""
