@@ -34,13 +34,15 @@ class Emitter:
         self.name = name
         self._symbols = symbols
         self._put = put
-        self._metrics = metrics
         self._clock = clock
         self._log = log
         self._outage = outage
         self._sequence = sequence
         self._last_ts: dict[str, float] = {}
+        # Labelled children looked up once: labels() per quote was ~9 % of a feed's CPU.
         self._received = metrics.ticks_received.labels(name)
+        self._latency = metrics.latency.labels(name)
+        self._last_tick = metrics.last_tick.labels(name)
         self._rejected = {
             reason: metrics.ticks_rejected.labels(name, reason) for reason in REJECT_REASONS
         }
@@ -74,13 +76,13 @@ class Emitter:
                 if dedupe and self._last_ts.get(tick.symbol) == tick.timestamp:
                     continue  # REST returned the quote we already have
                 self._last_ts[tick.symbol] = tick.timestamp
-                self._metrics.latency.labels(self.name).observe(received - tick.timestamp)
+                self._latency.observe(received - tick.timestamp)
             await self._outage.resume(received)
             self._received.inc()
             await self._put(tick)
         last = self._outage.last_received
         if valid and last is not None:
-            self._metrics.last_tick.labels(self.name).set(last)
+            self._last_tick.set(last)
         self._outage.status.answered(self._clock())  # the puts may have waited on a full queue
         await self._outage.check_rejecting(valid, received)
 
@@ -105,14 +107,14 @@ class Emitter:
         if self._tops.get(symbol) != top:  # a deeper change leaves the quote as it was
             self._tops[symbol] = top
             if raw.get("timestamp") is not None:
-                self._metrics.latency.labels(self.name).observe(received - book.timestamp)
+                self._latency.observe(received - book.timestamp)
             self._received.inc()
             await self._put(top_of(book))
         self._book_updates.inc()
         await self._put(book)
         last = self._outage.last_received
         if last is not None:
-            self._metrics.last_tick.labels(self.name).set(last)
+            self._last_tick.set(last)
 
     def books_lost(self) -> None:
         """Books are rebuilt after a reconnect, and their first top is a tick again (the
