@@ -7,11 +7,24 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Callable
+
+import pytest
+import uvloop
 
 from arbot.workers.child import WorkerSpec, _Worker
 
 
-async def test_a_full_pipe_holds_the_sender_not_the_loop() -> None:
+@pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop])
+def test_a_full_pipe_holds_the_sender_not_the_loop(
+    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    # Workers run uvloop when installed: its add_writer on a pipe is the path that counts.
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(_full_pipe())
+
+
+async def _full_pipe() -> None:
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     worker = _Worker(WorkerSpec(index=0, exchanges=()), write_fd)
