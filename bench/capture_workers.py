@@ -34,7 +34,7 @@ from arbot.workers.pool import WorkerPool
 
 FAKES = (("binance", "USDT"), ("okx", "USDT"), ("binance", "USDT"), ("okx", "USDT"))
 SYMBOLS = 15
-LADDER = (100, 200, 300, 350, 400, 450, 500, 550, 600, 700, 800, 1000)  # asked, /s/symbol
+LADDER = (100, 200, 300, 350, 400, 450, 500, 550, 600, 650, 700, 800, 1000)  # asked, /s/symbol
 QUEUE_SIZE = 100_000
 WINDOW = float(os.environ.get("ARBOT_BENCH_CAPTURE_SECONDS", "5"))
 ROUNDS = int(os.environ.get("ARBOT_BENCH_CAPTURE_ROUNDS", "2"))
