@@ -23,6 +23,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from arbot.event_loop import loop_factory
 from arbot.feeds import run_feed
 from arbot.health import FlowMonitor
 from arbot.localmarket.process import FakeProcess
@@ -187,13 +188,7 @@ def sent_count(fake: FakeProcess) -> int:
 
 
 def measure(workers: int, rate: int) -> Run:
-    try:
-        import uvloop  # as the daemon and its workers run
-
-        factory: Any = uvloop.new_event_loop
-    except ImportError:
-        factory = None
-    with asyncio.Runner(loop_factory=factory) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:  # as the daemon runs
         return runner.run(_measure(workers, rate))
 
 

@@ -29,13 +29,14 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import orjson
 
 from arbot.engine import Engine
+from arbot.event_loop import loop_factory
 from arbot.metrics import Metrics
 from arbot.models import Tick
 from arbot.pipeline import Pipeline
@@ -280,16 +281,6 @@ async def store_modes(workdir: Path) -> list[tuple[str, int, int, int, int]]:
             (label, pipeline.accepted, pipeline.committed, stored, disk_bytes(settings.data_dir))
         )
     return out
-
-
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed, as the daemon runs (app.py)."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Awaitable, Callable
 
 from arbot.errors import EXIT_UNCLEAN
+from arbot.event_loop import loop_factory
 from arbot.logs import get_logger
 
 HARD_STOP_MARGIN = 5.0  # seconds past service.grace_timeout before the process is ended
@@ -32,13 +33,7 @@ def run_until_signalled(
     SIGINT completes `stop`, starting the drain; a second one exits at once, and so does the
     process if it still runs `grace` + HARD_STOP_MARGIN seconds after the first. SIGHUP
     runs `reload()` (one at a time) and never stops the process."""
-    try:
-        import uvloop
-
-        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:  # optional: not built for every platform
-        loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(_with_signals(main, grace, reload))
 
 

@@ -17,8 +17,9 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from arbot.event_loop import loop_factory
 from arbot.localmarket.dialects import ALIASES, KINDS
 from arbot.localmarket.quotes import PriceSource, RandomWalk, Replay
 from arbot.localmarket.server import LocalExchange
@@ -117,18 +118,10 @@ async def serve(exchange: LocalExchange) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     exchange = build(parse_args(argv))
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    if exchange.prerendered:
-        # The cheap mode is for measuring clients: uvloop's transports write a frame for
-        # a fraction of asyncio's CPU, which leaves the cores to the client measured.
-        with contextlib.suppress(ImportError):
-            import uvloop
-
-            loop_factory = uvloop.new_event_loop
-    with (
-        contextlib.suppress(KeyboardInterrupt),
-        asyncio.Runner(loop_factory=loop_factory) as runner,
-    ):
+    # The cheap mode is for measuring clients: uvloop's transports write a frame for a
+    # fraction of asyncio's CPU, which leaves the cores to the client measured.
+    factory = loop_factory() if exchange.prerendered else None
+    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=factory) as runner:
         runner.run(serve(exchange))
     return 0
 

@@ -20,6 +20,7 @@ import structlog
 
 from arbot import feeds, logs
 from arbot.errors import ExchangeSetupError
+from arbot.event_loop import loop_factory
 from arbot.feeds.status import FeedStatus
 from arbot.metrics import Metrics
 from arbot.models import QueueItem
@@ -53,13 +54,7 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logs.configure(spec.log_format, spec.log_level)
     structlog.contextvars.bind_contextvars(worker=spec.index)
-    try:
-        import uvloop
-
-        loop_factory: Any = uvloop.new_event_loop
-    except ImportError:  # optional, as in the daemon
-        loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(_Worker(spec, fd).run())
 
 
